@@ -1,0 +1,71 @@
+#ifndef KONTOR_UTIL_H
+#define KONTOR_UTIL_H
+
+/*
+ * Small helpers every module needs: randomness, base64url, constant-time
+ * comparison, hashes and clocks. All functions are thread-safe.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KT_SHA256_LEN 32
+
+/* Fill buf with n bytes from the CSPRNG. 0 or KT_ERR_CRYPTO. */
+int kt_random_bytes(void *buf, size_t n);
+
+/*
+ * A random token of nbytes entropy, base64url without padding, written to out
+ * (capacity outcap, must be >= kt_b64url_len(nbytes) + 1).
+ */
+int kt_random_token(char *out, size_t outcap, size_t nbytes);
+
+/* Length of the unpadded base64url encoding of n bytes (no terminator). */
+size_t kt_b64url_len(size_t n);
+
+/* Encode n bytes; out must hold kt_b64url_len(n)+1. Returns length written. */
+size_t kt_b64url_encode(char *out, const void *in, size_t n);
+
+/*
+ * Decode unpadded base64url (padding '=' tolerated at the end only). Writes
+ * at most outcap bytes to out and the decoded length to *outlen. Rejects any
+ * character outside the alphabet: KT_ERR_INVALID; too long: KT_ERR_LIMIT.
+ */
+int kt_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in,
+		     size_t inlen);
+
+/*
+ * Constant-time equality of two byte strings. Different lengths compare
+ * unequal (the length itself is not secret in our uses).
+ */
+int kt_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/* Convenience for NUL-terminated secrets; NULL never equals anything. */
+int kt_ct_streq(const char *a, const char *b);
+
+void kt_sha256(uint8_t out[KT_SHA256_LEN], const void *in, size_t n);
+int kt_hmac_sha256(uint8_t out[KT_SHA256_LEN], const void *key, size_t keylen,
+		   const void *in, size_t n);
+
+/*
+ * base64url(SHA-256(s)) truncated to 22 characters (128 bits): the form in
+ * which codes, refresh tokens and secrets are used as Redis keys, and a
+ * safe fingerprint for logs. out must hold 23 bytes.
+ */
+void kt_token_hash(char out[23], const char *s);
+
+/* Wall clock in seconds and milliseconds; monotonic in milliseconds. */
+int64_t kt_now(void);
+int64_t kt_now_ms(void);
+int64_t kt_mono_ms(void);
+
+/* Securely wipe and free a heap string; NULL ok. */
+void kt_free_secret(char *s);
+
+/* strdup that returns NULL for NULL. */
+char *kt_strdup(const char *s);
+
+/* Parse a non-negative decimal integer fully; KT_ERR_INVALID otherwise. */
+int kt_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+#endif

@@ -1,0 +1,208 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "kontor/err.h"
+#include "kontor/util.h"
+
+int kt_random_bytes(void *buf, size_t n)
+{
+	if (n > (size_t)INT32_MAX || RAND_bytes(buf, (int)n) != 1)
+		return KT_ERR_CRYPTO;
+	return KT_OK;
+}
+
+int kt_random_token(char *out, size_t outcap, size_t nbytes)
+{
+	uint8_t raw[64];
+	int r;
+
+	if (nbytes > sizeof(raw) || outcap < kt_b64url_len(nbytes) + 1)
+		return KT_ERR_LIMIT;
+	if ((r = kt_random_bytes(raw, nbytes)) != KT_OK)
+		return r;
+	kt_b64url_encode(out, raw, nbytes);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return KT_OK;
+}
+
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t kt_b64url_len(size_t n)
+{
+	return (n / 3) * 4 + ((n % 3) ? (n % 3) + 1 : 0);
+}
+
+size_t kt_b64url_encode(char *out, const void *in, size_t n)
+{
+	const uint8_t *p = in;
+	size_t o = 0, i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8) |
+			     p[i + 2];
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+		out[o++] = b64url_alphabet[(v >> 6) & 63];
+		out[o++] = b64url_alphabet[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+	} else if (n - i == 2) {
+		uint32_t v = ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8);
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+		out[o++] = b64url_alphabet[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static int b64url_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+int kt_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in,
+		     size_t inlen)
+{
+	uint8_t *o = out;
+	uint32_t acc = 0;
+	size_t n = 0;
+	int bits = 0;
+
+	*outlen = 0;
+	while (inlen > 0 && in[inlen - 1] == '=')
+		inlen--;
+	if (inlen % 4 == 1)
+		return KT_ERR_INVALID;
+	for (size_t i = 0; i < inlen; i++) {
+		int v = b64url_value((unsigned char)in[i]);
+		if (v < 0)
+			return KT_ERR_INVALID;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n >= outcap)
+				return KT_ERR_LIMIT;
+			o[n++] = (uint8_t)(acc >> bits);
+		}
+	}
+	/* Leftover bits must be zero (canonical encoding). */
+	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+		return KT_ERR_INVALID;
+	*outlen = n;
+	return KT_OK;
+}
+
+int kt_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+	if (alen != blen)
+		return 0;
+	return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+int kt_ct_streq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return 0;
+	return kt_ct_equal(a, strlen(a), b, strlen(b));
+}
+
+void kt_sha256(uint8_t out[KT_SHA256_LEN], const void *in, size_t n)
+{
+	unsigned int len = KT_SHA256_LEN;
+	EVP_Digest(in, n, out, &len, EVP_sha256(), NULL);
+}
+
+int kt_hmac_sha256(uint8_t out[KT_SHA256_LEN], const void *key, size_t keylen,
+		   const void *in, size_t n)
+{
+	unsigned int len = KT_SHA256_LEN;
+
+	if (keylen > (size_t)INT32_MAX)
+		return KT_ERR_LIMIT;
+	if (HMAC(EVP_sha256(), key, (int)keylen, in, n, out, &len) == NULL)
+		return KT_ERR_CRYPTO;
+	return KT_OK;
+}
+
+void kt_token_hash(char out[23], const char *s)
+{
+	uint8_t d[KT_SHA256_LEN];
+	char enc[44];
+
+	kt_sha256(d, s, strlen(s));
+	kt_b64url_encode(enc, d, 16);
+	memcpy(out, enc, 22);
+	out[22] = '\0';
+}
+
+int64_t kt_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t kt_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t kt_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void kt_free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+char *kt_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int kt_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s == NULL || *s == '\0')
+		return KT_ERR_INVALID;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return KT_ERR_INVALID;
+		if (v > (max - (uint64_t)(*s - '0')) / 10)
+			return KT_ERR_LIMIT;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return KT_OK;
+}

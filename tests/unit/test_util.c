@@ -1,0 +1,114 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kontor/err.h"
+#include "kontor/util.h"
+
+static void test_b64url_roundtrip(void **state)
+{
+	const char *vectors[][2] = {
+	    {"", ""},       {"f", "Zg"},         {"fo", "Zm8"},
+	    {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"},
+	    {"foobar", "Zm9vYmFy"},
+	};
+	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+		char enc[32];
+		uint8_t dec[32];
+		size_t n;
+		kt_b64url_encode(enc, vectors[i][0], strlen(vectors[i][0]));
+		assert_string_equal(enc, vectors[i][1]);
+		assert_int_equal(kt_b64url_encode(enc, vectors[i][0],
+						  strlen(vectors[i][0])),
+				 kt_b64url_len(strlen(vectors[i][0])));
+		assert_int_equal(kt_b64url_decode(dec, sizeof(dec), &n, enc,
+						  strlen(enc)),
+				 KT_OK);
+		assert_int_equal(n, strlen(vectors[i][0]));
+		assert_memory_equal(dec, vectors[i][0], n);
+	}
+	/* URL-safe alphabet: 0xfb 0xff -> "-_8" */
+	{
+		char enc[8];
+		const uint8_t raw[] = {0xfb, 0xff};
+		kt_b64url_encode(enc, raw, 2);
+		assert_string_equal(enc, "-_8");
+	}
+}
+
+static void test_b64url_rejects(void **state)
+{
+	uint8_t out[8];
+	size_t n;
+
+	assert_int_equal(kt_b64url_decode(out, sizeof(out), &n, "Zm9+", 4),
+			 KT_ERR_INVALID);
+	assert_int_equal(kt_b64url_decode(out, sizeof(out), &n, "Z", 1),
+			 KT_ERR_INVALID);
+	/* Non-canonical trailing bits. */
+	assert_int_equal(kt_b64url_decode(out, sizeof(out), &n, "Zh", 2),
+			 KT_ERR_INVALID);
+	assert_int_equal(kt_b64url_decode(out, 2, &n, "Zm9vYmFy", 8),
+			 KT_ERR_LIMIT);
+}
+
+static void test_ct_equal(void **state)
+{
+	assert_true(kt_ct_streq("secret", "secret"));
+	assert_false(kt_ct_streq("secret", "secreT"));
+	assert_false(kt_ct_streq("secret", "secret2"));
+	assert_false(kt_ct_streq(NULL, "x"));
+	assert_false(kt_ct_equal("ab", 2, "abc", 3));
+}
+
+static void test_random_token(void **state)
+{
+	char a[64], b[64];
+	assert_int_equal(kt_random_token(a, sizeof(a), 32), KT_OK);
+	assert_int_equal(kt_random_token(b, sizeof(b), 32), KT_OK);
+	assert_int_equal(strlen(a), 43);
+	assert_string_not_equal(a, b);
+	assert_int_equal(kt_random_token(a, 10, 32), KT_ERR_LIMIT);
+}
+
+static void test_parse_uint(void **state)
+{
+	uint64_t v;
+	assert_int_equal(kt_parse_uint("123", 1000, &v), KT_OK);
+	assert_int_equal(v, 123);
+	assert_int_equal(kt_parse_uint("1001", 1000, &v), KT_ERR_LIMIT);
+	assert_int_equal(kt_parse_uint("", 1000, &v), KT_ERR_INVALID);
+	assert_int_equal(kt_parse_uint("-1", 1000, &v), KT_ERR_INVALID);
+	assert_int_equal(kt_parse_uint("12a", 1000, &v), KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_parse_uint("18446744073709551616", UINT64_MAX, &v),
+	    KT_ERR_LIMIT);
+}
+
+static void test_token_hash(void **state)
+{
+	char h1[23], h2[23];
+	kt_token_hash(h1, "abc");
+	kt_token_hash(h2, "abd");
+	assert_int_equal(strlen(h1), 22);
+	assert_string_not_equal(h1, h2);
+	/* SHA-256("abc") = ba7816bf 8f01cfea ... -> base64url "ungWv48Bz-pBQUDeXa4iIw" */
+	assert_string_equal(h1, "ungWv48Bz-pBQUDeXa4iIw");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_b64url_roundtrip),
+	    cmocka_unit_test(test_b64url_rejects),
+	    cmocka_unit_test(test_ct_equal),
+	    cmocka_unit_test(test_random_token),
+	    cmocka_unit_test(test_parse_uint),
+	    cmocka_unit_test(test_token_hash),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
