@@ -1,0 +1,1218 @@
+/*
+ * The authorization endpoint and the pages a browser goes through:
+ * /authorize → (login | select account | consent) → code → redirect_uri.
+ *
+ * Rules that matter for security (RFC 9700, OIDC Core):
+ * - Until client_id and redirect_uri are known to match a registration
+ *   exactly, every error is an HTML page: nothing is ever redirected to an
+ *   unregistered address.
+ * - A pending request lives in Redis under a random id and is bound to the
+ *   browser that started it (hash of a browser cookie) and to a CSRF token;
+ *   the login, consent and account pages post back that id and token.
+ * - Passwords are verified on the worker pool; an unknown email costs the
+ *   same work as a wrong password and gets the same message.
+ * - Every login creates a new session id (no fixation) and counts failures
+ *   per account and per client IP.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <openssl/crypto.h>
+
+#include "kontor/html.h"
+#include "kontor/http.h"
+#include "kontor/i18n.h"
+#include "kontor/log.h"
+#include "kontor/password.h"
+#include "kontor/pkce.h"
+#include "kontor/store.h"
+#include "kontor/util.h"
+
+#include "authorize.h"
+#include "clients.h"
+#include "handlers.h"
+#include "tokens.h"
+
+#define PAR_PREFIX "urn:ietf:params:oauth:request_uri:"
+#define AREQ_TTL 900 /* seconds a login page stays usable */
+#define REUSE_WINDOW 600
+#define BROWSER_COOKIE "kontor_browser"
+#define MAX_STATE 2048
+#define MAX_NONCE 512
+#define MAX_HINT 256
+
+enum stage { ST_AUTHORIZE, ST_LOGIN, ST_CONSENT, ST_SELECT };
+
+struct authz {
+	enum stage stage;
+	struct kt_params *par_params; /* parameters loaded from a PAR */
+	json_t *areq;		      /* the validated request */
+	const struct kt_client *client;
+	char areq_id[48];
+	json_t *session;
+	char sid[24];
+	char new_cookie[64]; /* session cookie to set, if a login happened */
+	char browser[64];    /* browser cookie value */
+	int new_browser;
+	json_t *person;
+	char *email;
+	char *password;
+	const char *login_error;
+	int login_status;
+	void (*next)(struct kt_req *r); /* page to show once areq is saved */
+};
+
+static void authz_free(void *p)
+{
+	struct authz *a = p;
+
+	if (a == NULL)
+		return;
+	kt_params_free(a->par_params);
+	json_decref(a->areq);
+	json_decref(a->session);
+	json_decref(a->person);
+	free(a->email);
+	kt_free_secret(a->password);
+	OPENSSL_cleanse(a->new_cookie, sizeof(a->new_cookie));
+	free(a);
+}
+
+static struct authz *authz_new(struct kt_req *r, enum stage stage)
+{
+	struct authz *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	a->stage = stage;
+	r->h = a;
+	r->h_free = authz_free;
+	return a;
+}
+
+static const char *areq_get(const struct authz *a, const char *k)
+{
+	return json_string_value(json_object_get(a->areq, k));
+}
+
+static int prompt_has(const struct authz *a, const char *v)
+{
+	return kt_scope_has(areq_get(a, "prompt"), v);
+}
+
+/* Cookies ----------------------------------------------------------------- */
+
+static void set_cookie(struct kt_req *r, const char *name, const char *value,
+		       int64_t max_age)
+{
+	struct kt_cookie_opts o = KT_COOKIE_OPTS_DEFAULT;
+
+	if (r->ev == NULL || r->gone)
+		return;
+	o.secure = kt_req_secure(r);
+	o.max_age = max_age;
+	kt_http_set_cookie(r->ev, name, value, &o);
+}
+
+/* The browser-binding cookie, created on first need. */
+static int browser_id(struct kt_req *r, struct authz *a, char hash[23])
+{
+	if (a->browser[0] == '\0' &&
+	    kt_req_cookie(r, BROWSER_COOKIE, a->browser, sizeof(a->browser)) !=
+		KT_OK) {
+		if (kt_random_token(a->browser, sizeof(a->browser), 32) != KT_OK)
+			return KT_ERR_CRYPTO;
+		a->new_browser = 1;
+	}
+	kt_token_hash(hash, a->browser);
+	return KT_OK;
+}
+
+static void emit_cookies(struct kt_req *r, struct authz *a)
+{
+	const struct kt_config *cfg = kt_req_cfg(r);
+
+	if (a->new_browser)
+		set_cookie(r, BROWSER_COOKIE, a->browser, 0);
+	if (a->new_cookie[0])
+		set_cookie(r, cfg->session.cookie_name, a->new_cookie, 0);
+}
+
+/* Responses to the client ------------------------------------------------ */
+
+/* Redirect (or form-post) kv pairs to the validated redirect_uri. */
+static void respond_to_client(struct kt_req *r, const char *const *kv,
+			      size_t npairs)
+{
+	struct authz *a = r->h;
+	const char *redirect_uri = areq_get(a, "redirect_uri");
+	const char *mode = areq_get(a, "response_mode");
+	char *url;
+
+	emit_cookies(r, a);
+	if (mode != NULL && strcmp(mode, "form_post") == 0) {
+		struct evbuffer *body = evbuffer_new();
+		char *csp = NULL;
+
+		if (body == NULL ||
+		    kt_html_page_form_post(body, kt_req_lang(r), redirect_uri,
+					   kv, npairs, &csp) != KT_OK) {
+			if (body)
+				evbuffer_free(body);
+			kt_req_send_error_page(r, 500, "server_error", NULL);
+			return;
+		}
+		kt_req_send_html(r, 200, body, csp);
+		free(csp);
+		return;
+	}
+	if ((url = kt_http_url_add_params(redirect_uri, kv, npairs)) == NULL) {
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+		return;
+	}
+	kt_req_send_redirect(r, 303, url);
+	free(url);
+}
+
+static void error_to_client(struct kt_req *r, const char *error,
+			    const char *desc)
+{
+	struct authz *a = r->h;
+	const char *kv[] = {"error",
+			    error,
+			    "error_description",
+			    desc,
+			    "state",
+			    areq_get(a, "state"),
+			    "iss",
+			    kt_req_cfg(r)->issuer};
+
+	if (a->areq_id[0])
+		kt_store_doc_delete(kt_req_redis(r), "areq", a->areq_id);
+	respond_to_client(r, kv, 4);
+}
+
+static void store_failed(struct kt_req *r, int rc)
+{
+	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS)
+		kt_req_send_unavailable(r);
+	else
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+}
+
+/* Validation ------------------------------------------------------------- */
+
+static int copy_param(json_t *areq, const struct kt_params *p,
+		      const char *name, size_t max, const char **bad)
+{
+	const char *v = kt_params_get(p, name);
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (strlen(v) > max) {
+		*bad = name;
+		return -1;
+	}
+	json_object_set_new(areq, name, json_string(v));
+	return 0;
+}
+
+int kt_authz_validate(const struct kt_config *cfg, const struct kt_client *c,
+		      const struct kt_params *p, json_t **out,
+		      const char **error, const char **desc)
+{
+	static const char *const prompts[] = {"none", "login", "consent",
+					      "select_account", NULL};
+	const char *v, *bad = NULL;
+	char *scope = NULL;
+	json_t *areq;
+	uint64_t n;
+
+	*out = NULL;
+	*error = "invalid_request";
+	if ((areq = json_object()) == NULL) {
+		*error = "server_error";
+		*desc = "out of memory";
+		return KT_ERR_NOMEM;
+	}
+	json_object_set_new(areq, "client_id", json_string(c->client_id));
+	json_object_set_new(areq, "redirect_uri",
+			    json_string(kt_params_get(p, "redirect_uri")));
+	if (copy_param(areq, p, "state", MAX_STATE, &bad) ||
+	    copy_param(areq, p, "nonce", MAX_NONCE, &bad) ||
+	    copy_param(areq, p, "login_hint", MAX_HINT, &bad) ||
+	    copy_param(areq, p, "ui_locales", MAX_HINT, &bad) ||
+	    copy_param(areq, p, "acr_values", MAX_HINT, &bad)) {
+		*desc = "a parameter is too long";
+		goto invalid;
+	}
+	/* response_mode decides how errors travel, so it is checked first. */
+	v = kt_params_get(p, "response_mode");
+	if (v != NULL && strcmp(v, "query") != 0 &&
+	    strcmp(v, "form_post") != 0) {
+		*desc = "response_mode must be query or form_post";
+		goto invalid;
+	}
+	if (v != NULL)
+		json_object_set_new(areq, "response_mode", json_string(v));
+	if (kt_params_get(p, "request") != NULL) {
+		*error = "request_not_supported";
+		*desc = "request objects are not supported";
+		goto invalid;
+	}
+	v = kt_params_get(p, "response_type");
+	if (v == NULL) {
+		*desc = "response_type is required";
+		goto invalid;
+	}
+	if (strcmp(v, "code") != 0 ||
+	    !kt_client_grant_ok(c, KT_GRANT_AUTHORIZATION_CODE)) {
+		*error = "unsupported_response_type";
+		*desc = "only response_type=code is supported";
+		goto invalid;
+	}
+	if (kt_client_scope_filter(c, kt_params_get(p, "scope"), &scope) !=
+	    KT_OK) {
+		*error = "invalid_scope";
+		*desc = "malformed scope";
+		goto invalid;
+	}
+	if (*scope == '\0') {
+		*error = "invalid_scope";
+		*desc = "none of the requested scopes is allowed for this "
+			"client";
+		goto invalid;
+	}
+	json_object_set_new(areq, "scope", json_string(scope));
+	free(scope);
+	scope = NULL;
+
+	v = kt_params_get(p, "code_challenge");
+	if (v != NULL) {
+		const char *m = kt_params_get(p, "code_challenge_method");
+		if (m == NULL || strcmp(m, "S256") != 0) {
+			*desc = "code_challenge_method must be S256";
+			goto invalid;
+		}
+		if (!kt_pkce_syntax_ok(v)) {
+			*desc = "malformed code_challenge";
+			goto invalid;
+		}
+		json_object_set_new(areq, "code_challenge", json_string(v));
+	} else if (c->require_pkce) {
+		*desc = "code_challenge (PKCE with S256) is required";
+		goto invalid;
+	}
+
+	v = kt_params_get(p, "prompt");
+	if (v != NULL && *v) {
+		char buf[128], *save = NULL, *tok;
+		int none = 0, count = 0;
+		if (strlen(v) >= sizeof(buf)) {
+			*desc = "malformed prompt";
+			goto invalid;
+		}
+		snprintf(buf, sizeof(buf), "%s", v);
+		for (tok = strtok_r(buf, " ", &save); tok;
+		     tok = strtok_r(NULL, " ", &save)) {
+			size_t i;
+			for (i = 0; prompts[i]; i++)
+				if (strcmp(prompts[i], tok) == 0)
+					break;
+			if (prompts[i] == NULL) {
+				*desc = "unsupported prompt value";
+				goto invalid;
+			}
+			none |= strcmp(tok, "none") == 0;
+			count++;
+		}
+		if (none && count > 1) {
+			*desc = "prompt=none cannot be combined with other "
+				"values";
+			goto invalid;
+		}
+		json_object_set_new(areq, "prompt", json_string(v));
+	}
+	v = kt_params_get(p, "max_age");
+	if (v != NULL) {
+		if (kt_parse_uint(v, 315360000, &n) != KT_OK) {
+			*desc = "max_age must be a non-negative integer";
+			goto invalid;
+		}
+		json_object_set_new(areq, "max_age", json_string(v));
+	}
+	(void)cfg;
+	*out = areq;
+	return KT_OK;
+invalid:
+	free(scope);
+	json_decref(areq);
+	if (bad != NULL)
+		*desc = "a parameter is too long";
+	return KT_ERR_INVALID;
+}
+
+/* Pages ------------------------------------------------------------------ */
+
+static const char *client_label(const struct kt_client *c)
+{
+	return c->client_name ? c->client_name : c->client_id;
+}
+
+static void render(struct kt_req *r, int status, int rc, struct evbuffer *b)
+{
+	struct authz *a = r->h;
+
+	if (rc != KT_OK) {
+		evbuffer_free(b);
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+		return;
+	}
+	emit_cookies(r, a);
+	kt_req_send_html(r, status, b, NULL);
+}
+
+static void render_login(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *hidden[] = {"areq", a->areq_id, "csrf",
+				areq_get(a, "_csrf")};
+	struct kt_html_login v = {0};
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	v.lang = kt_req_lang(r);
+	v.action = "/login";
+	v.hidden = hidden;
+	v.nhidden = 2;
+	v.email = a->email ? a->email : areq_get(a, "login_hint");
+	v.error_key = a->login_error;
+	v.client_name = client_label(a->client);
+	render(r, a->login_status ? a->login_status : 200,
+	       kt_html_page_login(b, &v), b);
+}
+
+static void render_select(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *hidden[] = {"areq", a->areq_id, "csrf",
+				areq_get(a, "_csrf")};
+	struct kt_html_select_account v = {0};
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	v.lang = kt_req_lang(r);
+	v.action = "/select-account";
+	v.hidden = hidden;
+	v.nhidden = 2;
+	v.client_name = client_label(a->client);
+	v.account = json_string_value(json_object_get(a->session, "email"));
+	render(r, 200, kt_html_page_select_account(b, &v), b);
+}
+
+static void render_consent(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *hidden[] = {"areq", a->areq_id, "csrf",
+				areq_get(a, "_csrf")};
+	const char *scopes[KT_CLIENT_MAX_SCOPES];
+	char buf[KT_CLIENT_SCOPE_MAX + 1], *save = NULL, *tok;
+	struct kt_html_consent v = {0};
+	struct evbuffer *b = evbuffer_new();
+	size_t n = 0;
+
+	if (b == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s", areq_get(a, "scope"));
+	for (tok = strtok_r(buf, " ", &save); tok && n < KT_CLIENT_MAX_SCOPES;
+	     tok = strtok_r(NULL, " ", &save))
+		scopes[n++] = tok;
+	v.lang = kt_req_lang(r);
+	v.action = "/consent";
+	v.hidden = hidden;
+	v.nhidden = 2;
+	v.client_name = client_label(a->client);
+	v.account = json_string_value(json_object_get(a->session, "email"));
+	v.scopes = scopes;
+	v.nscopes = n;
+	render(r, 200, kt_html_page_consent(b, &v), b);
+}
+
+/* Saving the pending request, then showing a page. */
+
+
+
+static void on_areq_saved(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+
+	(void)res;
+	if (rc != KT_OK) {
+		store_failed(r, rc);
+		return;
+	}
+	a->next(r);
+}
+
+/* Store the request (once) so the page's form can refer to it. */
+static void save_then(struct kt_req *r, void (*next)(struct kt_req *))
+{
+	struct authz *a = r->h;
+	char csrf[48], bind[23];
+	int rc;
+
+	if (a->areq_id[0]) { /* already stored: a re-rendered page */
+		next(r);
+		return;
+	}
+	if (kt_random_token(a->areq_id, sizeof(a->areq_id), 24) != KT_OK ||
+	    kt_random_token(csrf, sizeof(csrf), 24) != KT_OK ||
+	    browser_id(r, a, bind) != KT_OK) {
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+		return;
+	}
+	json_object_set_new(a->areq, "_csrf", json_string(csrf));
+	json_object_set_new(a->areq, "_bind", json_string(bind));
+	a->next = next;
+	rc = kt_store_doc_put(kt_req_redis(r), "areq", a->areq_id, a->areq,
+			      AREQ_TTL, on_areq_saved, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+/* Issuing the code ------------------------------------------------------- */
+
+static void on_code_stored(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const char *code = json_string_value(json_object_get(a->areq, "_code"));
+	const char *kv[] = {"code", code, "state", areq_get(a, "state"), "iss",
+			    kt_req_cfg(r)->issuer};
+
+	(void)res;
+	if (rc != KT_OK) {
+		store_failed(r, rc);
+		return;
+	}
+	if (a->areq_id[0])
+		kt_store_doc_delete(kt_req_redis(r), "areq", a->areq_id);
+	respond_to_client(r, kv, 3);
+}
+
+static void issue_code(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const struct kt_config *cfg = kt_req_cfg(r);
+	char code[48], hash[23];
+	json_t *data, *s = a->session;
+	int64_t now = kt_now();
+	int rc;
+
+	if (kt_random_token(code, sizeof(code), 32) != KT_OK) {
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+		return;
+	}
+	kt_token_hash(hash, code);
+	data = json_pack(
+	    "{s:s,s:s,s:s,s:s?,s:s?,s:s,s:s,s:s,s:s,s:s,s:I}", "client_id",
+	    a->client->client_id, "redirect_uri", areq_get(a, "redirect_uri"),
+	    "scope", areq_get(a, "scope"), "nonce", areq_get(a, "nonce"),
+	    "code_challenge", areq_get(a, "code_challenge"), "person",
+	    json_string_value(json_object_get(s, "person")), "sid", a->sid,
+	    "auth_time", json_string_value(json_object_get(s, "auth_time")),
+	    "acr", json_string_value(json_object_get(s, "acr")), "amr",
+	    json_string_value(json_object_get(s, "amr")), "exp",
+	    (json_int_t)(now + cfg->tokens.code_ttl_s));
+	if (data == NULL) {
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+		return;
+	}
+	json_object_set_new(a->areq, "_code", json_string(code));
+	OPENSSL_cleanse(code, sizeof(code));
+	/* The key outlives exp by the reuse window so that a replay is
+	 * recognised (and revokes) instead of looking like an unknown code. */
+	rc = kt_store_code_put(kt_req_redis(r), hash, data,
+			       cfg->tokens.code_ttl_s + REUSE_WINDOW,
+			       on_code_stored, r);
+	json_decref(data);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+/* After authentication: consent, then the code ---------------------------- */
+
+static void on_consent_loaded(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const char *granted = json_string_value(json_object_get(res, "scope"));
+	char buf[KT_CLIENT_SCOPE_MAX + 1], *save = NULL, *tok;
+	int covered = 1;
+
+	if (rc != KT_OK && rc != KT_ERR_NOTFOUND) {
+		store_failed(r, rc);
+		return;
+	}
+	if (granted == NULL)
+		covered = 0;
+	snprintf(buf, sizeof(buf), "%s", areq_get(a, "scope"));
+	for (tok = strtok_r(buf, " ", &save); covered && tok;
+	     tok = strtok_r(NULL, " ", &save))
+		covered = kt_scope_has(granted, tok);
+	if (covered && !prompt_has(a, "consent")) {
+		issue_code(r);
+		return;
+	}
+	if (prompt_has(a, "none")) {
+		error_to_client(r, "consent_required",
+				"the user has not consented to this client");
+		return;
+	}
+	save_then(r, render_consent);
+}
+
+static void after_auth(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	int rc;
+
+	if (a->client->skip_consent && !prompt_has(a, "consent")) {
+		issue_code(r);
+		return;
+	}
+	rc = kt_store_consent_get(
+	    kt_req_redis(r),
+	    json_string_value(json_object_get(a->session, "person")),
+	    a->client->client_id, on_consent_loaded, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void need_login(struct kt_req *r)
+{
+	struct authz *a = r->h;
+
+	if (prompt_has(a, "none")) {
+		error_to_client(r, "login_required",
+				"the user is not logged in");
+		return;
+	}
+	save_then(r, render_login);
+}
+
+/* Is the session fresh enough for this request? */
+static int session_fresh(struct kt_req *r, struct authz *a)
+{
+	const char *max_age = areq_get(a, "max_age");
+	const char *at = json_string_value(json_object_get(a->session,
+							   "auth_time"));
+	uint64_t ma, t;
+
+	if (max_age == NULL)
+		return 1;
+	if (at == NULL || kt_parse_uint(at, INT64_MAX, &t) != KT_OK ||
+	    kt_parse_uint(max_age, INT64_MAX, &ma) != KT_OK)
+		return 0;
+	(void)r;
+	return (uint64_t)kt_now() <= t + ma;
+}
+
+static void touch_session(struct kt_req *r, struct authz *a)
+{
+	const struct kt_config *cfg = kt_req_cfg(r);
+	const char *abs = json_string_value(json_object_get(a->session,
+							    "abs_exp"));
+	int64_t left = abs ? strtoll(abs, NULL, 10) - kt_now() : 0;
+	int64_t ttl = cfg->session.idle_timeout_s;
+
+	if (left < ttl)
+		ttl = left;
+	if (ttl > 0)
+		kt_store_session_touch(kt_req_redis(r), a->sid, ttl);
+}
+
+static void on_session_loaded(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const char *abs;
+
+	if (rc != KT_OK && rc != KT_ERR_NOTFOUND) {
+		store_failed(r, rc);
+		return;
+	}
+	abs = json_string_value(json_object_get(res, "abs_exp"));
+	if (rc == KT_ERR_NOTFOUND || abs == NULL ||
+	    strtoll(abs, NULL, 10) <= kt_now()) {
+		/* No (live) session. */
+		if (a->stage == ST_CONSENT) {
+			kt_req_send_error_page(r, 400, "session_expired",
+					       NULL);
+			return;
+		}
+		need_login(r);
+		return;
+	}
+	a->session = json_incref(res);
+	touch_session(r, a);
+	if (a->stage == ST_CONSENT) {
+		const char *d = kt_req_param(r, KT_HTML_FIELD_DECISION);
+		if (d == NULL || strcmp(d, KT_HTML_DECISION_ALLOW) != 0) {
+			error_to_client(r, "access_denied",
+					"the user denied the request");
+			return;
+		}
+		rc = kt_store_consent_set(
+		    kt_req_redis(r),
+		    json_string_value(json_object_get(res, "person")),
+		    a->client->client_id, areq_get(a, "scope"), NULL, NULL);
+		if (rc != KT_OK) {
+			store_failed(r, rc);
+			return;
+		}
+		issue_code(r);
+		return;
+	}
+	if (a->stage == ST_AUTHORIZE) {
+		if (prompt_has(a, "login") || !session_fresh(r, a)) {
+			need_login(r);
+			return;
+		}
+		if (prompt_has(a, "select_account")) {
+			save_then(r, render_select);
+			return;
+		}
+	}
+	after_auth(r);
+}
+
+static void check_session(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	char cookie[128];
+	int rc;
+
+	if (kt_req_cookie(r, kt_req_cfg(r)->session.cookie_name, cookie,
+			  sizeof(cookie)) != KT_OK) {
+		on_session_loaded(KT_ERR_NOTFOUND, NULL, r);
+		return;
+	}
+	kt_token_hash(a->sid, cookie);
+	OPENSSL_cleanse(cookie, sizeof(cookie));
+	rc = kt_store_session_get(kt_req_redis(r), a->sid, on_session_loaded,
+				  r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+/* /authorize ------------------------------------------------------------- */
+
+static void on_client(struct kt_req *r, const struct kt_client *c, int rc,
+		      void *arg)
+{
+	struct authz *a = r->h;
+	const struct kt_params *p = a->par_params ? a->par_params
+						  : kt_req_params(r);
+	const char *redirect_uri = kt_params_get(p, "redirect_uri");
+	const char *error = NULL, *desc = NULL;
+
+	(void)arg;
+	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	if (rc != KT_OK) {
+		kt_req_send_error_page(r, 400, "invalid_client",
+				       "unknown client_id");
+		return;
+	}
+	a->client = c;
+	if (redirect_uri == NULL) {
+		kt_req_send_error_page(r, 400, "invalid_request",
+				       "redirect_uri is required");
+		return;
+	}
+	if (!kt_client_redirect_uri_ok(c, redirect_uri)) {
+		kt_req_send_error_page(r, 400, "invalid_redirect_uri", NULL);
+		return;
+	}
+	/* From here on errors go back to the client. */
+	if (kt_authz_validate(kt_req_cfg(r), c, p, &a->areq, &error, &desc) !=
+	    KT_OK) {
+		a->areq = json_pack("{s:s,s:s?,s:s?}", "redirect_uri",
+				    redirect_uri, "state",
+				    kt_params_get(p, "state"), "response_mode",
+				    kt_params_get(p, "response_mode"));
+		/* An unusable response_mode cannot carry the error. */
+		if (strcmp(desc, "response_mode must be query or "
+				 "form_post") == 0)
+			json_object_del(a->areq, "response_mode");
+		if (kt_params_get(p, "state") &&
+		    strlen(kt_params_get(p, "state")) > MAX_STATE)
+			json_object_del(a->areq, "state");
+		error_to_client(r, error, desc);
+		return;
+	}
+	r->lang = kt_http_lang_pick(areq_get(a, "ui_locales"),
+				    kt_req_header(r, "Accept-Language"),
+				    kt_req_cfg(r)->ui.default_locale);
+	check_session(r);
+}
+
+static void on_par_loaded(int rc, json_t *doc, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	struct kt_error err;
+	const char *cid = kt_req_param(r, "client_id");
+
+	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	if (rc != KT_OK ||
+	    kt_params_from_json(json_object_get(doc, "params"), NULL,
+				&a->par_params, &err) != KT_OK) {
+		kt_req_send_error_page(r, 400, "invalid_request_uri",
+				       "the request_uri is unknown, expired "
+				       "or already used");
+		return;
+	}
+	if (!json_is_string(json_object_get(doc, "client_id")) ||
+	    strcmp(cid, json_string_value(json_object_get(doc, "client_id"))) !=
+		0) {
+		kt_req_send_error_page(r, 400, "invalid_request_uri",
+				       "the request_uri belongs to another "
+				       "client");
+		return;
+	}
+	rc = kt_client_find(r, cid, on_client, NULL);
+	if (rc != KT_OK)
+		kt_req_send_unavailable(r);
+}
+
+void kt_h_authorize(struct kt_req *r)
+{
+	const struct kt_params *p = kt_req_params(r);
+	const char *dup, *request_uri;
+	struct authz *a;
+	int rc;
+
+	if ((a = authz_new(r, ST_AUTHORIZE)) == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	if (p == NULL) {
+		kt_req_send_error_page(r, 400, "invalid_request",
+				       "client_id is required");
+		return;
+	}
+	if ((dup = kt_params_duplicate(p)) != NULL) {
+		kt_req_send_error_page(r, 400, "invalid_request",
+				       "a parameter is repeated");
+		return;
+	}
+	if (kt_params_get(p, "client_id") == NULL) {
+		kt_req_send_error_page(r, 400, "invalid_request",
+				       "client_id is required");
+		return;
+	}
+	request_uri = kt_params_get(p, "request_uri");
+	if (request_uri != NULL) {
+		size_t plen = strlen(PAR_PREFIX);
+		if (strncmp(request_uri, PAR_PREFIX, plen) != 0 ||
+		    request_uri[plen] == '\0') {
+			kt_req_send_error_page(
+			    r, 400, "invalid_request_uri",
+			    "only pushed authorization requests are supported "
+			    "as request_uri");
+			return;
+		}
+		rc = kt_store_doc_get(kt_req_redis(r), "par",
+				      request_uri + plen, 1, on_par_loaded, r);
+		if (rc == KT_ERR_INVALID)
+			on_par_loaded(KT_ERR_NOTFOUND, NULL, r);
+		else if (rc != KT_OK)
+			kt_req_send_unavailable(r);
+		return;
+	}
+	rc = kt_client_find(r, kt_params_get(p, "client_id"), on_client, NULL);
+	if (rc != KT_OK)
+		kt_req_send_unavailable(r);
+}
+
+/* Posts from the pages ---------------------------------------------------- */
+
+static void login_step(struct kt_req *r);
+
+static void on_page_client(struct kt_req *r, const struct kt_client *c, int rc,
+			   void *arg)
+{
+	struct authz *a = r->h;
+
+	(void)arg;
+	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	if (rc != KT_OK) {
+		kt_req_send_error_page(r, 400, "invalid_client",
+				       "the application is no longer "
+				       "registered");
+		return;
+	}
+	a->client = c;
+	switch (a->stage) {
+	case ST_LOGIN:
+		login_step(r);
+		return;
+	case ST_CONSENT:
+		check_session(r);
+		return;
+	case ST_SELECT: {
+		const char *act = kt_req_param(r, KT_HTML_FIELD_ACTION);
+		if (act != NULL && strcmp(act, KT_HTML_ACTION_CONTINUE) == 0) {
+			/* Continue with the session: skip select again. */
+			a->stage = ST_LOGIN;
+			check_session(r);
+			return;
+		}
+		render_login(r);
+		return;
+	}
+	default:
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+	}
+}
+
+static void on_page_areq(int rc, json_t *doc, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const char *csrf = kt_req_param(r, "csrf");
+	char bind[23];
+
+	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	if (rc != KT_OK) {
+		kt_req_send_error_page(r, 400, "session_expired", NULL);
+		return;
+	}
+	a->areq = json_incref(doc);
+	r->lang = kt_http_lang_pick(areq_get(a, "ui_locales"),
+				    kt_req_header(r, "Accept-Language"),
+				    kt_req_cfg(r)->ui.default_locale);
+	/* The form must come from the browser that started the request. */
+	bind[0] = '\0';
+	if (kt_req_cookie(r, BROWSER_COOKIE, a->browser, sizeof(a->browser)) ==
+	    KT_OK)
+		kt_token_hash(bind, a->browser);
+	if (bind[0] == '\0' || !kt_ct_streq(bind, areq_get(a, "_bind")) ||
+	    !kt_ct_streq(csrf, areq_get(a, "_csrf"))) {
+		kt_req_send_error_page(r, 403, "session_expired",
+				       "the form does not belong to this "
+				       "browser session");
+		return;
+	}
+	rc = kt_client_find(r, areq_get(a, "client_id"), on_page_client, NULL);
+	if (rc != KT_OK)
+		kt_req_send_unavailable(r);
+}
+
+static void page_post(struct kt_req *r, enum stage stage)
+{
+	struct authz *a = authz_new(r, stage);
+	const char *id = kt_req_param(r, "areq");
+	int rc;
+
+	if (a == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	if (id == NULL || strlen(id) >= sizeof(a->areq_id) ||
+	    kt_params_duplicate(kt_req_params(r)) != NULL) {
+		kt_req_send_error_page(r, 400, "session_expired", NULL);
+		return;
+	}
+	snprintf(a->areq_id, sizeof(a->areq_id), "%s", id);
+	rc = kt_store_doc_get(kt_req_redis(r), "areq", id, 0, on_page_areq, r);
+	if (rc == KT_ERR_INVALID)
+		kt_req_send_error_page(r, 400, "session_expired", NULL);
+	else if (rc != KT_OK)
+		kt_req_send_unavailable(r);
+}
+
+void kt_h_consent(struct kt_req *r)
+{
+	page_post(r, ST_CONSENT);
+}
+
+void kt_h_select_account(struct kt_req *r)
+{
+	page_post(r, ST_SELECT);
+}
+
+void kt_h_login(struct kt_req *r)
+{
+	page_post(r, ST_LOGIN);
+}
+
+/* Login ------------------------------------------------------------------ */
+
+struct verify_job {
+	struct kt_req *r;
+	char *password;
+	char *hash; /* NULL: unknown account, burn the same time */
+	struct kt_password_params params;
+	int rc;
+	int needs_rehash;
+	char *new_hash;
+};
+
+static void login_failed(struct kt_req *r, const char *key, int status)
+{
+	struct authz *a = r->h;
+
+	a->login_error = key;
+	a->login_status = status;
+	render_login(r);
+}
+
+static void on_session_created(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+
+	(void)res;
+	if (rc != KT_OK) {
+		OPENSSL_cleanse(a->new_cookie, sizeof(a->new_cookie));
+		a->new_cookie[0] = '\0';
+		store_failed(r, rc);
+		return;
+	}
+	kt_log_info("login ok for person %s",
+		    json_string_value(json_object_get(a->person, "id")));
+	after_auth(r);
+}
+
+static void start_session(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const struct kt_config *cfg = kt_req_cfg(r);
+	char old[128], now[24], abs[24];
+	int64_t t = kt_now();
+	int rc;
+
+	/* A login always gets a fresh session id; the old one ends. */
+	if (kt_req_cookie(r, cfg->session.cookie_name, old, sizeof(old)) ==
+	    KT_OK) {
+		char old_sid[23];
+		kt_token_hash(old_sid, old);
+		kt_store_session_delete(kt_req_redis(r), old_sid, NULL, NULL);
+		OPENSSL_cleanse(old, sizeof(old));
+	}
+	if (kt_random_token(a->new_cookie, sizeof(a->new_cookie), 32) !=
+	    KT_OK) {
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+		return;
+	}
+	kt_token_hash(a->sid, a->new_cookie);
+	snprintf(now, sizeof(now), "%lld", (long long)t);
+	snprintf(abs, sizeof(abs), "%lld",
+		 (long long)(t + cfg->session.absolute_timeout_s));
+	json_decref(a->session);
+	a->session = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "person",
+	    json_string_value(json_object_get(a->person, "id")), "email",
+	    json_string_value(json_object_get(a->person, "email")), "auth_time",
+	    now, "acr", KT_ACR_PASSWORD, "amr", "pwd", "created", now,
+	    "abs_exp", abs);
+	if (a->session == NULL) {
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+		return;
+	}
+	rc = kt_store_session_create(kt_req_redis(r), a->sid, a->session,
+				     cfg->session.idle_timeout_s,
+				     on_session_created, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void on_throttle_counted(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+
+	(void)res;
+	(void)rc; /* the user sees the failure either way */
+	login_failed(r, "login.error.credentials", 200);
+}
+
+static void verify_work(void *arg)
+{
+	struct verify_job *j = arg;
+	struct kt_error err;
+
+	if (j->hash == NULL) {
+		kt_password_dummy_verify(j->password, &j->params);
+		j->rc = KT_ERR_DENIED;
+		return;
+	}
+	j->rc = kt_password_verify(j->password, j->hash, &j->params,
+				   &j->needs_rehash, &err);
+	if (j->rc == KT_OK && j->needs_rehash &&
+	    kt_password_hash(j->password, &j->params, &j->new_hash, &err) !=
+		KT_OK)
+		j->new_hash = NULL;
+}
+
+static void verify_done(void *arg)
+{
+	struct verify_job *j = arg;
+	struct kt_req *r = j->r;
+	struct authz *a = r->h;
+	const struct kt_config *cfg = kt_req_cfg(r);
+	const char *status = json_string_value(json_object_get(a->person,
+							       "status"));
+	int rc;
+
+	kt_free_secret(j->password);
+	kt_free_secret(j->hash);
+	if (j->rc == KT_OK && status != NULL && strcmp(status, "active") == 0) {
+		kt_store_throttle_reset(kt_req_redis(r), a->email);
+		if (j->new_hash != NULL)
+			kt_store_person_set_pwhash(
+			    kt_req_redis(r),
+			    json_string_value(json_object_get(a->person, "id")),
+			    j->new_hash, NULL, NULL);
+		free(j->new_hash);
+		free(j);
+		start_session(r);
+		return;
+	}
+	free(j->new_hash);
+	free(j);
+	rc = kt_store_throttle_fail(kt_req_redis(r), a->email, r->ip,
+				    cfg->throttle.window_s,
+				    on_throttle_counted, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void on_person(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const struct kt_config *cfg = kt_req_cfg(r);
+	struct verify_job *j;
+	const char *hash = NULL;
+
+	if (rc != KT_OK && rc != KT_ERR_NOTFOUND) {
+		store_failed(r, rc);
+		return;
+	}
+	if (rc == KT_OK) {
+		a->person = json_incref(res);
+		hash = json_string_value(json_object_get(res, "pwhash"));
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->password = kt_strdup(a->password)) == NULL ||
+	    (hash && (j->hash = kt_strdup(hash)) == NULL)) {
+		if (j) {
+			kt_free_secret(j->password);
+			free(j);
+		}
+		kt_req_send_unavailable(r);
+		return;
+	}
+	j->r = r;
+	j->params.log_n = cfg->password.scrypt_log_n;
+	j->params.r = cfg->password.scrypt_r;
+	j->params.p = cfg->password.scrypt_p;
+	kt_free_secret(a->password);
+	a->password = NULL;
+	if (kt_pool_submit(r->loop->gw->pool, r->loop->base, verify_work,
+			   verify_done, j) != KT_OK) {
+		kt_free_secret(j->password);
+		kt_free_secret(j->hash);
+		free(j);
+		kt_req_send_unavailable(r);
+	}
+}
+
+static void on_throttle(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const struct kt_config *cfg = kt_req_cfg(r);
+
+	if (rc != KT_OK) {
+		store_failed(r, rc);
+		return;
+	}
+	if (json_integer_value(json_object_get(res, "account")) >=
+		cfg->throttle.account_max_failures ||
+	    json_integer_value(json_object_get(res, "ip")) >=
+		cfg->throttle.ip_max_failures) {
+		kt_log_warn("login throttled (account or client IP over the "
+			    "failure limit)");
+		kt_req_add_header(r, "Retry-After", "60");
+		login_failed(r, "login.error.throttled", 429);
+		return;
+	}
+	rc = kt_store_person_by_email(kt_req_redis(r), a->email, on_person, r);
+	if (rc == KT_ERR_INVALID)
+		on_person(KT_ERR_NOTFOUND, NULL, r);
+	else if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void login_step(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *act = kt_req_param(r, KT_HTML_FIELD_ACTION);
+	const char *email = kt_req_param(r, KT_HTML_FIELD_EMAIL);
+	const char *pw = kt_req_param(r, KT_HTML_FIELD_PASSWORD);
+	int rc;
+
+	if (act != NULL && strcmp(act, KT_HTML_ACTION_SWITCH) == 0) {
+		render_login(r);
+		return;
+	}
+	if (email == NULL || *email == '\0' || pw == NULL || *pw == '\0') {
+		a->email = kt_strdup(email);
+		login_failed(r, "login.error.missing", 400);
+		return;
+	}
+	if (strlen(email) > 254 || strchr(email, '@') == NULL ||
+	    strlen(pw) > 1024) {
+		a->email = kt_strdup(email);
+		login_failed(r, "login.error.credentials", 200);
+		return;
+	}
+	if ((a->email = kt_strdup(email)) == NULL ||
+	    (a->password = kt_strdup(pw)) == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	for (char *p = a->email; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	rc = kt_store_throttle_get(kt_req_redis(r), a->email, r->ip,
+				   on_throttle, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}

@@ -1,0 +1,20 @@
+#ifndef KONTOR_IDP_AUTHORIZE_H
+#define KONTOR_IDP_AUTHORIZE_H
+
+#include <jansson.h>
+
+#include "kontor/client.h"
+#include "kontor/config.h"
+#include "kontor/params.h"
+
+/*
+ * Validate an authorization request of client c whose redirect_uri has
+ * already been matched. On success *out is the normalised request (JSON
+ * object of strings); on failure *error/*desc name the OAuth error to send
+ * back to the redirect_uri. Used by /authorize and by PAR.
+ */
+int kt_authz_validate(const struct kt_config *cfg, const struct kt_client *c,
+		      const struct kt_params *p, json_t **out,
+		      const char **error, const char **desc);
+
+#endif

@@ -1,0 +1,26 @@
+#ifndef KONTOR_IDP_HANDLERS_H
+#define KONTOR_IDP_HANDLERS_H
+
+#include "gateway.h"
+
+/* The one acr value issued: a password login (see docs/protocol.md). */
+#define KT_ACR_PASSWORD "urn:kontor:acr:password"
+
+void kt_h_discovery(struct kt_req *r);
+void kt_h_jwks(struct kt_req *r);
+void kt_h_authorize(struct kt_req *r);
+void kt_h_login(struct kt_req *r);
+void kt_h_consent(struct kt_req *r);
+void kt_h_select_account(struct kt_req *r);
+void kt_h_par(struct kt_req *r);
+void kt_h_token(struct kt_req *r);
+void kt_h_userinfo(struct kt_req *r);
+void kt_h_introspect(struct kt_req *r);
+void kt_h_revoke(struct kt_req *r);
+void kt_h_logout(struct kt_req *r);
+void kt_h_register(struct kt_req *r);
+void kt_h_healthz(struct kt_req *r);
+void kt_h_metrics(struct kt_req *r);
+void kt_h_index(struct kt_req *r);
+
+#endif

@@ -1,0 +1,858 @@
+/*
+ * The gateway's threads, loops and request plumbing.
+ *
+ * Every loop thread owns an event_base, an evhttp and one Redis connection,
+ * and accepts on its own SO_REUSEPORT socket bound to the shared port, so
+ * the kernel balances connections and no lock sits on the request path.
+ * The main thread only handles signals: SIGHUP builds a new runtime
+ * snapshot (clients, keys) off the loops and swaps it in; SIGTERM stops
+ * accepting, lets in-flight requests finish (bounded) and exits.
+ *
+ * Connection limit: libevent 2.1's evhttp has no connection cap, so
+ * limits.max_connections becomes the process's file-descriptor limit (plus a
+ * reserve for Redis and files). When it is reached, accept() fails with
+ * EMFILE and the loop pauses accepting for a moment instead of spinning;
+ * waiting connections stay in the kernel's backlog.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "kontor/err.h"
+#include "kontor/html.h"
+#include "kontor/http.h"
+#include "kontor/log.h"
+#include "kontor/metrics.h"
+#include "kontor/util.h"
+
+#include "discovery.h"
+#include "gateway.h"
+
+#define FD_RESERVE 64
+#define DRAIN_MAX_MS 10000
+#define ACCEPT_PAUSE_MS 100
+
+/* Runtime snapshots ------------------------------------------------------ */
+
+int kt_runtime_new(struct kt_config *cfg, struct kt_runtime **out,
+		   struct kt_error *err)
+{
+	struct kt_runtime *rt;
+	int rc;
+
+	*out = NULL;
+	if ((rt = calloc(1, sizeof(*rt))) == NULL)
+		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+	atomic_init(&rt->refs, 1);
+	rt->cfg = cfg;
+	rc = kt_keyset_load(cfg->keys_dir, kt_config_retire_window(cfg),
+			    &rt->keys, err);
+	if (rc != KT_OK)
+		goto fail;
+	if ((rt->discovery = kt_discovery_build(cfg)) == NULL) {
+		rc = kt_error_set(err, KT_ERR_NOMEM,
+				  "cannot build the discovery document");
+		goto fail;
+	}
+	*out = rt;
+	return KT_OK;
+fail:
+	rt->cfg = NULL; /* the caller still owns cfg on failure */
+	kt_runtime_release(rt);
+	return rc;
+}
+
+void kt_runtime_release(struct kt_runtime *rt)
+{
+	if (rt == NULL || atomic_fetch_sub(&rt->refs, 1) != 1)
+		return;
+	kt_keyset_free(rt->keys);
+	kt_config_free(rt->cfg);
+	free(rt->discovery);
+	free(rt);
+}
+
+static struct kt_runtime *runtime_acquire(struct kt_gateway *gw)
+{
+	struct kt_runtime *rt;
+
+	pthread_mutex_lock(&gw->rt_lock);
+	rt = gw->rt;
+	atomic_fetch_add(&rt->refs, 1);
+	pthread_mutex_unlock(&gw->rt_lock);
+	return rt;
+}
+
+static void runtime_swap(struct kt_gateway *gw, struct kt_runtime *rt)
+{
+	struct kt_runtime *old;
+
+	pthread_mutex_lock(&gw->rt_lock);
+	old = gw->rt;
+	rt->generation = old ? old->generation + 1 : 1;
+	gw->rt = rt;
+	pthread_mutex_unlock(&gw->rt_lock);
+	kt_runtime_release(old);
+}
+
+/* Metrics ---------------------------------------------------------------- */
+
+#define STATUS_CLASSES 5
+static const double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005,
+					 0.01,   0.025, 0.05,   0.1,
+					 0.25,   0.5,   1,      2.5};
+static struct kt_metric *m_requests[64][STATUS_CLASSES];
+static struct kt_metric *m_latency[64];
+static struct kt_metric *m_unrouted[STATUS_CLASSES];
+/* The one gateway of this process, for callbacks without an argument. */
+static struct kt_gateway *the_gw;
+
+static size_t route_index(const struct kt_route *rt)
+{
+	return (size_t)(rt - kt_routes);
+}
+
+static double gauge_inflight(void *arg)
+{
+	struct kt_gateway *gw = arg;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < gw->nloops; i++)
+		n += __atomic_load_n(&gw->loops[i].inflight, __ATOMIC_RELAXED);
+	return n;
+}
+
+static double gauge_pool_queued(void *arg)
+{
+	struct kt_gateway *gw = arg;
+	return gw->pool ? kt_pool_queued(gw->pool) : 0;
+}
+
+static double gauge_redis_up(void *arg)
+{
+	struct kt_gateway *gw = arg;
+	unsigned up = 0;
+
+	for (unsigned i = 0; i < gw->nloops; i++)
+		up += kt_redis_ready(gw->loops[i].redis) ? 1 : 0;
+	return gw->nloops && up == gw->nloops ? 1 : 0;
+}
+
+void kt_gateway_metrics_init(void)
+{
+	static const char *classes[STATUS_CLASSES] = {"1xx", "2xx", "3xx",
+						      "4xx", "5xx"};
+	char labels[128];
+
+	for (size_t i = 0; kt_routes[i].path != NULL && i < 64; i++) {
+		for (int c = 0; c < STATUS_CLASSES; c++) {
+			snprintf(labels, sizeof(labels),
+				 "endpoint=\"%s\",code=\"%s\"",
+				 kt_routes[i].name, classes[c]);
+			m_requests[i][c] = kt_metrics_counter(
+			    "kontor_http_requests_total",
+			    "HTTP requests answered, by endpoint and status "
+			    "class.",
+			    labels);
+		}
+		snprintf(labels, sizeof(labels), "endpoint=\"%s\"",
+			 kt_routes[i].name);
+		m_latency[i] = kt_metrics_histogram(
+		    "kontor_http_request_duration_seconds",
+		    "Time from request received to response queued.", labels,
+		    latency_buckets,
+		    sizeof(latency_buckets) / sizeof(latency_buckets[0]));
+	}
+	for (int c = 0; c < STATUS_CLASSES; c++) {
+		snprintf(labels, sizeof(labels),
+			 "endpoint=\"other\",code=\"%s\"", classes[c]);
+		m_unrouted[c] = kt_metrics_counter(
+		    "kontor_http_requests_total",
+		    "HTTP requests answered, by endpoint and status class.",
+		    labels);
+	}
+}
+
+static void metrics_gauges_init(struct kt_gateway *gw)
+{
+	kt_metrics_gauge_fn("kontor_http_requests_in_flight",
+			    "Requests being processed.", NULL, gauge_inflight,
+			    gw);
+	kt_metrics_gauge_fn("kontor_worker_queue_length",
+			    "Jobs waiting for a worker thread (password "
+			    "hashing).",
+			    NULL, gauge_pool_queued, gw);
+	kt_metrics_gauge_fn("kontor_redis_up",
+			    "1 if every loop's Redis connection is ready.",
+			    NULL, gauge_redis_up, gw);
+}
+
+/* Requests --------------------------------------------------------------- */
+
+static void req_free(struct kt_req *r)
+{
+	if (r->h_free != NULL)
+		r->h_free(r->h);
+	kt_params_free(r->query);
+	kt_params_free(r->form);
+	kt_client_free(r->dyn_client);
+	kt_runtime_release(r->rt);
+	free(r);
+}
+
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct kt_req *r = arg;
+
+	(void)evcon;
+	/* libevent frees the request with the connection: never touch it. */
+	r->gone = 1;
+	r->ev = NULL;
+}
+
+/* Called right before the reply is queued; returns 0 if the client left. */
+static int req_begin_reply(struct kt_req *r)
+{
+	struct evhttp_connection *evcon;
+
+	if (r->gone || r->ev == NULL)
+		return 0;
+	evcon = evhttp_request_get_connection(r->ev);
+	if (evcon != NULL)
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	evhttp_add_header(evhttp_request_get_output_headers(r->ev),
+			  "X-Request-Id", r->rid);
+	if (atomic_load(&r->loop->gw->draining))
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev),
+				  "Connection", "close");
+	return 1;
+}
+
+static void req_end(struct kt_req *r, int status)
+{
+	int64_t ms = kt_mono_ms() - r->start_ms;
+	int cls = status / 100 - 1;
+	struct kt_loop *loop = r->loop;
+
+	if (cls < 0 || cls >= STATUS_CLASSES)
+		cls = STATUS_CLASSES - 1;
+	if (r->route != NULL) {
+		size_t i = route_index(r->route);
+		kt_metric_add(m_requests[i][cls], 1);
+		kt_metric_observe(m_latency[i], (double)ms / 1000.0);
+	} else if (m_unrouted[cls] != NULL) {
+		kt_metric_add(m_unrouted[cls], 1);
+	}
+	if (kt_log_enabled(KT_LOG_INFO) && kt_config_access_log(kt_req_cfg(r))) {
+		json_t *f = json_pack(
+		    "{s:s,s:s,s:i,s:I,s:s,s:b}", "method",
+		    r->method == KT_ROUTE_POST ? "POST" : "GET", "path",
+		    r->route ? r->route->path : "-", "status", status, "ms",
+		    (json_int_t)ms, "ip", r->ip, "gone", r->gone);
+		kt_log_set_request_id(r->rid);
+		kt_log_fields(KT_LOG_INFO, NULL, 0, "request", f);
+		json_decref(f);
+	}
+	kt_log_set_request_id(NULL);
+	__atomic_sub_fetch(&loop->inflight, 1, __ATOMIC_RELAXED);
+	req_free(r);
+}
+
+const struct kt_config *kt_req_cfg(const struct kt_req *r)
+{
+	return r->rt->cfg;
+}
+
+struct kt_redis *kt_req_redis(const struct kt_req *r)
+{
+	return r->loop->redis;
+}
+
+const char *kt_req_header(const struct kt_req *r, const char *name)
+{
+	if (r->ev == NULL)
+		return NULL;
+	return evhttp_find_header(evhttp_request_get_input_headers(r->ev),
+				  name);
+}
+
+const struct kt_params *kt_req_params(const struct kt_req *r)
+{
+	return r->method == KT_ROUTE_POST && r->form ? r->form : r->query;
+}
+
+const char *kt_req_param(const struct kt_req *r, const char *name)
+{
+	const struct kt_params *p = kt_req_params(r);
+	return p ? kt_params_get(p, name) : NULL;
+}
+
+const char *kt_req_lang(struct kt_req *r)
+{
+	if (r->lang == NULL)
+		r->lang = kt_http_lang_pick(
+		    kt_req_param(r, "ui_locales"),
+		    kt_req_header(r, "Accept-Language"),
+		    kt_config_default_locale(kt_req_cfg(r)));
+	return r->lang;
+}
+
+int kt_req_cookie(const struct kt_req *r, const char *name, char *out,
+		  size_t cap)
+{
+	const char *h = kt_req_header(r, "Cookie");
+	if (h == NULL)
+		return KT_ERR_NOTFOUND;
+	return kt_http_cookie_get(h, name, out, cap);
+}
+
+int kt_req_secure(const struct kt_req *r)
+{
+	return strncmp(kt_config_issuer(kt_req_cfg(r)), "https://", 8) == 0;
+}
+
+void kt_req_add_header(struct kt_req *r, const char *name, const char *value)
+{
+	if (r->ev != NULL && !r->gone)
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev),
+				  name, value);
+}
+
+void kt_req_send_json(struct kt_req *r, int status, json_t *body)
+{
+	if (req_begin_reply(r))
+		kt_http_send_json(r->ev, status, body);
+	else
+		json_decref(body);
+	req_end(r, status);
+}
+
+void kt_req_send_json_str(struct kt_req *r, int status, const char *json,
+			  int cache_seconds)
+{
+	if (req_begin_reply(r))
+		kt_http_send_json_str(r->ev, status, json, cache_seconds);
+	req_end(r, status);
+}
+
+void kt_req_send_oauth_error(struct kt_req *r, int status, const char *error,
+			     const char *description)
+{
+	if (req_begin_reply(r))
+		kt_http_send_oauth_error(r->ev, status, error, description);
+	req_end(r, status);
+}
+
+void kt_req_send_bearer_error(struct kt_req *r, int status, const char *error,
+			      const char *description)
+{
+	if (req_begin_reply(r))
+		kt_http_send_bearer_error(r->ev, status, error, description);
+	req_end(r, status);
+}
+
+void kt_req_send_html(struct kt_req *r, int status, struct evbuffer *body,
+		      const char *csp_extra)
+{
+	if (req_begin_reply(r))
+		kt_http_send_html(r->ev, status, body, csp_extra);
+	evbuffer_free(body);
+	req_end(r, status);
+}
+
+void kt_req_send_error_page(struct kt_req *r, int status, const char *error,
+			    const char *description)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (body == NULL) {
+		kt_req_send_text(r, 500, "text/plain", NULL);
+		return;
+	}
+	kt_html_page_error(body, kt_req_lang(r), status, error, description);
+	kt_req_send_html(r, status, body, NULL);
+}
+
+void kt_req_send_redirect(struct kt_req *r, int status, const char *location)
+{
+	if (req_begin_reply(r))
+		kt_http_redirect(r->ev, status, location);
+	req_end(r, status);
+}
+
+void kt_req_send_text(struct kt_req *r, int status, const char *ctype,
+		      struct evbuffer *body)
+{
+	if (req_begin_reply(r)) {
+		struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+		evhttp_add_header(h, "Content-Type", ctype);
+		evhttp_add_header(h, "Cache-Control", "no-store");
+		evhttp_send_reply(r->ev, status, kt_http_status_reason(status),
+				  body);
+	}
+	req_end(r, status);
+}
+
+void kt_req_send_error(struct kt_req *r, int status, const char *error,
+		       const char *description)
+{
+	if (r->route != NULL && (r->route->flags & KT_ROUTE_BROWSER))
+		kt_req_send_error_page(r, status, error, description);
+	else
+		kt_req_send_oauth_error(r, status, error, description);
+}
+
+void kt_req_send_unavailable(struct kt_req *r)
+{
+	kt_req_add_header(r, "Retry-After", "1");
+	kt_req_send_error(r, 503, "temporarily_unavailable",
+			  "The service is temporarily unavailable. Please try "
+			  "again shortly.");
+}
+
+/* Dispatch --------------------------------------------------------------- */
+
+static int parse_params(struct kt_req *r, const char *s, size_t len,
+			struct kt_params **out)
+{
+	struct kt_params_limits lim = KT_PARAMS_LIMITS_DEFAULT;
+	struct kt_error err;
+
+	lim.max_params = kt_config_max_params(kt_req_cfg(r));
+	if (kt_params_parse(s, len, &lim, out, &err) != KT_OK) {
+		kt_req_send_error(r, 400, "invalid_request", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_form(struct kt_req *r)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+	const char *ctype = kt_req_header(r, "Content-Type");
+	size_t len = evbuffer_get_length(in);
+	const char *body;
+
+	/* A POST without Content-Type crashed mod_auth_openidc once
+	 * (CVE-2021-20718): answer it like any other bad request. */
+	if (ctype == NULL ||
+	    strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0 ||
+	    (ctype[33] != '\0' && ctype[33] != ';')) {
+		kt_req_send_error(r, 415, "invalid_request",
+				  "Content-Type must be "
+				  "application/x-www-form-urlencoded");
+		return -1;
+	}
+	body = (const char *)evbuffer_pullup(in, -1);
+	return parse_params(r, body ? body : "", len, &r->form);
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+	struct kt_loop *loop = arg;
+	struct kt_req *r;
+	const struct evhttp_uri *uri;
+	const char *path, *query;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(ev);
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		evhttp_send_error(ev, 503, "Service Unavailable");
+		return;
+	}
+	r->ev = ev;
+	r->loop = loop;
+	r->start_ms = kt_mono_ms();
+	r->rt = runtime_acquire(loop->gw);
+	snprintf(r->rid, sizeof(r->rid), "%s%x-%llx", loop->gw->rid_prefix,
+		 loop->index, (unsigned long long)++loop->seq);
+	__atomic_add_fetch(&loop->inflight, 1, __ATOMIC_RELAXED);
+	kt_http_client_ip(ev, r->ip, sizeof(r->ip));
+	evhttp_connection_set_closecb(evhttp_request_get_connection(ev),
+				      on_conn_close, r);
+	kt_log_set_request_id(r->rid);
+
+	uri = evhttp_request_get_evhttp_uri(ev);
+	path = uri ? evhttp_uri_get_path(uri) : NULL;
+	query = uri ? evhttp_uri_get_query(uri) : NULL;
+	r->method = cmd == EVHTTP_REQ_POST ? KT_ROUTE_POST : KT_ROUTE_GET;
+	if (path == NULL || (r->route = kt_route_find(path)) == NULL) {
+		kt_req_send_error_page(r, 404, "not_found", NULL);
+		return;
+	}
+	if ((cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST &&
+	     cmd != EVHTTP_REQ_HEAD) ||
+	    !(r->route->flags & r->method)) {
+		kt_req_add_header(r, "Allow",
+				  (r->route->flags & KT_ROUTE_POST)
+				      ? ((r->route->flags & KT_ROUTE_GET)
+					     ? "GET, POST"
+					     : "POST")
+				      : "GET");
+		kt_req_send_error(r, 405, "invalid_request",
+				  "HTTP method not allowed here");
+		return;
+	}
+	if (query != NULL && parse_params(r, query, strlen(query), &r->query))
+		return;
+	if (r->method == KT_ROUTE_POST && (r->route->flags & KT_ROUTE_FORM) &&
+	    read_form(r))
+		return;
+	r->route->handler(r);
+	kt_log_set_request_id(NULL);
+}
+
+/* Loops ------------------------------------------------------------------ */
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct kt_loop *loop = NULL;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+
+	/* arg is evhttp's; find our loop by its listener. */
+	(void)arg;
+	for (unsigned i = 0; the_gw && i < the_gw->nloops; i++)
+		if (the_gw->loops[i].bound != NULL &&
+		    evhttp_bound_socket_get_listener(the_gw->loops[i].bound) ==
+			lev)
+			loop = &the_gw->loops[i];
+	if (loop == NULL)
+		return;
+
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		/* At the connection limit: pause instead of spinning. */
+		kt_log_warn("accept: %s; pausing for %d ms", strerror(e),
+			    ACCEPT_PAUSE_MS);
+		evconnlistener_disable(lev);
+		loop->accepting = 0;
+		event_add(loop->ctl, &tv);
+		return;
+	}
+	kt_log_warn("accept: %s", strerror(e));
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct kt_loop *loop = arg;
+
+	(void)fd;
+	(void)what;
+	if (__atomic_load_n(&loop->inflight, __ATOMIC_RELAXED) == 0 ||
+	    kt_mono_ms() > loop->drain_deadline_ms) {
+		if (loop->inflight)
+			kt_log_warn("drain: %u requests still in flight at "
+				    "the deadline",
+				    loop->inflight);
+		event_base_loopexit(loop->base, NULL);
+	}
+}
+
+/* Control event: activated by the main thread (drain) or by the accept
+ * pause timer. */
+static void on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct kt_loop *loop = arg;
+	struct timeval tick = {0, 50 * 1000};
+
+	(void)fd;
+	(void)what;
+	if (atomic_load(&loop->gw->draining)) {
+		if (loop->bound != NULL) {
+			evhttp_del_accept_socket(loop->http, loop->bound);
+			loop->bound = NULL;
+		}
+		if (loop->drain_timer == NULL) {
+			loop->drain_deadline_ms = kt_mono_ms() + DRAIN_MAX_MS;
+			loop->drain_timer = event_new(
+			    loop->base, -1, EV_PERSIST, on_drain_tick, loop);
+			if (loop->drain_timer == NULL) {
+				event_base_loopexit(loop->base, NULL);
+				return;
+			}
+			event_add(loop->drain_timer, &tick);
+		}
+		return;
+	}
+	if (!loop->accepting && loop->bound != NULL) {
+		evconnlistener_enable(
+		    evhttp_bound_socket_get_listener(loop->bound));
+		loop->accepting = 1;
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct kt_loop *loop = arg;
+
+	event_base_dispatch(loop->base);
+	return NULL;
+}
+
+static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
+		     unsigned index, struct kt_error *err)
+{
+	const struct kt_config *cfg = gw->boot;
+	struct sockaddr_in sin;
+	struct evconnlistener *lev;
+	socklen_t slen = sizeof(sin);
+	int rc;
+
+	loop->gw = gw;
+	loop->index = index;
+	if ((loop->base = event_base_new()) == NULL ||
+	    (loop->http = evhttp_new(loop->base)) == NULL ||
+	    (loop->ctl = event_new(loop->base, -1, 0, on_ctl, loop)) == NULL)
+		return kt_error_set(err, KT_ERR_NOMEM, "cannot create loop");
+
+	evhttp_set_max_headers_size(loop->http, kt_config_max_header_size(cfg));
+	evhttp_set_max_body_size(loop->http, kt_config_max_body_size(cfg));
+	evhttp_set_timeout(loop->http, kt_config_timeout_s(cfg));
+	evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET |
+						   EVHTTP_REQ_POST |
+						   EVHTTP_REQ_HEAD);
+	evhttp_set_default_content_type(loop->http, "text/plain; charset=utf-8");
+	evhttp_set_gencb(loop->http, on_request, loop);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)gw->port);
+	if (evutil_inet_pton(AF_INET, kt_config_listen_address(cfg),
+			     &sin.sin_addr) != 1)
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "listen.address '%s' is not an IPv4 address",
+				    kt_config_listen_address(cfg));
+	lev = evconnlistener_new_bind(
+	    loop->base, NULL, NULL,
+	    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
+		LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&sin, sizeof(sin));
+	if (lev == NULL)
+		return kt_error_set(err, KT_ERR_IO, "cannot listen on %s:%d: %s",
+				    kt_config_listen_address(cfg), gw->port,
+				    strerror(errno));
+	if (gw->port == 0) {
+		/* Port 0 (tests): every other loop joins the port we got. */
+		getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&sin,
+			    &slen);
+		gw->port = ntohs(sin.sin_port);
+	}
+	if ((loop->bound = evhttp_bind_listener(loop->http, lev)) == NULL) {
+		evconnlistener_free(lev);
+		return kt_error_set(err, KT_ERR_IO, "cannot bind evhttp");
+	}
+	evconnlistener_set_error_cb(lev, on_accept_error);
+	loop->accepting = 1;
+
+	rc = kt_redis_new(loop->base, &gw->redis_addr,
+			  kt_config_redis_timeout_ms(cfg), &loop->redis);
+	if (rc != KT_OK)
+		return kt_error_set(err, rc, "cannot create Redis connection");
+	return KT_OK;
+}
+
+static void loop_cleanup(struct kt_loop *loop)
+{
+	kt_redis_free(loop->redis);
+	if (loop->drain_timer)
+		event_free(loop->drain_timer);
+	if (loop->ctl)
+		event_free(loop->ctl);
+	if (loop->http)
+		evhttp_free(loop->http);
+	if (loop->base)
+		event_base_free(loop->base);
+	memset(loop, 0, sizeof(*loop));
+}
+
+/* Lifecycle -------------------------------------------------------------- */
+
+static void raise_fd_limit(unsigned max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+		kt_log_warn("limits.max_connections %u exceeds the hard file "
+			    "limit %llu; capped",
+			    max_connections, (unsigned long long)rl.rlim_max);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		kt_log_warn("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+}
+
+int kt_gateway_init(struct kt_gateway *gw, const char *config_path,
+		    struct kt_config *cfg, struct kt_error *err)
+{
+	struct kt_runtime *rt = NULL;
+	uint8_t rnd[3];
+	long ncpu;
+	int rc;
+
+	memset(gw, 0, sizeof(*gw));
+	the_gw = gw;
+	pthread_mutex_init(&gw->rt_lock, NULL);
+	atomic_init(&gw->draining, 0);
+	if ((gw->config_path = kt_strdup(config_path)) == NULL && config_path)
+		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+	if (evthread_use_pthreads() != 0)
+		return kt_error_set(err, KT_ERR_INTERNAL,
+				    "libevent without thread support");
+	kt_random_bytes(rnd, sizeof(rnd));
+	kt_b64url_encode(gw->rid_prefix, rnd, sizeof(rnd));
+
+	rc = kt_config_redis_url_parse(kt_config_redis_url(cfg),
+				       &gw->redis_addr, err);
+	if (rc != KT_OK)
+		return rc;
+	/* listen, threads and redis are read from the first runtime's
+	 * config for the whole life of the process; gw keeps it referenced. */
+	if ((rc = kt_runtime_new(cfg, &rt, err)) != KT_OK)
+		return rc;
+	gw->boot_rt = rt;
+	gw->boot = rt->cfg;
+	atomic_fetch_add(&rt->refs, 1);
+	runtime_swap(gw, rt);
+
+	raise_fd_limit(kt_config_max_connections(cfg));
+	gw->pool = kt_pool_new(kt_config_worker_threads(cfg), 1024);
+	if (gw->pool == NULL)
+		return kt_error_set(err, KT_ERR_NOMEM, "cannot start workers");
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	gw->nloops = kt_config_threads(cfg);
+	if (gw->nloops == 0)
+		gw->nloops = ncpu > 0 ? (unsigned)ncpu : 1;
+	gw->port = kt_config_listen_port(cfg);
+	if ((gw->loops = calloc(gw->nloops, sizeof(*gw->loops))) == NULL)
+		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+	for (unsigned i = 0; i < gw->nloops; i++)
+		if ((rc = loop_init(gw, &gw->loops[i], i, err)) != KT_OK)
+			return rc;
+	metrics_gauges_init(gw);
+	return KT_OK;
+}
+
+static void reload(struct kt_gateway *gw)
+{
+	struct kt_config *cfg = NULL;
+	struct kt_runtime *rt = NULL;
+	struct kt_error err;
+
+	kt_error_clear(&err);
+	if (gw->config_path == NULL) {
+		kt_log_warn("reload: no configuration file to reload");
+		return;
+	}
+	if (kt_config_load_file(gw->config_path, &cfg, &err) != KT_OK) {
+		kt_log_error("reload failed, keeping the running "
+			     "configuration: %s",
+			     err.msg);
+		return;
+	}
+	if (kt_runtime_new(cfg, &rt, &err) != KT_OK) {
+		kt_log_error("reload failed, keeping the running "
+			     "configuration: %s",
+			     err.msg);
+		kt_config_free(cfg);
+		return;
+	}
+	runtime_swap(gw, rt);
+	kt_log_info("reloaded keys and clients (generation %llu); listen, "
+		    "threads and redis settings need a restart",
+		    (unsigned long long)rt->generation);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct kt_gateway *gw = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		reload(gw);
+		return;
+	}
+	if (atomic_exchange(&gw->draining, 1))
+		return;
+	kt_log_info("%s: draining in-flight requests",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	for (unsigned i = 0; i < gw->nloops; i++)
+		event_active(gw->loops[i].ctl, EV_TIMEOUT, 0);
+}
+
+int kt_gateway_run(struct kt_gateway *gw)
+{
+	struct event_base *base = NULL;
+	struct event *sigs[3] = {NULL, NULL, NULL};
+	const int signos[3] = {SIGTERM, SIGINT, SIGHUP};
+	unsigned started = 0;
+	int rc = KT_OK;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((base = event_base_new()) == NULL)
+		return KT_ERR_NOMEM;
+	for (int i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(base, signos[i], on_signal, gw);
+		if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0) {
+			rc = KT_ERR_INTERNAL;
+			goto out;
+		}
+	}
+	for (; started < gw->nloops; started++) {
+		if (pthread_create(&gw->loops[started].thread, NULL, loop_main,
+				   &gw->loops[started]) != 0) {
+			kt_log_error("cannot start loop thread %u", started);
+			atomic_store(&gw->draining, 1);
+			for (unsigned i = 0; i < started; i++)
+				event_active(gw->loops[i].ctl, EV_TIMEOUT, 0);
+			rc = KT_ERR_INTERNAL;
+			break;
+		}
+	}
+	if (rc == KT_OK) {
+		kt_log_info("listening on http://%s:%d/ with %u loop threads "
+			    "and %u workers; issuer %s",
+			    kt_config_listen_address(gw->boot), gw->port,
+			    gw->nloops, kt_config_worker_threads(gw->boot),
+			    kt_config_issuer(gw->boot));
+		/* Runs until every loop has exited after a drain. */
+		while (!atomic_load(&gw->draining))
+			event_base_loop(base, EVLOOP_ONCE);
+	}
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(gw->loops[i].thread, NULL);
+	kt_log_info("stopped");
+out:
+	for (int i = 0; i < 3; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	event_base_free(base);
+	return rc;
+}
+
+void kt_gateway_cleanup(struct kt_gateway *gw)
+{
+	for (unsigned i = 0; gw->loops && i < gw->nloops; i++)
+		loop_cleanup(&gw->loops[i]);
+	free(gw->loops);
+	kt_pool_free(gw->pool);
+	kt_runtime_release(gw->boot_rt);
+	kt_runtime_release(gw->rt);
+	free(gw->config_path);
+	pthread_mutex_destroy(&gw->rt_lock);
+	memset(gw, 0, sizeof(*gw));
+}
