@@ -113,6 +113,16 @@ cleanup:
 	return ret;
 }
 
+/* Write the PHC string; returns 0 or -1 when buf is too small. */
+static int scrypt_format(char *buf, size_t cap,
+			 const struct kt_password_params *pp,
+			 const char *salt64, const char *hash64)
+{
+	int n = snprintf(buf, cap, SCRYPT_PREFIX "ln=%u,r=%u,p=%u$%s$%s",
+			 pp->log_n, pp->r, pp->p, salt64, hash64);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 int kt_password_hash(const char *pw, const struct kt_password_params *params,
 		     char **phc_out, struct kt_error *err)
 {
@@ -121,13 +131,15 @@ int kt_password_hash(const char *pw, const struct kt_password_params *params,
 	char hash64[SCRYPT_HASH_LEN * 4 / 3 + 4];
 	char buf[160];
 	size_t pwlen;
-	int r, n;
+	int r;
 
 	if (phc_out != NULL)
 		*phc_out = NULL;
 	if (params == NULL)
 		params = &kt_password_params_default;
-	if (pw == NULL || phc_out == NULL)
+	if (phc_out == NULL)
+		return kt_error_set(err, KT_ERR_INVALID, "no output pointer");
+	if (pw == NULL)
 		return kt_error_set(err, KT_ERR_INVALID, "no password given");
 	if ((pwlen = strlen(pw)) > KT_PASSWORD_MAX_LEN)
 		return kt_error_set(err, KT_ERR_LIMIT,
@@ -143,9 +155,7 @@ int kt_password_hash(const char *pw, const struct kt_password_params *params,
 		goto cleanup;
 	kt_b64_encode(salt64, salt, sizeof(salt));
 	kt_b64_encode(hash64, hash, sizeof(hash));
-	n = snprintf(buf, sizeof(buf), SCRYPT_PREFIX "ln=%u,r=%u,p=%u$%s$%s",
-		     params->log_n, params->r, params->p, salt64, hash64);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
+	if (scrypt_format(buf, sizeof(buf), params, salt64, hash64) != 0) {
 		r = kt_error_set(err, KT_ERR_INTERNAL, "hash string too long");
 		goto cleanup;
 	}
@@ -357,9 +367,8 @@ void kt_password_dummy_verify(const char *pw,
 	 * parsing, same KDF cost, same compare. No password matches, since
 	 * scrypt output is not all zeros (with overwhelming probability).
 	 */
-	snprintf(phc, sizeof(phc), SCRYPT_PREFIX "ln=%u,r=%u,p=%u$%s$%s",
-		 params->log_n, params->r, params->p, salt64, hash64);
-	(void)kt_password_verify(pw, phc, params, NULL, NULL);
+	if (scrypt_format(phc, sizeof(phc), params, salt64, hash64) == 0)
+		(void)kt_password_verify(pw, phc, params, NULL, NULL);
 }
 
 /* Unicode White_Space code points. */
