@@ -32,15 +32,23 @@ int kt_random_token(char *out, size_t outcap, size_t nbytes)
 	return KT_OK;
 }
 
+/*
+ * base64url (RFC 4648 section 5) for tokens and JWTs, standard base64
+ * (section 4) for PHC password hash strings. Both unpadded; one codec with
+ * the alphabet as a parameter.
+ */
 static const char b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t kt_b64url_len(size_t n)
 {
 	return (n / 3) * 4 + ((n % 3) ? (n % 3) + 1 : 0);
 }
 
-size_t kt_b64url_encode(char *out, const void *in, size_t n)
+static size_t b64_encode_with(const char *alphabet, char *out, const void *in,
+			      size_t n)
 {
 	const uint8_t *p = in;
 	size_t o = 0, i;
@@ -48,26 +56,37 @@ size_t kt_b64url_encode(char *out, const void *in, size_t n)
 	for (i = 0; i + 2 < n; i += 3) {
 		uint32_t v = ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8) |
 			     p[i + 2];
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-		out[o++] = b64url_alphabet[(v >> 6) & 63];
-		out[o++] = b64url_alphabet[v & 63];
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 6) & 63];
+		out[o++] = alphabet[v & 63];
 	}
 	if (n - i == 1) {
 		uint32_t v = (uint32_t)p[i] << 16;
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
 	} else if (n - i == 2) {
 		uint32_t v = ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8);
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-		out[o++] = b64url_alphabet[(v >> 6) & 63];
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 6) & 63];
 	}
 	out[o] = '\0';
 	return o;
 }
 
-static int b64url_value(unsigned char c)
+size_t kt_b64url_encode(char *out, const void *in, size_t n)
+{
+	return b64_encode_with(b64url_alphabet, out, in, n);
+}
+
+size_t kt_b64_encode(char *out, const void *in, size_t n)
+{
+	return b64_encode_with(b64_alphabet, out, in, n);
+}
+
+/* Value of c in the alphabet whose last two symbols are c62 and c63. */
+static int b64_value(unsigned char c, char c62, char c63)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -75,15 +94,15 @@ static int b64url_value(unsigned char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '-')
+	if (c == (unsigned char)c62)
 		return 62;
-	if (c == '_')
+	if (c == (unsigned char)c63)
 		return 63;
 	return -1;
 }
 
-int kt_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in,
-		     size_t inlen)
+static int b64_decode_with(char c62, char c63, void *out, size_t outcap,
+			   size_t *outlen, const char *in, size_t inlen)
 {
 	uint8_t *o = out;
 	uint32_t acc = 0;
@@ -96,7 +115,7 @@ int kt_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in,
 	if (inlen % 4 == 1)
 		return KT_ERR_INVALID;
 	for (size_t i = 0; i < inlen; i++) {
-		int v = b64url_value((unsigned char)in[i]);
+		int v = b64_value((unsigned char)in[i], c62, c63);
 		if (v < 0)
 			return KT_ERR_INVALID;
 		acc = (acc << 6) | (uint32_t)v;
@@ -113,6 +132,18 @@ int kt_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in,
 		return KT_ERR_INVALID;
 	*outlen = n;
 	return KT_OK;
+}
+
+int kt_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in,
+		     size_t inlen)
+{
+	return b64_decode_with('-', '_', out, outcap, outlen, in, inlen);
+}
+
+int kt_b64_decode(void *out, size_t outcap, size_t *outlen, const char *in,
+		  size_t inlen)
+{
+	return b64_decode_with('+', '/', out, outcap, outlen, in, inlen);
 }
 
 int kt_ct_equal(const void *a, size_t alen, const void *b, size_t blen)

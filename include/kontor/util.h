@@ -35,6 +35,15 @@ int kt_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in,
 		     size_t inlen);
 
 /*
+ * Standard base64 (RFC 4648 section 4, alphabet "+/"), unpadded: the
+ * encoding of salts and hashes in PHC strings. Same contracts as the
+ * base64url pair above; kt_b64url_len() gives the encoded length too.
+ */
+size_t kt_b64_encode(char *out, const void *in, size_t n);
+int kt_b64_decode(void *out, size_t outcap, size_t *outlen, const char *in,
+		  size_t inlen);
+
+/*
  * Constant-time equality of two byte strings. Different lengths compare
  * unequal (the length itself is not secret in our uses).
  */

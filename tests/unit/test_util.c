@@ -56,6 +56,32 @@ static void test_b64url_rejects(void **state)
 			 KT_ERR_LIMIT);
 }
 
+static void test_b64_standard(void **state)
+{
+	/* Same bytes as the base64url case: "+/8" instead of "-_8". */
+	const uint8_t raw[] = {0xfb, 0xff};
+	char enc[16];
+	uint8_t dec[8];
+	size_t n;
+
+	assert_int_equal(kt_b64_encode(enc, raw, 2), 3);
+	assert_string_equal(enc, "+/8");
+	assert_int_equal(kt_b64_decode(dec, sizeof(dec), &n, "+/8", 3), KT_OK);
+	assert_int_equal(n, 2);
+	assert_memory_equal(dec, raw, 2);
+	assert_int_equal(kt_b64_encode(enc, "foobar", 6), 8);
+	assert_string_equal(enc, "Zm9vYmFy");
+	/* Each alphabet rejects the other's symbols. */
+	assert_int_equal(kt_b64_decode(dec, sizeof(dec), &n, "-_8", 3),
+			 KT_ERR_INVALID);
+	assert_int_equal(kt_b64url_decode(dec, sizeof(dec), &n, "+/8", 3),
+			 KT_ERR_INVALID);
+	assert_int_equal(kt_b64_decode(dec, sizeof(dec), &n, "Zh", 2),
+			 KT_ERR_INVALID);
+	assert_int_equal(kt_b64_decode(dec, 2, &n, "Zm9vYmFy", 8),
+			 KT_ERR_LIMIT);
+}
+
 static void test_ct_equal(void **state)
 {
 	assert_true(kt_ct_streq("secret", "secret"));
@@ -105,6 +131,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_b64url_roundtrip),
 	    cmocka_unit_test(test_b64url_rejects),
+	    cmocka_unit_test(test_b64_standard),
 	    cmocka_unit_test(test_ct_equal),
 	    cmocka_unit_test(test_random_token),
 	    cmocka_unit_test(test_parse_uint),
