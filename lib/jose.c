@@ -59,10 +59,10 @@ static const char *printable(char dst[48], const char *s)
 		return "(null)";
 	for (i = 0; s[i] != '\0' && i < 40; i++) {
 		unsigned char c = (unsigned char)s[i];
-		dst[i] = (c < 0x20 || c > 0x7e || c == '"' || c == '\\' ||
-			  c == '\'')
-			     ? '?'
-			     : (char)c;
+		dst[i] =
+		    (c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '\'')
+			? '?'
+			: (char)c;
 	}
 	if (s[i] != '\0') {
 		memcpy(dst + i, "...", 3);
@@ -112,9 +112,9 @@ int kt_jwk_thumbprint(const json_t *jwk, char out[KT_JOSE_THUMBPRINT_LEN])
 		}
 	}
 	/*
-	 * RFC 7638 3.3: members sorted by name, no whitespace. jansson's compact
-	 * form uses bare ',' and ':' and, without JSON_ESCAPE_SLASH, escapes only
-	 * what JSON requires, which is what the RFC asks for.
+	 * RFC 7638 3.3: members sorted by name, no whitespace. jansson's
+	 * compact form uses bare ',' and ':' and, without JSON_ESCAPE_SLASH,
+	 * escapes only what JSON requires, which is what the RFC asks for.
 	 */
 	dump = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS);
 	if (dump == NULL) {
@@ -169,8 +169,10 @@ int kt_jwk_from_pkey(EVP_PKEY *pkey, json_t **out)
 	if (pkey == NULL)
 		return KT_ERR_INVALID;
 	if (EVP_PKEY_is_a(pkey, "RSA")) {
-		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &a) != 1 ||
-		    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &b) != 1) {
+		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &a) !=
+			1 ||
+		    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &b) !=
+			1) {
 			r = KT_ERR_CRYPTO;
 			goto cleanup;
 		}
@@ -182,7 +184,8 @@ int kt_jwk_from_pkey(EVP_PKEY *pkey, json_t **out)
 	} else if (pkey_is_p256(pkey)) {
 		/*
 		 * The affine coordinates rather than the encoded point: they do
-		 * not depend on the point conversion form the key was stored in.
+		 * not depend on the point conversion form the key was stored
+		 * in.
 		 */
 		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &a) !=
 			1 ||
@@ -335,10 +338,9 @@ int kt_jws_sign(EVP_PKEY *key, const char *alg, const char *kid,
 				    printable(p, alg));
 	}
 	if (!key_fits_alg(key, a))
-		return kt_error_set(err, KT_ERR_INVALID,
-				    "key does not fit alg %s (%s)", alg,
-				    a == JOSE_ALG_RS256
-					? "needs RSA of 2048..8192 bits"
+		return kt_error_set(
+		    err, KT_ERR_INVALID, "key does not fit alg %s (%s)", alg,
+		    a == JOSE_ALG_RS256 ? "needs RSA of 2048..8192 bits"
 					: "needs EC P-256");
 	if ((kid != NULL && !header_value_ok(kid)) ||
 	    (typ != NULL && !header_value_ok(typ)))
@@ -351,12 +353,13 @@ int kt_jws_sign(EVP_PKEY *key, const char *alg, const char *kid,
 				    "payload of %zu bytes exceeds %d", len,
 				    KT_JOSE_MAX_PAYLOAD);
 
-	hlen = snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\"%s%s%s%s%s%s}", alg,
-			kid ? ",\"kid\":\"" : "", kid ? kid : "",
-			kid ? "\"" : "", typ ? ",\"typ\":\"" : "",
-			typ ? typ : "", typ ? "\"" : "");
+	hlen =
+	    snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\"%s%s%s%s%s%s}", alg,
+		     kid ? ",\"kid\":\"" : "", kid ? kid : "", kid ? "\"" : "",
+		     typ ? ",\"typ\":\"" : "", typ ? typ : "", typ ? "\"" : "");
 	if (hlen < 0 || (size_t)hlen >= sizeof(hdr))
-		return kt_error_set(err, KT_ERR_INTERNAL, "JWS header too long");
+		return kt_error_set(err, KT_ERR_INTERNAL,
+				    "JWS header too long");
 
 	final_len = a == JOSE_ALG_ES256 ? JOSE_ES256_RAW
 					: (size_t)EVP_PKEY_get_size(key);
@@ -375,8 +378,8 @@ int kt_jws_sign(EVP_PKEY *key, const char *alg, const char *kid,
 		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, key,
-				  NULL) != 1 ||
+	if (EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, key, NULL) !=
+		1 ||
 	    EVP_DigestSign(ctx, sig, &siglen, (const uint8_t *)buf, off) != 1) {
 		r = kt_error_set(err, KT_ERR_CRYPTO, "%s signing failed", alg);
 		goto cleanup;
@@ -557,8 +560,7 @@ cleanup:
 /* ---- verification of our own tokens ---- */
 
 int kt_jws_verify_pkey(EVP_PKEY *key, const char *alg, const char *compact,
-		       json_t **header, json_t **payload,
-		       struct kt_error *err)
+		       json_t **header, json_t **payload, struct kt_error *err)
 {
 	struct jose_parts p;
 	EVP_MD_CTX *ctx = NULL;
@@ -733,9 +735,8 @@ static size_t b64url_uint_bits(const char *s)
  * the right length. Returns KT_OK, or an error that describes why this key
  * cannot be used (KT_ERR_DENIED for a signature of the wrong length).
  */
-static int foreign_key_check(const json_t *k, enum jose_alg a,
-			     const char *alg, size_t siglen,
-			     struct kt_error *err)
+static int foreign_key_check(const json_t *k, enum jose_alg a, const char *alg,
+			     size_t siglen, struct kt_error *err)
 {
 	const char *kid = json_string_value(json_object_get(k, "kid"));
 	const char *kty = json_string_value(json_object_get(k, "kty"));
@@ -773,17 +774,17 @@ static int foreign_key_check(const json_t *k, enum jose_alg a,
 	if (a == JOSE_ALG_ES256) {
 		const char *crv = json_string_value(json_object_get(k, "crv"));
 		if (crv == NULL || strcmp(crv, "P-256") != 0)
-			return kt_error_set(err, KT_ERR_NOTFOUND,
-					    "key '%s' has curve '%s'; ES256 "
-					    "needs P-256",
-					    pk,
-					    printable(pv, crv ? crv : "(none)"));
+			return kt_error_set(
+			    err, KT_ERR_NOTFOUND,
+			    "key '%s' has curve '%s'; ES256 "
+			    "needs P-256",
+			    pk, printable(pv, crv ? crv : "(none)"));
 		if (siglen != JOSE_ES256_RAW)
 			return kt_error_set(err, KT_ERR_DENIED,
 					    "signature verification failed");
 	} else {
-		size_t bits =
-		    b64url_uint_bits(json_string_value(json_object_get(k, "n")));
+		size_t bits = b64url_uint_bits(
+		    json_string_value(json_object_get(k, "n")));
 		if (bits == 0)
 			return kt_error_set(err, KT_ERR_NOTFOUND,
 					    "key '%s' has no valid modulus",
@@ -835,7 +836,8 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 	if ((r = foreign_alg_check(alg, allowed_algs, err)) != KT_OK)
 		goto cleanup;
 	a = alg_parse(alg);
-	/* We understand no extension, so any crit must fail (RFC 7515 4.1.11). */
+	/* We understand no extension, so any crit must fail (RFC 7515 4.1.11).
+	 */
 	if (json_object_get(h, "crit") != NULL) {
 		r = kt_error_set(err, KT_ERR_INVALID,
 				 "JWS crit header is not supported");
@@ -885,7 +887,8 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 		if (kid != NULL && (kkid == NULL || strcmp(kkid, kid) != 0))
 			continue;
 		if (kid == NULL) {
-			/* Without kid, only keys of the right type are tried. */
+			/* Without kid, only keys of the right type are tried.
+			 */
 			const char *kty =
 			    json_string_value(json_object_get(k, "kty"));
 			if (kty == NULL ||
@@ -904,10 +907,10 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 					    &cerr);
 		if (jwk == NULL) {
 			if (first.code == KT_OK)
-				kt_error_set(&first, KT_ERR_NOTFOUND,
-					     "key '%s' cannot be imported",
-					     printable(pa, kkid ? kkid
-								: "(no kid)"));
+				kt_error_set(
+				    &first, KT_ERR_NOTFOUND,
+				    "key '%s' cannot be imported",
+				    printable(pa, kkid ? kkid : "(no kid)"));
 			continue;
 		}
 		if (cjose_jws_verify(jws, jwk, &cerr))

@@ -71,8 +71,7 @@ int kt_jws_sign(EVP_PKEY *key, const char *alg, const char *kid,
  * KT_ERR_DENIED: alg mismatch or bad signature.
  */
 int kt_jws_verify_pkey(EVP_PKEY *key, const char *alg, const char *compact,
-		       json_t **header, json_t **payload,
-		       struct kt_error *err);
+		       json_t **header, json_t **payload, struct kt_error *err);
 
 /*
  * OIDC at_hash (and c_hash) of token for an id_token signed with alg:
@@ -101,8 +100,9 @@ int kt_jwt_decode_unverified(const char *compact, size_t max_len,
  * rejected. A header kid selects the key; without kid every key whose kty
  * fits the alg is tried. Keys with "use" other than "sig" or an "alg" other
  * than the header's are skipped; RSA keys must have 2048..8192 bits, EC keys
- * must be P-256. On success *payload (may be NULL) is a new reference to the
- * payload object.
+ * must be P-256. Keys named in the token itself (jwk, jku, x5u, x5c headers)
+ * are ignored: only the registered JWKS counts. On success *payload (may be
+ * NULL) is a new reference to the payload object.
  *
  * Codes: KT_ERR_LIMIT (too long), KT_ERR_INVALID (malformed token or JWKS),
  * KT_ERR_DENIED (alg not allowed, signature verification failed),

@@ -91,20 +91,19 @@ static char *sign_custom(EVP_PKEY *key, const char *alg, const char *hdr,
 	EVP_PKEY_CTX *pctx = NULL;
 
 	snprintf(input, inlen + 1, "%s.%s", h, p);
-	assert_int_equal(EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL,
-					    key),
-			 1);
+	assert_int_equal(
+	    EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, key), 1);
 	if (strcmp(alg, "PS256") == 0) {
-		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(
-				     pctx, RSA_PKCS1_PSS_PADDING),
-				 1);
+		assert_int_equal(
+		    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING),
+		    1);
 		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(
 				     pctx, RSA_PSS_SALTLEN_DIGEST),
 				 1);
 	}
-	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen,
-					(const uint8_t *)input, inlen),
-			 1);
+	assert_int_equal(
+	    EVP_DigestSign(ctx, sig, &siglen, (const uint8_t *)input, inlen),
+	    1);
 	if (strcmp(alg, "ES256") == 0) {
 		const uint8_t *q = sig;
 		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)siglen);
@@ -278,9 +277,8 @@ static void test_sign_rs256(void **state)
 	assert_int_equal(siglen, 256);
 
 	/* OpenSSL itself accepts the signature over header.payload. */
-	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
-					      rsa1),
-			 1);
+	assert_int_equal(
+	    EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, rsa1), 1);
 	assert_int_equal(EVP_DigestVerify(ctx, sig, siglen,
 					  (const uint8_t *)input,
 					  strlen(input)),
@@ -292,9 +290,8 @@ static void test_sign_rs256(void **state)
 	free(jws);
 
 	/* kid and typ are optional. */
-	assert_int_equal(kt_jws_sign(rsa1, "RS256", NULL, NULL, "{}", 2, &jws,
-				     &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_jws_sign(rsa1, "RS256", NULL, NULL, "{}", 2, &jws, &err), KT_OK);
 	split3(jws, &h, &p, &s);
 	check_header(h, "{\"alg\":\"RS256\"}");
 	free(jws);
@@ -313,11 +310,10 @@ static int openssl_es256_verify(EVP_PKEY *key, const char *input,
 		       BN_bin2bn(raw + 32, 32, NULL));
 	derlen = i2d_ECDSA_SIG(es, &der);
 	assert_true(derlen > 0);
-	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
-					      key),
-			 1);
-	ok = EVP_DigestVerify(ctx, der, (size_t)derlen,
-			      (const uint8_t *)input, strlen(input));
+	assert_int_equal(
+	    EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
+	ok = EVP_DigestVerify(ctx, der, (size_t)derlen, (const uint8_t *)input,
+			      strlen(input));
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(der);
 	ECDSA_SIG_free(es);
@@ -370,37 +366,38 @@ static void test_sign_rejects(void **state)
 	char *jws = (char *)"sentinel";
 	char *big;
 
-	assert_int_equal(kt_jws_sign(rsa1, "HS256", NULL, NULL, "{}", 2, &jws,
-				     &err),
-			 KT_ERR_UNSUPPORTED);
+	assert_int_equal(
+	    kt_jws_sign(rsa1, "HS256", NULL, NULL, "{}", 2, &jws, &err),
+	    KT_ERR_UNSUPPORTED);
 	assert_null(jws);
-	assert_string_equal(err.msg, "alg 'HS256' is not supported for signing");
-	assert_int_equal(kt_jws_sign(rsa1, "none", NULL, NULL, "{}", 2, &jws,
-				     &err),
-			 KT_ERR_UNSUPPORTED);
-	assert_int_equal(kt_jws_sign(rsa1, "ES256", NULL, NULL, "{}", 2, &jws,
-				     &err),
-			 KT_ERR_INVALID);
+	assert_string_equal(err.msg,
+			    "alg 'HS256' is not supported for signing");
+	assert_int_equal(
+	    kt_jws_sign(rsa1, "none", NULL, NULL, "{}", 2, &jws, &err),
+	    KT_ERR_UNSUPPORTED);
+	assert_int_equal(
+	    kt_jws_sign(rsa1, "ES256", NULL, NULL, "{}", 2, &jws, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg, "key does not fit alg ES256 (needs EC "
 				     "P-256)");
-	assert_int_equal(kt_jws_sign(ec1, "RS256", NULL, NULL, "{}", 2, &jws,
-				     &err),
-			 KT_ERR_INVALID);
-	assert_int_equal(kt_jws_sign(rsa1024, "RS256", NULL, NULL, "{}", 2,
-				     &jws, &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_jws_sign(ec1, "RS256", NULL, NULL, "{}", 2, &jws, &err),
+	    KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_jws_sign(rsa1024, "RS256", NULL, NULL, "{}", 2, &jws, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg, "key does not fit alg RS256 (needs RSA "
 				     "of 2048..8192 bits)");
 	/* Header values are written unescaped, so they must be plain. */
-	assert_int_equal(kt_jws_sign(rsa1, "RS256", "a\"b", NULL, "{}", 2, &jws,
-				     &err),
-			 KT_ERR_INVALID);
-	assert_int_equal(kt_jws_sign(rsa1, "RS256", NULL, "JWT\\", "{}", 2,
-				     &jws, &err),
-			 KT_ERR_INVALID);
-	assert_int_equal(kt_jws_sign(rsa1, "RS256", "", NULL, "{}", 2, &jws,
-				     &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_jws_sign(rsa1, "RS256", "a\"b", NULL, "{}", 2, &jws, &err),
+	    KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_jws_sign(rsa1, "RS256", NULL, "JWT\\", "{}", 2, &jws, &err),
+	    KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_jws_sign(rsa1, "RS256", "", NULL, "{}", 2, &jws, &err),
+	    KT_ERR_INVALID);
 	big = calloc(1, KT_JOSE_MAX_PAYLOAD + 2);
 	memset(big, 'a', KT_JOSE_MAX_PAYLOAD + 1);
 	assert_int_equal(kt_jws_sign(rsa1, "RS256", NULL, NULL, big,
@@ -443,8 +440,8 @@ static void test_sign_concurrent(void **state)
 		t[i].key = i % 2 ? ec1 : rsa1;
 		t[i].alg = i % 2 ? "ES256" : "RS256";
 		t[i].failures = 0;
-		assert_int_equal(pthread_create(&th[i], NULL, sign_worker, &t[i]),
-				 0);
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, sign_worker, &t[i]), 0);
 	}
 	for (int i = 0; i < 6; i++) {
 		pthread_join(th[i], NULL);
@@ -483,20 +480,18 @@ static void test_verify_pkey(void **state)
 			    "'RS256'");
 	free(jws);
 
-	assert_int_equal(kt_jws_sign(rsa1, "RS256", "r1", NULL, "{}", 2, &jws,
-				     &err),
-			 KT_OK);
-	assert_int_equal(kt_jws_verify_pkey(rsa1, "RS256", jws, NULL, NULL,
-					    &err),
-			 KT_OK);
-	assert_int_equal(kt_jws_verify_pkey(rsa2, "RS256", jws, NULL, NULL,
-					    &err),
-			 KT_ERR_DENIED);
+	assert_int_equal(
+	    kt_jws_sign(rsa1, "RS256", "r1", NULL, "{}", 2, &jws, &err), KT_OK);
+	assert_int_equal(
+	    kt_jws_verify_pkey(rsa1, "RS256", jws, NULL, NULL, &err), KT_OK);
+	assert_int_equal(
+	    kt_jws_verify_pkey(rsa2, "RS256", jws, NULL, NULL, &err),
+	    KT_ERR_DENIED);
 	/* Truncated signature: 340 characters decode to 255 bytes exactly. */
 	jws[strlen(jws) - 2] = '\0';
-	assert_int_equal(kt_jws_verify_pkey(rsa1, "RS256", jws, NULL, NULL,
-					    &err),
-			 KT_ERR_DENIED);
+	assert_int_equal(
+	    kt_jws_verify_pkey(rsa1, "RS256", jws, NULL, NULL, &err),
+	    KT_ERR_DENIED);
 	assert_string_equal(err.msg, "signature verification failed (length "
 				     "255, expected 256)");
 	free(jws);
@@ -513,10 +508,11 @@ static void test_at_hash(void **state)
 	 * at_hash) carried at_hash "aUAkJG-u6x4RTWuILWy-CA" for this token.
 	 */
 	assert_int_equal(
-	    kt_jose_at_hash("RS256",
-			    "ya29.eQETFbFOkAs8nWHcmYXKwEi0Zz46NfsrUU_KuQLOLTwWS40"
-			    "y6Fb99aVzEXC0U14m61lcPMIr1hEIBA",
-			    h),
+	    kt_jose_at_hash(
+		"RS256",
+		"ya29.eQETFbFOkAs8nWHcmYXKwEi0Zz46NfsrUU_KuQLOLTwWS40"
+		"y6Fb99aVzEXC0U14m61lcPMIr1hEIBA",
+		h),
 	    KT_OK);
 	assert_string_equal(h, "aUAkJG-u6x4RTWuILWy-CA");
 	/* Same hash for ES256 (both use SHA-256). */
@@ -536,8 +532,7 @@ static void expect_decode_fail(const char *in, size_t max, int code,
 	struct kt_error err = {0};
 	json_t *h = (json_t *)1, *p = (json_t *)1;
 
-	assert_int_equal(kt_jwt_decode_unverified(in, max, &h, &p, &err),
-			 code);
+	assert_int_equal(kt_jwt_decode_unverified(in, max, &h, &p, &err), code);
 	assert_string_equal(err.msg, msg);
 	assert_null(h);
 	assert_null(p);
@@ -555,8 +550,7 @@ static void test_decode_unverified(void **state)
 			 KT_OK);
 	assert_string_equal(json_string_value(json_object_get(h, "alg")),
 			    "RS256");
-	assert_string_equal(json_string_value(json_object_get(p, "iss")),
-			    "c1");
+	assert_string_equal(json_string_value(json_object_get(p, "iss")), "c1");
 	json_decref(h);
 	json_decref(p);
 	/* Header only. */
@@ -597,7 +591,8 @@ static void test_decode_unverified(void **state)
 	/* A NUL-free input longer than the bound is never read past it. */
 	memset(buf, 'A', sizeof(buf) - 1);
 	buf[sizeof(buf) - 1] = '\0';
-	expect_decode_fail(buf, 64, KT_ERR_LIMIT, "JWS is longer than 64 bytes");
+	expect_decode_fail(buf, 64, KT_ERR_LIMIT,
+			   "JWS is longer than 64 bytes");
 }
 
 /* ---- verify_jwks (client assertions) ---- */
@@ -607,8 +602,7 @@ static const char *assertion_payload =
     "\"jti\":\"j1\",\"exp\":4102444800}";
 
 static void expect_jwks_fail(const char *tok, json_t *jwks,
-			     const char *const *algs, int code,
-			     const char *msg)
+			     const char *const *algs, int code, const char *msg)
 {
 	struct kt_error err = {0};
 	json_t *pl = (json_t *)1;
@@ -652,8 +646,9 @@ static void test_jwks_good(void **state)
 	assert_int_equal(kt_jws_verify_jwks(tok, jwks, all_algs, NULL, &err),
 			 KT_OK);
 	free(tok);
-	tok = sign_custom(rsa1, "PS256", "{\"alg\":\"PS256\",\"kid\":\"rsa-1\"}",
-			  assertion_payload);
+	tok =
+	    sign_custom(rsa1, "PS256", "{\"alg\":\"PS256\",\"kid\":\"rsa-1\"}",
+			assertion_payload);
 	assert_int_equal(kt_jws_verify_jwks(tok, jwks, all_algs, NULL, &err),
 			 KT_OK);
 	free(tok);
@@ -666,9 +661,10 @@ static void test_jwks_no_kid_tries_each(void **state)
 	json_t *jwks;
 	char *tok;
 
-	/* EC key first (wrong kty, skipped), wrong RSA key, then the right one. */
-	jwks = jwks_of(jwk_for(ec1, "a"), jwk_for(rsa2, "b"),
-		       jwk_for(rsa1, "c"));
+	/* EC key first (wrong kty, skipped), wrong RSA key, then the right one.
+	 */
+	jwks =
+	    jwks_of(jwk_for(ec1, "a"), jwk_for(rsa2, "b"), jwk_for(rsa1, "c"));
 	tok = sign_custom(rsa1, "RS256", "{\"alg\":\"RS256\"}",
 			  assertion_payload);
 	assert_int_equal(kt_jws_verify_jwks(tok, jwks, all_algs, NULL, &err),
@@ -689,12 +685,13 @@ static void test_jwks_no_kid_tries_each(void **state)
 
 static void test_jwks_wrong_key(void **state)
 {
-	json_t *jwks = jwks_of(jwk_for(rsa2, "rsa-1"), jwk_for(ec2, "ec-1"),
-			       NULL);
+	json_t *jwks =
+	    jwks_of(jwk_for(rsa2, "rsa-1"), jwk_for(ec2, "ec-1"), NULL);
 	char *tok;
 
-	tok = sign_custom(rsa1, "RS256", "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
-			  assertion_payload);
+	tok =
+	    sign_custom(rsa1, "RS256", "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
+			assertion_payload);
 	expect_jwks_fail(tok, jwks, all_algs, KT_ERR_DENIED,
 			 "signature verification failed");
 	free(tok);
@@ -782,14 +779,15 @@ static void test_jwks_hs256_confusion(void **state)
 
 static void test_jwks_tampered(void **state)
 {
-	json_t *jwks = jwks_of(jwk_for(rsa1, "rsa-1"), jwk_for(ec1, "ec-1"),
-			       NULL);
+	json_t *jwks =
+	    jwks_of(jwk_for(rsa1, "rsa-1"), jwk_for(ec1, "ec-1"), NULL);
 	const char *evil = "{\"iss\":\"client2\",\"sub\":\"client2\"}";
 	char *tok, *h, *p, *s, forged[2048], *p64;
 
 	p64 = b64(evil, strlen(evil));
-	tok = sign_custom(rsa1, "RS256", "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
-			  assertion_payload);
+	tok =
+	    sign_custom(rsa1, "RS256", "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
+			assertion_payload);
 	split3(tok, &h, &p, &s);
 	snprintf(forged, sizeof(forged), "%s.%s.%s", h, p64, s);
 	expect_jwks_fail(forged, jwks, all_algs, KT_ERR_DENIED,
@@ -831,9 +829,9 @@ static void test_jwks_kid_and_keys(void **state)
 			 "JWS kid is not a string");
 	free(tok);
 
-	tok = sign_custom(rsa1, "RS256",
-			  "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
-			  assertion_payload);
+	tok =
+	    sign_custom(rsa1, "RS256", "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
+			assertion_payload);
 	/* The client only registered ES256. */
 	expect_jwks_fail(tok, jwks, es_only, KT_ERR_DENIED,
 			 "alg 'RS256' is not allowed for this client");
@@ -884,9 +882,9 @@ static void test_jwks_kid_and_keys(void **state)
 	free(tok);
 
 	/* Malformed JWKS. */
-	tok = sign_custom(rsa1, "RS256",
-			  "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
-			  assertion_payload);
+	tok =
+	    sign_custom(rsa1, "RS256", "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}",
+			assertion_payload);
 	{
 		json_t *bad = json_pack("{s:s}", "keys", "nope");
 		json_t *many = json_pack("{s:[]}", "keys");
