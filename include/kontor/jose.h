@@ -1,0 +1,115 @@
+#ifndef KONTOR_JOSE_H
+#define KONTOR_JOSE_H
+
+/*
+ * JOSE primitives: JWK thumbprints, compact JWS signing with our own keys
+ * (RS256, ES256) straight on OpenSSL 3, OIDC at_hash, a bounded unverified
+ * JWT peek, and verification of foreign JWS (private_key_jwt client
+ * assertions) against a client's registered JWKS through cjose.
+ *
+ * Everything that reads a compact serialisation bounds its length first and
+ * parses JSON with JSON_REJECT_DUPLICATES, so that two parsers can never
+ * disagree about which "alg" or "kid" a token carries.
+ */
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "kontor/err.h"
+
+/* Longest compact JWS accepted by the verify functions (bytes). */
+#define KT_JOSE_MAX_COMPACT 16384
+/* Longest payload kt_jws_sign accepts (bytes). */
+#define KT_JOSE_MAX_PAYLOAD (256 * 1024)
+/* Most keys a client JWKS may hold. */
+#define KT_JOSE_MAX_JWKS_KEYS 32
+/* RSA moduli accepted for signing and verification, in bits. */
+#define KT_JOSE_RSA_MIN_BITS 2048
+#define KT_JOSE_RSA_MAX_BITS 8192
+/* Capacity of a thumbprint / at_hash buffer (43 characters + NUL). */
+#define KT_JOSE_THUMBPRINT_LEN 44
+
+/*
+ * RFC 7638 thumbprint of a public JWK: base64url(SHA-256) of the required
+ * members in lexicographic order (EC: crv,kty,x,y; RSA: e,kty,n). out gets 43
+ * characters and a NUL. KT_ERR_INVALID if a required member is missing or not
+ * a string, KT_ERR_UNSUPPORTED for another kty.
+ */
+int kt_jwk_thumbprint(const json_t *jwk, char out[KT_JOSE_THUMBPRINT_LEN]);
+
+/*
+ * Public JWK of pkey: {"kty":"RSA","n","e"} or {"kty":"EC","crv":"P-256",
+ * "x","y"}. Private parameters are never included. *out is a new reference
+ * the caller releases with json_decref. KT_ERR_UNSUPPORTED for other key types
+ * or curves.
+ */
+int kt_jwk_from_pkey(EVP_PKEY *pkey, json_t **out);
+
+/*
+ * Compact JWS over payload[0..len) with header {"alg","kid","typ"} (kid and
+ * typ omitted when NULL; both limited to 128 printable ASCII characters
+ * without '"' or '\'). alg is "RS256" (RSA key, PKCS#1 v1.5) or "ES256"
+ * (P-256 key; the signature is the raw 64-byte r||s of RFC 7518 3.4).
+ * *out is a NUL-terminated string the caller frees with free().
+ *
+ * Thread-safe: several threads may sign with the same EVP_PKEY at once; the
+ * key is only read. One heap allocation for the result besides OpenSSL's
+ * per-call context.
+ */
+int kt_jws_sign(EVP_PKEY *key, const char *alg, const char *kid,
+		const char *typ, const char *payload, size_t len, char **out,
+		struct kt_error *err);
+
+/*
+ * Verify a compact JWS signed by key with algorithm alg (our own tokens:
+ * "RS256" or "ES256"). The header's alg must equal alg exactly. On success
+ * *header and *payload (either may be NULL if not wanted) are new JSON object
+ * references. Claims (exp, iss, ...) are not checked here.
+ * KT_ERR_LIMIT: longer than KT_JOSE_MAX_COMPACT; KT_ERR_INVALID: malformed;
+ * KT_ERR_DENIED: alg mismatch or bad signature.
+ */
+int kt_jws_verify_pkey(EVP_PKEY *key, const char *alg, const char *compact,
+		       json_t **header, json_t **payload, struct kt_error *err);
+
+/*
+ * OIDC at_hash (and c_hash) of token for an id_token signed with alg:
+ * base64url of the left half of SHA-256(token) for RS256, ES256 and PS256.
+ * out gets 22 characters and a NUL. KT_ERR_UNSUPPORTED for other algs.
+ */
+int kt_jose_at_hash(const char *alg, const char *token,
+		    char out[KT_JOSE_THUMBPRINT_LEN]);
+
+/*
+ * Parse a compact JWT WITHOUT verifying it: exactly three dot-separated
+ * base64url parts, at most max_len bytes, header and payload JSON objects.
+ * Only for choosing the verification key (e.g. by a client assertion's iss);
+ * never trust what it returns. header or payload may be NULL to skip
+ * returning (payload == NULL also skips parsing it). Returned objects are
+ * new references. KT_ERR_LIMIT or KT_ERR_INVALID with a message.
+ */
+int kt_jwt_decode_unverified(const char *compact, size_t max_len,
+			     json_t **header, json_t **payload,
+			     struct kt_error *err);
+
+/*
+ * Verify a foreign compact JWS against a client's JWKS ({"keys":[...]}) with
+ * cjose. The header alg must be one of allowed_algs (NULL-terminated; only
+ * RS256, ES256 and PS256 are ever honoured); "none" and HS* are always
+ * rejected. A header kid selects the key; without kid every key whose kty
+ * fits the alg is tried. Keys with "use" other than "sig" or an "alg" other
+ * than the header's are skipped; RSA keys must have 2048..8192 bits, EC keys
+ * must be P-256. Keys named in the token itself (jwk, jku, x5u, x5c headers)
+ * are ignored: only the registered JWKS counts. On success *payload (may be
+ * NULL) is a new reference to the payload object.
+ *
+ * Codes: KT_ERR_LIMIT (too long), KT_ERR_INVALID (malformed token or JWKS),
+ * KT_ERR_DENIED (alg not allowed, signature verification failed),
+ * KT_ERR_NOTFOUND (no usable key / kid unknown). err->msg says which.
+ */
+int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
+		       const char *const *allowed_algs, json_t **payload,
+		       struct kt_error *err);
+
+#endif
