@@ -137,7 +137,7 @@ static void emit_cookies(struct kt_req *r, struct authz *a)
 	if (a->new_browser)
 		set_cookie(r, BROWSER_COOKIE, a->browser, 0);
 	if (a->new_cookie[0])
-		set_cookie(r, cfg->session.cookie_name, a->new_cookie, 0);
+		set_cookie(r, cfg->session_cookie_name, a->new_cookie, 0);
 }
 
 /* Responses to the client ------------------------------------------------ */
@@ -534,7 +534,7 @@ static void issue_code(struct kt_req *r)
 	    "auth_time", json_string_value(json_object_get(s, "auth_time")),
 	    "acr", json_string_value(json_object_get(s, "acr")), "amr",
 	    json_string_value(json_object_get(s, "amr")), "exp",
-	    (json_int_t)(now + cfg->tokens.code_ttl_s));
+	    (json_int_t)(now + cfg->tokens_code_ttl_s));
 	if (data == NULL) {
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
@@ -544,7 +544,7 @@ static void issue_code(struct kt_req *r)
 	/* The key outlives exp by the reuse window so that a replay is
 	 * recognised (and revokes) instead of looking like an unknown code. */
 	rc = kt_store_code_put(kt_req_redis(r), hash, data,
-			       cfg->tokens.code_ttl_s + REUSE_WINDOW,
+			       cfg->tokens_code_ttl_s + REUSE_WINDOW,
 			       on_code_stored, r);
 	json_decref(data);
 	if (rc != KT_OK)
@@ -635,7 +635,7 @@ static void touch_session(struct kt_req *r, struct authz *a)
 	const char *abs = json_string_value(json_object_get(a->session,
 							    "abs_exp"));
 	int64_t left = abs ? strtoll(abs, NULL, 10) - kt_now() : 0;
-	int64_t ttl = cfg->session.idle_timeout_s;
+	int64_t ttl = cfg->session_idle_timeout_s;
 
 	if (left < ttl)
 		ttl = left;
@@ -704,7 +704,7 @@ static void check_session(struct kt_req *r)
 	char cookie[128];
 	int rc;
 
-	if (kt_req_cookie(r, kt_req_cfg(r)->session.cookie_name, cookie,
+	if (kt_req_cookie(r, kt_req_cfg(r)->session_cookie_name, cookie,
 			  sizeof(cookie)) != KT_OK) {
 		on_session_loaded(KT_ERR_NOTFOUND, NULL, r);
 		return;
@@ -767,7 +767,7 @@ static void on_client(struct kt_req *r, const struct kt_client *c, int rc,
 	}
 	r->lang = kt_http_lang_pick(areq_get(a, "ui_locales"),
 				    kt_req_header(r, "Accept-Language"),
-				    kt_req_cfg(r)->ui.default_locale);
+				    kt_req_cfg(r)->ui_default_locale);
 	check_session(r);
 }
 
@@ -915,7 +915,7 @@ static void on_page_areq(int rc, json_t *doc, void *arg)
 	a->areq = json_incref(doc);
 	r->lang = kt_http_lang_pick(areq_get(a, "ui_locales"),
 				    kt_req_header(r, "Accept-Language"),
-				    kt_req_cfg(r)->ui.default_locale);
+				    kt_req_cfg(r)->ui_default_locale);
 	/* The form must come from the browser that started the request. */
 	bind[0] = '\0';
 	if (kt_req_cookie(r, BROWSER_COOKIE, a->browser, sizeof(a->browser)) ==
@@ -1018,7 +1018,7 @@ static void start_session(struct kt_req *r)
 	int rc;
 
 	/* A login always gets a fresh session id; the old one ends. */
-	if (kt_req_cookie(r, cfg->session.cookie_name, old, sizeof(old)) ==
+	if (kt_req_cookie(r, cfg->session_cookie_name, old, sizeof(old)) ==
 	    KT_OK) {
 		char old_sid[23];
 		kt_token_hash(old_sid, old);
@@ -1033,7 +1033,7 @@ static void start_session(struct kt_req *r)
 	kt_token_hash(a->sid, a->new_cookie);
 	snprintf(now, sizeof(now), "%lld", (long long)t);
 	snprintf(abs, sizeof(abs), "%lld",
-		 (long long)(t + cfg->session.absolute_timeout_s));
+		 (long long)(t + cfg->session_absolute_timeout_s));
 	json_decref(a->session);
 	a->session = json_pack(
 	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "person",
@@ -1046,7 +1046,7 @@ static void start_session(struct kt_req *r)
 		return;
 	}
 	rc = kt_store_session_create(kt_req_redis(r), a->sid, a->session,
-				     cfg->session.idle_timeout_s,
+				     cfg->session_idle_timeout_s,
 				     on_session_created, r);
 	if (rc != KT_OK)
 		store_failed(r, rc);
@@ -1106,7 +1106,7 @@ static void verify_done(void *arg)
 	free(j->new_hash);
 	free(j);
 	rc = kt_store_throttle_fail(kt_req_redis(r), a->email, r->ip,
-				    cfg->throttle.window_s,
+				    cfg->throttle_window_s,
 				    on_throttle_counted, r);
 	if (rc != KT_OK)
 		store_failed(r, rc);
@@ -1139,9 +1139,9 @@ static void on_person(int rc, json_t *res, void *arg)
 		return;
 	}
 	j->r = r;
-	j->params.log_n = cfg->password.scrypt_log_n;
-	j->params.r = cfg->password.scrypt_r;
-	j->params.p = cfg->password.scrypt_p;
+	j->params.log_n = cfg->password_scrypt_log_n;
+	j->params.r = cfg->password_scrypt_r;
+	j->params.p = cfg->password_scrypt_p;
 	kt_free_secret(a->password);
 	a->password = NULL;
 	if (kt_pool_submit(r->loop->gw->pool, r->loop->base, verify_work,
@@ -1164,9 +1164,9 @@ static void on_throttle(int rc, json_t *res, void *arg)
 		return;
 	}
 	if (json_integer_value(json_object_get(res, "account")) >=
-		cfg->throttle.account_max_failures ||
+		cfg->throttle_account_max_failures ||
 	    json_integer_value(json_object_get(res, "ip")) >=
-		cfg->throttle.ip_max_failures) {
+		cfg->throttle_ip_max_failures) {
 		kt_log_warn("login throttled (account or client IP over the "
 			    "failure limit)");
 		kt_req_add_header(r, "Retry-After", "60");

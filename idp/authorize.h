@@ -10,7 +10,7 @@
 /*
  * Validate an authorization request of client c whose redirect_uri has
  * already been matched. On success *out is the normalised request (JSON
- * object of strings); on failure *error/*desc name the OAuth error to send
+ * object of strings); on failure *error and *desc name the OAuth error to send
  * back to the redirect_uri. Used by /authorize and by PAR.
  */
 int kt_authz_validate(const struct kt_config *cfg, const struct kt_client *c,

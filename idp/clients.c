@@ -42,7 +42,7 @@ static void on_client_doc(int rc, json_t *doc, void *arg)
 
 	free(f);
 	if (rc == KT_OK) {
-		pol.allow_http_loopback = kt_req_cfg(r)->dev.allow_http_loopback;
+		pol.allow_http_loopback = kt_req_cfg(r)->dev_allow_http_loopback;
 		pol.dynamic = 1;
 		rc = kt_client_from_storage(doc, &pol, &c, &err);
 		if (rc != KT_OK) {

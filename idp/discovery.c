@@ -68,7 +68,7 @@ char *kt_discovery_build(const struct kt_config *cfg)
 	json_object_set_new(d, "userinfo_endpoint",
 			    endpoint(iss, "/userinfo"));
 	json_object_set_new(d, "jwks_uri", endpoint(iss, "/jwks"));
-	if (cfg->registration.enabled)
+	if (cfg->registration_enabled)
 		json_object_set_new(d, "registration_endpoint",
 				    endpoint(iss, "/register"));
 	json_object_set_new(d, "introspection_endpoint",

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "kontor/html.h"
+#include "kontor/i18n.h"
 #include "kontor/http.h"
 #include "kontor/keyset.h"
 #include "kontor/log.h"
@@ -105,7 +106,7 @@ static void on_session_deleted(int rc, json_t *res, void *arg)
 	kt_log_info("logout");
 	if (r->ev && !r->gone) {
 		o.secure = kt_req_secure(r);
-		kt_http_clear_cookie(r->ev, kt_req_cfg(r)->session.cookie_name,
+		kt_http_clear_cookie(r->ev, kt_req_cfg(r)->session_cookie_name,
 				     &o);
 	}
 	finish(r);
@@ -218,7 +219,7 @@ static void check_session(struct kt_req *r)
 	struct logout *l = r->h;
 	char cookie[128];
 
-	if (kt_req_cookie(r, kt_req_cfg(r)->session.cookie_name, cookie,
+	if (kt_req_cookie(r, kt_req_cfg(r)->session_cookie_name, cookie,
 			  sizeof(cookie)) != KT_OK) {
 		finish(r);
 		return;

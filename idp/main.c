@@ -9,6 +9,7 @@
 
 #include "kontor/config.h"
 #include "kontor/log.h"
+#include "kontor/util.h"
 #include "kontor/version.h"
 
 #include "gateway.h"
@@ -77,17 +78,20 @@ static int apply_env(struct kt_config *cfg, struct kt_error *err)
 					    "KONTOR_PORT: not a port number: "
 					    "'%s'",
 					    port);
-		cfg->listen.port = (int)v;
+		cfg->listen_port = (int)v;
 	}
 	if (redis != NULL && *redis != '\0') {
 		struct kt_redis_addr addr;
 		char *dup;
 		if (kt_config_redis_url_parse(redis, &addr, err) != KT_OK)
-			return KT_ERR_INVALID;
+			return kt_error_set(err, KT_ERR_INVALID,
+					    "KONTOR_REDIS_URL: %s", err->msg);
 		if ((dup = strdup(redis)) == NULL)
 			return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-		free(cfg->redis.url);
-		cfg->redis.url = dup;
+		free(cfg->redis_url);
+		cfg->redis_url = dup;
+		kt_config_redis_addr_clear(&cfg->redis);
+		cfg->redis = addr;
 	}
 	return KT_OK;
 }
@@ -148,7 +152,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kontor-idp: %s\n", err.msg);
 		return 1;
 	}
-	if (kt_log_level_parse(cfg->log.level, &level) == KT_OK)
+	if (kt_log_level_parse(cfg->log_level_name, &level) == KT_OK)
 		kt_log_init(level, 2);
 	if (dump) {
 		kt_config_dump(cfg, stdout);

@@ -39,7 +39,7 @@ static void on_stored(int rc, json_t *res, void *arg)
 	kt_req_send_json(r, 201,
 			 json_pack("{s:s,s:I}", "request_uri", uri,
 				   "expires_in",
-				   (json_int_t)kt_req_cfg(r)->tokens.par_ttl_s));
+				   (json_int_t)kt_req_cfg(r)->tokens_par_ttl_s));
 }
 
 static void on_authenticated(struct kt_req *r, const struct kt_client *c)
@@ -99,7 +99,7 @@ static void on_authenticated(struct kt_req *r, const struct kt_client *c)
 		return;
 	}
 	rc = kt_store_doc_put(kt_req_redis(r), "par", p->id, doc,
-			      kt_req_cfg(r)->tokens.par_ttl_s, on_stored, r);
+			      kt_req_cfg(r)->tokens_par_ttl_s, on_stored, r);
 	json_decref(doc);
 	if (rc != KT_OK)
 		kt_req_send_unavailable(r);

@@ -38,8 +38,8 @@ static int token_ok(const struct kt_config *cfg, const char *token)
 {
 	int ok = 0;
 
-	for (size_t i = 0; i < cfg->registration.n_initial_access_tokens; i++)
-		ok |= kt_ct_streq(cfg->registration.initial_access_tokens[i],
+	for (size_t i = 0; i < cfg->n_registration_initial_access_tokens; i++)
+		ok |= kt_ct_streq(cfg->registration_initial_access_tokens[i],
 				  token);
 	return ok;
 }
@@ -80,7 +80,7 @@ void kt_h_register(struct kt_req *r)
 	struct reg *g;
 	int rc;
 
-	if (!cfg->registration.enabled) {
+	if (!cfg->registration_enabled) {
 		kt_req_send_oauth_error(r, 404, "not_found",
 					"dynamic registration is not enabled");
 		return;
@@ -123,7 +123,7 @@ void kt_h_register(struct kt_req *r)
 	}
 	kt_keyset_hmac_key(r->rt->keys, &key, &keylen);
 	kt_client_secret_hmac(secret, key, keylen, hmac);
-	pol.allow_http_loopback = cfg->dev.allow_http_loopback;
+	pol.allow_http_loopback = cfg->dev_allow_http_loopback;
 	pol.dynamic = 1;
 	pol.client_id = client_id;
 	pol.secret_hmac = hmac;

@@ -400,7 +400,7 @@ static void on_revoke_grant(int rc, json_t *res, void *arg)
 		return;
 	}
 	rc = kt_store_grant_revoke(kt_req_redis(r), t->gid,
-				   kt_req_cfg(r)->tokens.refresh_token_ttl_s,
+				   kt_req_cfg(r)->tokens_refresh_token_ttl_s,
 				   on_revoked, r);
 	if (rc != KT_OK)
 		kt_req_send_unavailable(r);

@@ -49,6 +49,7 @@ int kt_runtime_new(struct kt_config *cfg, struct kt_runtime **out,
 		   struct kt_error *err)
 {
 	struct kt_runtime *rt;
+	int64_t retire;
 	int rc;
 
 	*out = NULL;
@@ -56,8 +57,12 @@ int kt_runtime_new(struct kt_config *cfg, struct kt_runtime **out,
 		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
 	atomic_init(&rt->refs, 1);
 	rt->cfg = cfg;
-	rc = kt_keyset_load(cfg->keys_dir, kt_config_retire_window(cfg),
-			    &rt->keys, err);
+	/* A retired key stays published as long as a token it signed can
+	 * still be presented (the longest signed-token lifetime). */
+	retire = cfg->tokens_access_token_ttl_s > cfg->tokens_id_token_ttl_s
+		     ? cfg->tokens_access_token_ttl_s
+		     : cfg->tokens_id_token_ttl_s;
+	rc = kt_keyset_load(cfg->keys_dir, retire + 60, &rt->keys, err);
 	if (rc != KT_OK)
 		goto fail;
 	if ((rt->discovery = kt_discovery_build(cfg)) == NULL) {
@@ -254,7 +259,7 @@ static void req_end(struct kt_req *r, int status)
 	} else if (m_unrouted[cls] != NULL) {
 		kt_metric_add(m_unrouted[cls], 1);
 	}
-	if (kt_log_enabled(KT_LOG_INFO) && kt_config_access_log(kt_req_cfg(r))) {
+	if (kt_log_enabled(KT_LOG_INFO)) {
 		json_t *f = json_pack(
 		    "{s:s,s:s,s:i,s:I,s:s,s:b}", "method",
 		    r->method == KT_ROUTE_POST ? "POST" : "GET", "path",
@@ -304,7 +309,7 @@ const char *kt_req_lang(struct kt_req *r)
 		r->lang = kt_http_lang_pick(
 		    kt_req_param(r, "ui_locales"),
 		    kt_req_header(r, "Accept-Language"),
-		    kt_config_default_locale(kt_req_cfg(r)));
+		    kt_req_cfg(r)->ui_default_locale);
 	return r->lang;
 }
 
@@ -319,7 +324,7 @@ int kt_req_cookie(const struct kt_req *r, const char *name, char *out,
 
 int kt_req_secure(const struct kt_req *r)
 {
-	return strncmp(kt_config_issuer(kt_req_cfg(r)), "https://", 8) == 0;
+	return strncmp(kt_req_cfg(r)->issuer, "https://", 8) == 0;
 }
 
 void kt_req_add_header(struct kt_req *r, const char *name, const char *value)
@@ -429,7 +434,7 @@ static int parse_params(struct kt_req *r, const char *s, size_t len,
 	struct kt_params_limits lim = KT_PARAMS_LIMITS_DEFAULT;
 	struct kt_error err;
 
-	lim.max_params = kt_config_max_params(kt_req_cfg(r));
+	lim.max_params = kt_req_cfg(r)->limits_max_params;
 	if (kt_params_parse(s, len, &lim, out, &err) != KT_OK) {
 		kt_req_send_error(r, 400, "invalid_request", err.msg);
 		return -1;
@@ -615,9 +620,9 @@ static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 	    (loop->ctl = event_new(loop->base, -1, 0, on_ctl, loop)) == NULL)
 		return kt_error_set(err, KT_ERR_NOMEM, "cannot create loop");
 
-	evhttp_set_max_headers_size(loop->http, kt_config_max_header_size(cfg));
-	evhttp_set_max_body_size(loop->http, kt_config_max_body_size(cfg));
-	evhttp_set_timeout(loop->http, kt_config_timeout_s(cfg));
+	evhttp_set_max_headers_size(loop->http, cfg->limits_max_header_size);
+	evhttp_set_max_body_size(loop->http, cfg->limits_max_body_size);
+	evhttp_set_timeout(loop->http, cfg->limits_timeout_s);
 	evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET |
 						   EVHTTP_REQ_POST |
 						   EVHTTP_REQ_HEAD);
@@ -627,11 +632,11 @@ static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)gw->port);
-	if (evutil_inet_pton(AF_INET, kt_config_listen_address(cfg),
+	if (evutil_inet_pton(AF_INET, cfg->listen_address,
 			     &sin.sin_addr) != 1)
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "listen.address '%s' is not an IPv4 address",
-				    kt_config_listen_address(cfg));
+				    cfg->listen_address);
 	lev = evconnlistener_new_bind(
 	    loop->base, NULL, NULL,
 	    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
@@ -639,7 +644,7 @@ static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 	    1024, (struct sockaddr *)&sin, sizeof(sin));
 	if (lev == NULL)
 		return kt_error_set(err, KT_ERR_IO, "cannot listen on %s:%d: %s",
-				    kt_config_listen_address(cfg), gw->port,
+				    cfg->listen_address, gw->port,
 				    strerror(errno));
 	if (gw->port == 0) {
 		/* Port 0 (tests): every other loop joins the port we got. */
@@ -655,7 +660,7 @@ static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 	loop->accepting = 1;
 
 	rc = kt_redis_new(loop->base, &gw->redis_addr,
-			  kt_config_redis_timeout_ms(cfg), &loop->redis);
+			  cfg->redis_timeout_ms, &loop->redis);
 	if (rc != KT_OK)
 		return kt_error_set(err, rc, "cannot create Redis connection");
 	return KT_OK;
@@ -715,10 +720,7 @@ int kt_gateway_init(struct kt_gateway *gw, const char *config_path,
 	kt_random_bytes(rnd, sizeof(rnd));
 	kt_b64url_encode(gw->rid_prefix, rnd, sizeof(rnd));
 
-	rc = kt_config_redis_url_parse(kt_config_redis_url(cfg),
-				       &gw->redis_addr, err);
-	if (rc != KT_OK)
-		return rc;
+	gw->redis_addr = cfg->redis;
 	/* listen, threads and redis are read from the first runtime's
 	 * config for the whole life of the process; gw keeps it referenced. */
 	if ((rc = kt_runtime_new(cfg, &rt, err)) != KT_OK)
@@ -728,16 +730,16 @@ int kt_gateway_init(struct kt_gateway *gw, const char *config_path,
 	atomic_fetch_add(&rt->refs, 1);
 	runtime_swap(gw, rt);
 
-	raise_fd_limit(kt_config_max_connections(cfg));
-	gw->pool = kt_pool_new(kt_config_worker_threads(cfg), 1024);
+	raise_fd_limit(cfg->limits_max_connections);
+	gw->pool = kt_pool_new(cfg->worker_threads, 1024);
 	if (gw->pool == NULL)
 		return kt_error_set(err, KT_ERR_NOMEM, "cannot start workers");
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	gw->nloops = kt_config_threads(cfg);
+	gw->nloops = cfg->threads;
 	if (gw->nloops == 0)
 		gw->nloops = ncpu > 0 ? (unsigned)ncpu : 1;
-	gw->port = kt_config_listen_port(cfg);
+	gw->port = cfg->listen_port;
 	if ((gw->loops = calloc(gw->nloops, sizeof(*gw->loops))) == NULL)
 		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
 	for (unsigned i = 0; i < gw->nloops; i++)
@@ -826,9 +828,9 @@ int kt_gateway_run(struct kt_gateway *gw)
 	if (rc == KT_OK) {
 		kt_log_info("listening on http://%s:%d/ with %u loop threads "
 			    "and %u workers; issuer %s",
-			    kt_config_listen_address(gw->boot), gw->port,
-			    gw->nloops, kt_config_worker_threads(gw->boot),
-			    kt_config_issuer(gw->boot));
+			    gw->boot->listen_address, gw->port,
+			    gw->nloops, gw->boot->worker_threads,
+			    gw->boot->issuer);
 		/* Runs until every loop has exited after a drain. */
 		while (!atomic_load(&gw->draining))
 			event_base_loop(base, EVLOOP_ONCE);

@@ -95,7 +95,7 @@ static void respond(struct kt_req *r)
 	}
 	body = json_pack("{s:s,s:s,s:I,s:s}", "access_token", at, "token_type",
 			 "Bearer", "expires_in",
-			 (json_int_t)cfg->tokens.access_token_ttl_s, "scope",
+			 (json_int_t)cfg->tokens_access_token_ttl_s, "scope",
 			 t->scope);
 	if (body != NULL && idt != NULL)
 		json_object_set_new(body, "id_token", json_string(idt));
@@ -159,10 +159,10 @@ static void create_grant(struct kt_req *r)
 		OPENSSL_cleanse(secret, sizeof(secret));
 		kt_token_hash(rt_hash, t->rt);
 		json_object_set_new(g, "rt", json_string(rt_hash));
-		ttl = cfg->tokens.refresh_token_ttl_s;
+		ttl = cfg->tokens_refresh_token_ttl_s;
 	} else {
 		/* Long enough for the access tokens to be checked against. */
-		ttl = cfg->tokens.access_token_ttl_s + 60;
+		ttl = cfg->tokens_access_token_ttl_s + 60;
 	}
 	rc = kt_store_grant_create(kt_req_redis(r), t->gid, g, ttl,
 				   on_grant_created, r);
@@ -216,7 +216,7 @@ static void on_code(int rc, json_t *res, void *arg)
 		if (gid == NULL ||
 		    kt_store_grant_revoke(
 			kt_req_redis(r), gid,
-			kt_req_cfg(r)->tokens.refresh_token_ttl_s,
+			kt_req_cfg(r)->tokens_refresh_token_ttl_s,
 			on_revoked_replay, r) != KT_OK)
 			on_revoked_replay(KT_OK, NULL, r);
 		return;

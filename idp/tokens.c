@@ -80,7 +80,7 @@ int kt_tok_access(struct kt_req *r, const struct kt_client *c,
 	claims = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "iss",
 			   cfg->issuer, "sub", s->sub, "aud", cfg->issuer,
 			   "client_id", c->client_id, "iat", (json_int_t)now,
-			   "exp", (json_int_t)(now + cfg->tokens.access_token_ttl_s),
+			   "exp", (json_int_t)(now + cfg->tokens_access_token_ttl_s),
 			   "jti", jti, "scope", s->scope ? s->scope : "");
 	if (claims == NULL)
 		return KT_ERR_NOMEM;
@@ -131,7 +131,7 @@ int kt_tok_id(struct kt_req *r, const struct kt_client *c,
 	claims = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "iss", cfg->issuer,
 			   "sub", s->sub, "aud", c->client_id, "azp",
 			   c->client_id, "iat", (json_int_t)now, "exp",
-			   (json_int_t)(now + cfg->tokens.id_token_ttl_s));
+			   (json_int_t)(now + cfg->tokens_id_token_ttl_s));
 	if (claims == NULL)
 		return KT_ERR_NOMEM;
 	if (s->auth_time > 0)

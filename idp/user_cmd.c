@@ -165,14 +165,14 @@ int kt_idp_user_main(int argc, char **argv)
 	}
 	redis_url = getenv("KONTOR_REDIS_URL");
 	if (redis_url == NULL || *redis_url == '\0')
-		redis_url = cfg->redis.url;
+		redis_url = cfg->redis_url;
 	if (kt_config_redis_url_parse(redis_url, &addr, &err) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: %s\n", err.msg);
 		goto out;
 	}
-	params.log_n = cfg->password.scrypt_log_n;
-	params.r = cfg->password.scrypt_r;
-	params.p = cfg->password.scrypt_p;
+	params.log_n = cfg->password_scrypt_log_n;
+	params.r = cfg->password_scrypt_r;
+	params.p = cfg->password_scrypt_p;
 	if (kt_password_hash(pw, &params, &hash, &err) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: %s\n", err.msg);
 		goto out;
@@ -181,8 +181,8 @@ int kt_idp_user_main(int argc, char **argv)
 			   name ? name : "", "pwhash", hash, "email_verified",
 			   verified ? "1" : "0");
 	if (person == NULL || (base = event_base_new()) == NULL ||
-	    kt_redis_new(base, &addr, cfg->redis.timeout_ms, &redis) != KT_OK ||
-	    kt_redis_wait_ready(redis, cfg->redis.timeout_ms) != KT_OK) {
+	    kt_redis_new(base, &addr, cfg->redis_timeout_ms, &redis) != KT_OK ||
+	    kt_redis_wait_ready(redis, cfg->redis_timeout_ms) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: cannot reach Redis at %s\n",
 			redis_url);
 		goto out;

@@ -209,8 +209,8 @@ static void start_connect(struct kt_redis *r)
 	char db[16];
 
 	r->reconnect_at_ms = 0;
-	if (r->addr.unix_path[0])
-		ac = redisAsyncConnectUnix(r->addr.unix_path);
+	if (r->addr.path[0])
+		ac = redisAsyncConnectUnix(r->addr.path);
 	else
 		ac = redisAsyncConnect(r->addr.host, r->addr.port);
 	if (ac == NULL || ac->err) {

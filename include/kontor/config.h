@@ -23,20 +23,14 @@
 #include "kontor/client.h"
 #include "kontor/err.h"
 #include "kontor/log.h"
+#include "kontor/redis.h"
 
 #define KT_CONFIG_MAX_FILE_SIZE (1024 * 1024)
 #define KT_CONFIG_MAX_CLIENTS 1000
 #define KT_CONFIG_MAX_ACCESS_TOKENS 100
 #define KT_CONFIG_ACCESS_TOKEN_MIN 16
 
-/* A parsed Redis address: TCP (host, port) or a Unix socket (path). */
-struct kt_redis_addr {
-	char host[256];	    /* "" for a Unix socket; IPv6 without brackets */
-	int port;	    /* 0 for a Unix socket */
-	char path[108];	    /* Unix socket path, "" for TCP */
-	char password[256]; /* "" if none; percent-decoded */
-	int db;
-};
+
 
 struct kt_config {
 	char *issuer;

@@ -30,11 +30,12 @@
 
 struct kt_redis;
 
+/* A parsed Redis address: TCP (host, port) or a Unix socket (path). */
 struct kt_redis_addr {
-	char host[256];
-	int port;
-	char unix_path[256]; /* non-empty: connect over this unix socket */
-	char password[256];
+	char host[256];	    /* "" for a Unix socket; IPv6 without brackets */
+	int port;	    /* 0 for a Unix socket */
+	char path[108];	    /* Unix socket path, "" for TCP */
+	char password[256]; /* "" if none; percent-decoded */
 	int db;
 };
 
