@@ -187,9 +187,10 @@ int kt_params_parse(const char *s, size_t len,
 	if (s == NULL && len > 0)
 		return kt_error_set(err, KT_ERR_INVALID, "no input");
 	if (len > lim->max_total)
-		return kt_error_set(err, KT_ERR_LIMIT,
-				    "parameters too large: %zu bytes (limit %zu)",
-				    len, lim->max_total);
+		return kt_error_set(
+		    err, KT_ERR_LIMIT,
+		    "parameters too large: %zu bytes (limit %zu)", len,
+		    lim->max_total);
 	if ((p = kt_params_new()) == NULL)
 		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
 
@@ -227,9 +228,9 @@ int kt_params_parse(const char *s, size_t len,
 					     sub.msg);
 			goto cleanup;
 		}
-		if ((r = decode_dup(eq ? eq + 1 : "", eq ? seglen - nlen - 1 : 0,
-				    lim->max_value, &value, &dlen, &sub)) !=
-		    KT_OK) {
+		if ((r = decode_dup(eq ? eq + 1 : "",
+				    eq ? seglen - nlen - 1 : 0, lim->max_value,
+				    &value, &dlen, &sub)) != KT_OK) {
 			if (r == KT_ERR_LIMIT)
 				kt_error_set(err, r,
 					     "parameter '%s': too long "
@@ -404,7 +405,8 @@ int kt_params_from_json(const json_t *obj, const struct kt_params_limits *lim,
 			r = kt_error_set(err, KT_ERR_LIMIT,
 					 "parameter '%s': too long "
 					 "(limit %zu bytes)",
-					 shown_name(shown, key), lim->max_value);
+					 shown_name(shown, key),
+					 lim->max_value);
 			goto cleanup;
 		}
 		if ((r = kt_params_add(p, key, sv)) != KT_OK) {

@@ -175,8 +175,7 @@ static void test_data_survives(void **state)
 
 	/* Format specifiers, CRLF and markup are data, not errors. */
 	assert_string_equal(kt_params_get(p, "state"), "%n%s%x");
-	assert_string_equal(kt_params_get(p, "nonce"),
-			    "a\r\nSet-Cookie: x=1");
+	assert_string_equal(kt_params_get(p, "nonce"), "a\r\nSet-Cookie: x=1");
 	assert_string_equal(kt_params_get(p, "q"), "<script>'\"");
 	assert_string_equal(kt_params_get(p, "t"), "\t");
 	kt_params_free(p);
@@ -281,9 +280,8 @@ static void test_decode(void **state)
 	size_t n = 99;
 	struct kt_error err;
 
-	assert_int_equal(kt_params_decode("a%3Ab+c", 7, out, sizeof(out), &n,
-					  &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_params_decode("a%3Ab+c", 7, out, sizeof(out), &n, &err), KT_OK);
 	assert_string_equal(out, "a:b c");
 	assert_int_equal(n, 5);
 	/* 7 bytes + NUL fit in 8, 8 do not. */
@@ -301,9 +299,8 @@ static void test_decode(void **state)
 			 KT_ERR_INVALID);
 	assert_string_equal(err.msg, "invalid percent-encoding");
 	/* err may be NULL. */
-	assert_int_equal(
-	    kt_params_decode("%00", 3, out, sizeof(out), &n, NULL),
-	    KT_ERR_INVALID);
+	assert_int_equal(kt_params_decode("%00", 3, out, sizeof(out), &n, NULL),
+			 KT_ERR_INVALID);
 }
 
 static void test_build(void **state)
@@ -328,9 +325,9 @@ static void test_build(void **state)
 
 static void test_json_roundtrip(void **state)
 {
-	struct kt_params *p = parse_ok(
-	    "response_type=code&client_id=portal&state=%25n%0D%0A&"
-	    "nonce=%C3%A4&scope=openid+email");
+	struct kt_params *p =
+	    parse_ok("response_type=code&client_id=portal&state=%25n%0D%0A&"
+		     "nonce=%C3%A4&scope=openid+email");
 	struct kt_params *q = NULL;
 	struct kt_error err;
 	json_t *j;
