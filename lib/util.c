@@ -237,3 +237,48 @@ int kt_parse_uint(const char *s, uint64_t max, uint64_t *out)
 	*out = v;
 	return KT_OK;
 }
+
+int kt_utf8_valid(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = p[i];
+		uint32_t cp, min;
+		size_t need;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		/* 0xc0, 0xc1 and 0xf5.. can only start overlong/too large. */
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+			min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2;
+			cp = c & 0x0f;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (n - i - 1 < need)
+			return 0;
+		for (size_t k = 1; k <= need; k++) {
+			unsigned char cc = p[i + k];
+			if ((cc & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (cc & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}

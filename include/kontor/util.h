@@ -77,4 +77,11 @@ char *kt_strdup(const char *s);
 /* Parse a non-negative decimal integer fully; KT_ERR_INVALID otherwise. */
 int kt_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
+/*
+ * 1 if the n bytes at s are well-formed UTF-8 (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), else 0. NUL bytes count as valid
+ * characters; callers that forbid them check separately.
+ */
+int kt_utf8_valid(const void *s, size_t n);
+
 #endif

@@ -126,6 +126,24 @@ static void test_token_hash(void **state)
 	assert_string_equal(h1, "ungWv48Bz-pBQUDeXa4iIw");
 }
 
+static void test_utf8_valid(void **state)
+{
+	assert_true(kt_utf8_valid("", 0));
+	assert_true(kt_utf8_valid("abc", 3));
+	assert_true(kt_utf8_valid("a\0b", 3));
+	assert_true(kt_utf8_valid("\xc3\xa4\xe2\x82\xac\xf0\x9f\x94\x91", 9));
+	assert_true(kt_utf8_valid("\xf4\x8f\xbf\xbf", 4)); /* U+10FFFF */
+	assert_false(kt_utf8_valid("\xc3", 1));               /* truncated */
+	assert_false(kt_utf8_valid("\xe2\x82", 2));
+	assert_false(kt_utf8_valid("\x80", 1));               /* lone continuation */
+	assert_false(kt_utf8_valid("\xc0\xaf", 2));           /* overlong */
+	assert_false(kt_utf8_valid("\xe0\x80\xaf", 3));      /* overlong */
+	assert_false(kt_utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
+	assert_false(kt_utf8_valid("\xf4\x90\x80\x80", 4));  /* > U+10FFFF */
+	assert_false(kt_utf8_valid("\xff", 1));
+	assert_false(kt_utf8_valid("\xc3\x28", 2));           /* bad continuation */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +154,7 @@ int main(void)
 	    cmocka_unit_test(test_random_token),
 	    cmocka_unit_test(test_parse_uint),
 	    cmocka_unit_test(test_token_hash),
+	    cmocka_unit_test(test_utf8_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,224 @@
+#include <string.h>
+
+#include "kontor/i18n.h"
+
+/*
+ * German uses the formal "Sie" throughout, as is usual for company
+ * accounts, and typographic quotes and dashes.
+ */
+struct i18n_entry {
+	const char *key;
+	const char *de;
+	const char *en;
+};
+
+static const struct i18n_entry i18n_table[] = {
+    /* Every page */
+    {"page.brand", "kontor — Unternehmenskonto", "kontor — company account"},
+    {"page.title_suffix", "kontor", "kontor"},
+
+    /* Login */
+    {"login.title", "Anmelden", "Sign in"},
+    {"login.intro", "Melden Sie sich mit Ihrem Unternehmenskonto an.",
+     "Sign in with your company account."},
+    {"login.intro_client",
+     "Melden Sie sich mit Ihrem Unternehmenskonto an, um mit {client} "
+     "fortzufahren.",
+     "Sign in with your company account to continue to {client}."},
+    {"login.email", "E-Mail-Adresse", "Email address"},
+    {"login.password", "Passwort", "Password"},
+    {"login.submit", "Anmelden", "Sign in"},
+    {"login.other_account", "Anderes Konto verwenden", "Use another account"},
+    {"login.error.credentials", "E-Mail-Adresse oder Passwort ist falsch.",
+     "Wrong email address or password."},
+    {"login.error.throttled",
+     "Zu viele Anmeldeversuche. Bitte warten Sie einige Minuten und "
+     "versuchen Sie es dann erneut.",
+     "Too many sign-in attempts. Please wait a few minutes and try again."},
+    {"login.error.expired",
+     "Ihre Sitzung ist abgelaufen. Bitte versuchen Sie es erneut.",
+     "Your session has expired. Please try again."},
+    {"login.error.missing", "Bitte geben Sie E-Mail-Adresse und Passwort ein.",
+     "Please enter your email address and password."},
+
+    /* Consent */
+    {"consent.title", "Zugriff erlauben?", "Allow access?"},
+    {"consent.wants_access", "{client} möchte auf Ihr Konto zugreifen:",
+     "{client} wants to access your account:"},
+    {"consent.signed_in_as", "Angemeldet als {account}",
+     "Signed in as {account}"},
+    {"consent.allow", "Erlauben", "Allow"},
+    {"consent.deny", "Ablehnen", "Deny"},
+    {"scope.openid", "Sie mit Ihrem Unternehmenskonto anmelden",
+     "Sign you in with your company account"},
+    {"scope.profile", "Ihren Namen und Ihre Profilangaben sehen",
+     "See your name and profile information"},
+    {"scope.email", "Ihre E-Mail-Adresse sehen", "See your email address"},
+    {"scope.offline_access",
+     "Auch dann auf diese Daten zugreifen, wenn Sie nicht angemeldet sind",
+     "Access this information while you are not signed in"},
+    {"scope.unknown", "Weitere Berechtigung: {scope}",
+     "Additional permission: {scope}"},
+
+    /* Select account */
+    {"select.title", "Konto auswählen", "Choose an account"},
+    {"select.intro", "Sie sind bereits angemeldet.",
+     "You are already signed in."},
+    {"select.intro_client",
+     "Sie sind bereits angemeldet. Welches Konto möchten Sie für {client} "
+     "verwenden?",
+     "You are already signed in. Which account do you want to use for "
+     "{client}?"},
+    {"select.continue_as", "Weiter als {account}", "Continue as {account}"},
+    {"select.other_account", "Anderes Konto verwenden", "Use another account"},
+
+    /* Logout */
+    {"logout.title", "Abmelden", "Sign out"},
+    {"logout.confirm", "Möchten Sie sich von Ihrem Unternehmenskonto abmelden?",
+     "Do you want to sign out of your company account?"},
+    {"logout.confirm_client",
+     "{client} möchte Sie abmelden. Möchten Sie sich von Ihrem "
+     "Unternehmenskonto abmelden?",
+     "{client} wants to sign you out. Do you want to sign out of your "
+     "company account?"},
+    {"logout.submit", "Abmelden", "Sign out"},
+    {"logout.cancel", "Angemeldet bleiben", "Stay signed in"},
+    {"logged_out.title", "Abgemeldet", "Signed out"},
+    {"logged_out.text",
+     "Sie wurden abgemeldet. Sie können dieses Fenster jetzt schließen.",
+     "You have been signed out. You can close this window now."},
+
+    /* Form Post Response Mode */
+    {"form_post.title", "Weiterleitung", "Redirecting"},
+    {"form_post.text", "Sie werden zur Anwendung zurückgeleitet …",
+     "Returning you to the application …"},
+    {"form_post.noscript",
+     "JavaScript ist ausgeschaltet. Bitte wählen Sie „Weiter“.",
+     "JavaScript is turned off. Please select “Continue”."},
+    {"form_post.submit", "Weiter", "Continue"},
+
+    /* Error pages */
+    {"error.code", "Fehlercode", "Error code"},
+    {"error.details", "Details", "Details"},
+    {"error.generic.title", "Es ist ein Fehler aufgetreten",
+     "Something went wrong"},
+    {"error.generic.text", "Ihre Anfrage konnte nicht bearbeitet werden.",
+     "Your request could not be processed."},
+    {"error.invalid_request.title", "Ungültige Anfrage", "Invalid request"},
+    {"error.invalid_request.text",
+     "Die Anfrage der Anwendung ist unvollständig oder fehlerhaft.",
+     "The application's request is incomplete or malformed."},
+    {"error.unauthorized_client.title", "Anwendung nicht berechtigt",
+     "Application not authorized"},
+    {"error.unauthorized_client.text",
+     "Diese Anwendung darf diese Art der Anmeldung nicht verwenden.",
+     "This application is not allowed to use this way of signing in."},
+    {"error.access_denied.title", "Zugriff verweigert", "Access denied"},
+    {"error.access_denied.text", "Der Zugriff wurde verweigert.",
+     "Access was denied."},
+    {"error.unsupported_response_type.title", "Nicht unterstützte Anfrage",
+     "Unsupported request"},
+    {"error.unsupported_response_type.text",
+     "Die Anwendung hat eine Antwortart angefordert, die nicht unterstützt "
+     "wird.",
+     "The application asked for a response type that is not supported."},
+    {"error.invalid_scope.title", "Ungültige Berechtigungen",
+     "Invalid permissions"},
+    {"error.invalid_scope.text",
+     "Die Anwendung hat unbekannte oder unzulässige Berechtigungen "
+     "angefordert.",
+     "The application asked for unknown or disallowed permissions."},
+    {"error.server_error.title", "Interner Fehler", "Internal error"},
+    {"error.server_error.text",
+     "Auf dem Server ist ein unerwarteter Fehler aufgetreten. Bitte "
+     "versuchen Sie es später erneut.",
+     "An unexpected error occurred on the server. Please try again later."},
+    {"error.temporarily_unavailable.title", "Vorübergehend nicht verfügbar",
+     "Temporarily unavailable"},
+    {"error.temporarily_unavailable.text",
+     "Der Dienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es "
+     "in einigen Minuten erneut.",
+     "The service is temporarily unavailable. Please try again in a few "
+     "minutes."},
+    {"error.invalid_client.title", "Unbekannte Anwendung",
+     "Unknown application"},
+    {"error.invalid_client.text",
+     "Die Anwendung ist nicht registriert oder konnte nicht "
+     "authentifiziert werden.",
+     "The application is not registered or could not be authenticated."},
+    {"error.invalid_redirect_uri.title", "Ungültige Rücksprungadresse",
+     "Invalid return address"},
+    {"error.invalid_redirect_uri.text",
+     "Die Rücksprungadresse der Anwendung ist nicht registriert.",
+     "The application's return address is not registered."},
+    {"error.session_expired.title", "Sitzung abgelaufen", "Session expired"},
+    {"error.session_expired.text",
+     "Ihre Sitzung ist abgelaufen. Bitte kehren Sie zur Anwendung zurück und "
+     "versuchen Sie es erneut.",
+     "Your session has expired. Please return to the application and try "
+     "again."},
+    {"error.request_too_large.title", "Anfrage zu groß", "Request too large"},
+    {"error.request_too_large.text",
+     "Die Anfrage ist zu groß und wurde abgelehnt.",
+     "The request is too large and was rejected."},
+    {"error.not_found.title", "Seite nicht gefunden", "Page not found"},
+    {"error.not_found.text", "Die angeforderte Seite existiert nicht.",
+     "The requested page does not exist."},
+    {"error.method_not_allowed.title", "Methode nicht erlaubt",
+     "Method not allowed"},
+    {"error.method_not_allowed.text",
+     "Diese Adresse unterstützt die verwendete Anfragemethode nicht.",
+     "This address does not support the request method used."},
+    {"error.too_many_requests.title", "Zu viele Anfragen", "Too many requests"},
+    {"error.too_many_requests.text",
+     "Es wurden zu viele Anfragen gestellt. Bitte warten Sie einige Minuten "
+     "und versuchen Sie es dann erneut.",
+     "Too many requests were made. Please wait a few minutes and try "
+     "again."},
+};
+
+#define I18N_SIZE (sizeof(i18n_table) / sizeof(i18n_table[0]))
+
+static const struct i18n_entry *i18n_find(const char *key)
+{
+	if (key == NULL)
+		return NULL;
+	for (size_t i = 0; i < I18N_SIZE; i++)
+		if (strcmp(i18n_table[i].key, key) == 0)
+			return &i18n_table[i];
+	return NULL;
+}
+
+static int is_de(const char *lang)
+{
+	return lang != NULL && strcmp(lang, KT_I18N_DE) == 0;
+}
+
+const char *kt_i18n_lang(const char *lang)
+{
+	return is_de(lang) ? KT_I18N_DE : KT_I18N_EN;
+}
+
+const char *kt_i18n(const char *lang, const char *key)
+{
+	const struct i18n_entry *e = i18n_find(key);
+
+	if (e == NULL)
+		return key;
+	return is_de(lang) ? e->de : e->en;
+}
+
+int kt_i18n_has(const char *key)
+{
+	return i18n_find(key) != NULL;
+}
+
+size_t kt_i18n_size(void)
+{
+	return I18N_SIZE;
+}
+
+const char *kt_i18n_key_at(size_t i)
+{
+	return i < I18N_SIZE ? i18n_table[i].key : NULL;
+}
