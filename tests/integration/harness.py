@@ -299,6 +299,9 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
         if self.redis:
             self.redis.stop()
 
