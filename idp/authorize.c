@@ -364,14 +364,19 @@ static const char *client_label(const struct kt_client *c)
 static void render(struct kt_req *r, int status, int rc, struct evbuffer *b)
 {
 	struct authz *a = r->h;
+	char *csp;
 
 	if (rc != KT_OK) {
 		evbuffer_free(b);
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
+	/* The form's submission ends in a redirect to the client, which
+	 * Chrome and Safari check against form-action too. */
+	csp = kt_html_csp_form_action(areq_get(a, "redirect_uri"));
 	emit_cookies(r, a);
-	kt_req_send_html(r, status, b, NULL);
+	kt_req_send_html(r, status, b, csp);
+	free(csp);
 }
 
 static void render_login(struct kt_req *r)

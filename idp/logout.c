@@ -137,6 +137,7 @@ static void confirm(struct kt_req *r)
 				pget(r, "ui_locales")};
 	struct kt_html_logout v = {0};
 	struct evbuffer *b = evbuffer_new();
+	char *csp;
 
 	if (b == NULL) {
 		kt_req_send_unavailable(r);
@@ -156,7 +157,11 @@ static void confirm(struct kt_req *r)
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
-	kt_req_send_html(r, 200, b, NULL);
+	csp = pget(r, "post_logout_redirect_uri")
+		  ? kt_html_csp_form_action(pget(r, "post_logout_redirect_uri"))
+		  : NULL;
+	kt_req_send_html(r, 200, b, csp);
+	free(csp);
 }
 
 static void on_session(int rc, json_t *res, void *arg)

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+import warnings
 
 import requests
 
@@ -29,6 +30,9 @@ BUILD = os.environ.get("KONTOR_BUILD_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 IDP = os.path.join(BUILD, "kontor-idp")
 DEMO_PASSWORD = "correct horse battery staple"
+
+# requests' pooled connections are closed at exit; the warnings are noise.
+warnings.simplefilter("ignore", ResourceWarning)
 
 
 def free_port():
