@@ -623,9 +623,13 @@ static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 	evhttp_set_max_headers_size(loop->http, cfg->limits_max_header_size);
 	evhttp_set_max_body_size(loop->http, cfg->limits_max_body_size);
 	evhttp_set_timeout(loop->http, cfg->limits_timeout_s);
-	evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET |
-						   EVHTTP_REQ_POST |
-						   EVHTTP_REQ_HEAD);
+	/* Every method reaches the router, which answers 405 with Allow
+	 * (libevent itself would say 501 for a method it filters). */
+	evhttp_set_allowed_methods(
+	    loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+			    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+			    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+			    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
 	evhttp_set_default_content_type(loop->http, "text/plain; charset=utf-8");
 	evhttp_set_gencb(loop->http, on_request, loop);
 
