@@ -117,8 +117,10 @@ int main(int argc, char **argv)
 	kt_error_clear(&err);
 	if (argc >= 2 && strcmp(argv[1], "keys") == 0)
 		return kt_idp_keys_main(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "user") == 0)
+	if (argc >= 2 && strcmp(argv[1], "user") == 0) {
+		kt_log_init(KT_LOG_WARN, 2);
 		return kt_idp_user_main(argc - 1, argv + 1);
+	}
 
 	while ((c = getopt_long(argc, argv, "c:tTVh", opts, NULL)) != -1) {
 		switch (c) {
