@@ -756,17 +756,17 @@ static void on_client(struct kt_req *r, const struct kt_client *c, int rc,
 	/* From here on errors go back to the client. */
 	if (kt_authz_validate(kt_req_cfg(r), c, p, &a->areq, &error, &desc) !=
 	    KT_OK) {
+		const char *mode = kt_params_get(p, "response_mode");
+		const char *state = kt_params_get(p, "state");
+
+		/* Only a usable response_mode and state travel back. */
+		if (mode != NULL && strcmp(mode, "form_post") != 0)
+			mode = NULL;
+		if (state != NULL && strlen(state) > MAX_STATE)
+			state = NULL;
 		a->areq = json_pack("{s:s,s:s?,s:s?}", "redirect_uri",
-				    redirect_uri, "state",
-				    kt_params_get(p, "state"), "response_mode",
-				    kt_params_get(p, "response_mode"));
-		/* An unusable response_mode cannot carry the error. */
-		if (strcmp(desc, "response_mode must be query or "
-				 "form_post") == 0)
-			json_object_del(a->areq, "response_mode");
-		if (kt_params_get(p, "state") &&
-		    strlen(kt_params_get(p, "state")) > MAX_STATE)
-			json_object_del(a->areq, "state");
+				    redirect_uri, "state", state,
+				    "response_mode", mode);
 		error_to_client(r, error, desc);
 		return;
 	}

@@ -74,7 +74,7 @@ static void respond(struct kt_req *r)
 	if (t->data != NULL) {
 		s.sub = dget(t->data, "person");
 		s.gid = t->gid;
-		s.auth_time = strtoll(dget(t->data, "auth_time") ?: "0", NULL,
+		s.auth_time = strtoll(kt_str_or(dget(t->data, "auth_time"), "0"), NULL,
 				      10);
 		s.acr = dget(t->data, "acr");
 		s.amr = dget(t->data, "amr");
@@ -140,10 +140,10 @@ static void create_grant(struct kt_req *r)
 
 	g = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "client_id",
 		      t->client->client_id, "person", dget(t->data, "person"),
-		      "scope", t->scope, "sid", dget(t->data, "sid") ?: "",
-		      "auth_time", dget(t->data, "auth_time") ?: "0", "acr",
-		      dget(t->data, "acr") ?: "", "amr",
-		      dget(t->data, "amr") ?: "");
+		      "scope", t->scope, "sid", kt_str_or(dget(t->data, "sid"), ""),
+		      "auth_time", kt_str_or(dget(t->data, "auth_time"), "0"), "acr",
+		      kt_str_or(dget(t->data, "acr"), ""), "amr",
+		      kt_str_or(dget(t->data, "amr"), ""));
 	if (g == NULL) {
 		fail(r, KT_ERR_NOMEM);
 		return;
@@ -240,14 +240,14 @@ static void on_code(int rc, json_t *res, void *arg)
 					"the authorization code has expired");
 		return;
 	}
-	if (strcmp(dget(res, "client_id") ?: "", t->client->client_id) != 0) {
+	if (strcmp(kt_str_or(dget(res, "client_id"), ""), t->client->client_id) != 0) {
 		kt_req_send_oauth_error(r, 400, "invalid_grant",
 					"the authorization code was issued to "
 					"another client");
 		return;
 	}
-	if (strcmp(dget(res, "redirect_uri") ?: "",
-		   kt_req_param(r, "redirect_uri") ?: "") != 0) {
+	if (strcmp(kt_str_or(dget(res, "redirect_uri"), ""),
+		   kt_str_or(kt_req_param(r, "redirect_uri"), "")) != 0) {
 		kt_req_send_oauth_error(r, 400, "invalid_grant",
 					"redirect_uri does not match the "
 					"authorization request");
