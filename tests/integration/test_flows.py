@@ -353,6 +353,21 @@ class Flows(unittest.TestCase):
             auth=("portal", SECRET))
         self.assertEqual(bad.status_code, 400)
 
+    def test_logs_never_hold_secrets(self):
+        b, params = self.login()
+        tok = self.exchange(b, params).json()
+        r = self.gw.token({"grant_type": "refresh_token",
+                           "refresh_token": tok["refresh_token"]},
+                          auth=("portal", SECRET))
+        logs = self.gw.logs()
+        self.assertIn('"msg":"request"', logs)  # there is an access log
+        for secret in (DEMO_PASSWORD, SECRET, params["code"],
+                       tok["access_token"], tok["refresh_token"],
+                       tok["id_token"], r.json()["refresh_token"]):
+            self.assertNotIn(secret, logs)
+        for cookie in b.s.cookies:
+            self.assertNotIn(cookie.value, logs)
+
     def test_expired_code(self):
         gw = Gateway(CLIENTS, people=[{"email": EMAIL}],
                      config={"tokens": {"code_ttl_s": 1}})

@@ -134,6 +134,35 @@ class Ops(unittest.TestCase):
         self.assertIn('"msg":"stopped"', self.gw.logs())
 
 
+class ConnectionLimit(unittest.TestCase):
+    def test_connections_beyond_the_limit_wait_and_nothing_spins(self):
+        import socket
+        gw = Gateway([CLIENT], threads=1,
+                     config={"limits": {"max_connections": 16}})
+        try:
+            socks = []
+            for _ in range(120):
+                s = socket.create_connection(("127.0.0.1", gw.port), 2)
+                socks.append(s)
+            time.sleep(0.5)
+            # at the limit the gateway pauses accepting instead of spinning
+            with open("/proc/%d/stat" % gw.proc.pid) as f:
+                before = sum(int(x) for x in f.read().split()[13:15])
+            time.sleep(1.0)
+            with open("/proc/%d/stat" % gw.proc.pid) as f:
+                after = sum(int(x) for x in f.read().split()[13:15])
+            self.assertLess(after - before, 50)  # < 0.5 s CPU in 1 s
+            self.assertIn("pausing", gw.logs())  # the limit was reached
+            for s in socks:
+                s.close()
+            wait_for(lambda: requests.get(gw.url + "/healthz",
+                                          timeout=2).status_code == 200,
+                     what="service after the flood")
+            self.assertIsNone(gw.proc.poll())
+        finally:
+            gw.close()
+
+
 class Cli(unittest.TestCase):
     def test_version_help_and_check_config(self):
         out = run([IDP, "--version"])
