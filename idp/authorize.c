@@ -706,16 +706,12 @@ static void on_session_loaded(int rc, json_t *res, void *arg)
 static void check_session(struct kt_req *r)
 {
 	struct authz *a = r->h;
-	char cookie[128];
 	int rc;
 
-	if (kt_req_cookie(r, kt_req_cfg(r)->session_cookie_name, cookie,
-			  sizeof(cookie)) != KT_OK) {
+	if (kt_req_session_sid(r, a->sid) != KT_OK) {
 		on_session_loaded(KT_ERR_NOTFOUND, NULL, r);
 		return;
 	}
-	kt_token_hash(a->sid, cookie);
-	OPENSSL_cleanse(cookie, sizeof(cookie));
 	rc = kt_store_session_get(kt_req_redis(r), a->sid, on_session_loaded,
 				  r);
 	if (rc != KT_OK)
@@ -1018,18 +1014,13 @@ static void start_session(struct kt_req *r)
 {
 	struct authz *a = r->h;
 	const struct kt_config *cfg = kt_req_cfg(r);
-	char old[128], now[24], abs[24];
+	char old_sid[24], now[24], abs[24];
 	int64_t t = kt_now();
 	int rc;
 
 	/* A login always gets a fresh session id; the old one ends. */
-	if (kt_req_cookie(r, cfg->session_cookie_name, old, sizeof(old)) ==
-	    KT_OK) {
-		char old_sid[23];
-		kt_token_hash(old_sid, old);
+	if (kt_req_session_sid(r, old_sid) == KT_OK)
 		kt_store_session_delete(kt_req_redis(r), old_sid, NULL, NULL);
-		OPENSSL_cleanse(old, sizeof(old));
-	}
 	if (kt_random_token(a->new_cookie, sizeof(a->new_cookie), 32) !=
 	    KT_OK) {
 		kt_req_send_error_page(r, 500, "server_error", NULL);
@@ -1144,9 +1135,7 @@ static void on_person(int rc, json_t *res, void *arg)
 		return;
 	}
 	j->r = r;
-	j->params.log_n = cfg->password_scrypt_log_n;
-	j->params.r = cfg->password_scrypt_r;
-	j->params.p = cfg->password_scrypt_p;
+	kt_config_password_params(cfg, &j->params);
 	kt_free_secret(a->password);
 	a->password = NULL;
 	if (kt_pool_submit(r->loop->gw->pool, r->loop->base, verify_work,

@@ -222,15 +222,11 @@ static void on_session(int rc, json_t *res, void *arg)
 static void check_session(struct kt_req *r)
 {
 	struct logout *l = r->h;
-	char cookie[128];
 
-	if (kt_req_cookie(r, kt_req_cfg(r)->session_cookie_name, cookie,
-			  sizeof(cookie)) != KT_OK) {
+	if (kt_req_session_sid(r, l->sid) != KT_OK) {
 		finish(r);
 		return;
 	}
-	kt_token_hash(l->sid, cookie);
-	OPENSSL_cleanse(cookie, sizeof(cookie));
 	if (kt_store_session_get(kt_req_redis(r), l->sid, on_session, r) !=
 	    KT_OK)
 		kt_req_send_unavailable(r);

@@ -80,19 +80,10 @@ static int apply_env(struct kt_config *cfg, struct kt_error *err)
 					    port);
 		cfg->listen_port = (int)v;
 	}
-	if (redis != NULL && *redis != '\0') {
-		struct kt_redis_addr addr;
-		char *dup;
-		if (kt_config_redis_url_parse(redis, &addr, err) != KT_OK)
-			return kt_error_set(err, KT_ERR_INVALID,
-					    "KONTOR_REDIS_URL: %s", err->msg);
-		if ((dup = strdup(redis)) == NULL)
-			return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-		free(cfg->redis_url);
-		cfg->redis_url = dup;
-		kt_config_redis_addr_clear(&cfg->redis);
-		cfg->redis = addr;
-	}
+	if (redis != NULL && *redis != '\0' &&
+	    kt_config_set_redis_url(cfg, redis, err) != KT_OK)
+		return kt_error_set(err, KT_ERR_INVALID, "KONTOR_REDIS_URL: %s",
+				    err->msg);
 	return KT_OK;
 }
 

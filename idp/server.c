@@ -28,6 +28,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 
 #include "kontor/err.h"
 #include "kontor/html.h"
@@ -320,6 +321,21 @@ int kt_req_cookie(const struct kt_req *r, const char *name, char *out,
 	if (h == NULL)
 		return KT_ERR_NOTFOUND;
 	return kt_http_cookie_get(h, name, out, cap);
+}
+
+int kt_req_session_sid(const struct kt_req *r, char sid[24])
+{
+	char cookie[128];
+	int rc;
+
+	rc = kt_req_cookie(r, kt_req_cfg(r)->session_cookie_name, cookie,
+			   sizeof(cookie));
+	if (rc != KT_OK)
+		return KT_ERR_NOTFOUND;
+	/* Redis and logs only ever see the hash of the cookie. */
+	kt_token_hash(sid, cookie);
+	OPENSSL_cleanse(cookie, sizeof(cookie));
+	return KT_OK;
 }
 
 int kt_req_secure(const struct kt_req *r)

@@ -101,7 +101,6 @@ int kt_idp_user_main(int argc, char **argv)
 	const char *reason = NULL, *redis_url;
 	int verified = 0, from_stdin = 0, exists_ok = 0, weak_ok = 0, c, ret = 1;
 	struct kt_config *cfg = NULL;
-	struct kt_redis_addr addr;
 	struct kt_redis *redis = NULL;
 	struct event_base *base = NULL;
 	struct kt_password_params params;
@@ -173,15 +172,14 @@ int kt_idp_user_main(int argc, char **argv)
 		goto out;
 	}
 	redis_url = getenv("KONTOR_REDIS_URL");
-	if (redis_url == NULL || *redis_url == '\0')
-		redis_url = cfg->redis_url;
-	if (kt_config_redis_url_parse(redis_url, &addr, &err) != KT_OK) {
-		fprintf(stderr, "kontor-idp user: %s\n", err.msg);
+	if (redis_url != NULL && *redis_url != '\0' &&
+	    kt_config_set_redis_url(cfg, redis_url, &err) != KT_OK) {
+		fprintf(stderr, "kontor-idp user: KONTOR_REDIS_URL: %s\n",
+			err.msg);
 		goto out;
 	}
-	params.log_n = cfg->password_scrypt_log_n;
-	params.r = cfg->password_scrypt_r;
-	params.p = cfg->password_scrypt_p;
+	redis_url = cfg->redis_url;
+	kt_config_password_params(cfg, &params);
 	if (kt_password_hash(pw, &params, &hash, &err) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: %s\n", err.msg);
 		goto out;
@@ -190,7 +188,7 @@ int kt_idp_user_main(int argc, char **argv)
 			   name ? name : "", "pwhash", hash, "email_verified",
 			   verified ? "1" : "0");
 	if (person == NULL || (base = event_base_new()) == NULL ||
-	    kt_redis_new(base, &addr, cfg->redis_timeout_ms, &redis) != KT_OK ||
+	    kt_redis_new(base, &cfg->redis, cfg->redis_timeout_ms, &redis) != KT_OK ||
 	    kt_redis_wait_ready(redis, cfg->redis_timeout_ms) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: cannot reach Redis at %s\n",
 			redis_url);
