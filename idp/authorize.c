@@ -21,10 +21,13 @@
 #include <event2/buffer.h>
 #include <openssl/crypto.h>
 
+#include "kontor/account.h"
 #include "kontor/html.h"
 #include "kontor/http.h"
 #include "kontor/i18n.h"
+#include "kontor/keyset.h"
 #include "kontor/log.h"
+#include "kontor/pairwise.h"
 #include "kontor/password.h"
 #include "kontor/pkce.h"
 #include "kontor/store.h"
@@ -43,7 +46,7 @@
 #define MAX_NONCE 512
 #define MAX_HINT 256
 
-enum stage { ST_AUTHORIZE, ST_LOGIN, ST_CONSENT, ST_SELECT };
+enum stage { ST_AUTHORIZE, ST_LOGIN, ST_CONSENT, ST_SELECT, ST_SELECT_ORG };
 
 struct authz {
 	enum stage stage;
@@ -62,6 +65,9 @@ struct authz {
 	const char *login_error;
 	int login_status;
 	void (*next)(struct kt_req *r); /* page to show once areq is saved */
+	int dirty;	  /* areq changed since it was stored */
+	json_t *orgs;	  /* organisations the person may act for */
+	const char *last_org; /* last choice for this client (in orgs) */
 };
 
 static void authz_free(void *p)
@@ -74,6 +80,7 @@ static void authz_free(void *p)
 	json_decref(a->areq);
 	json_decref(a->session);
 	json_decref(a->person);
+	json_decref(a->orgs);
 	free(a->email);
 	kt_free_secret(a->password);
 	OPENSSL_cleanse(a->new_cookie, sizeof(a->new_cookie));
@@ -95,6 +102,11 @@ static struct authz *authz_new(struct kt_req *r, enum stage stage)
 static const char *areq_get(const struct authz *a, const char *k)
 {
 	return json_string_value(json_object_get(a->areq, k));
+}
+
+static const char *areq_str(json_t *areq, const char *k)
+{
+	return json_string_value(json_object_get(areq, k));
 }
 
 static int prompt_has(const struct authz *a, const char *v)
@@ -244,7 +256,9 @@ int kt_authz_validate(const struct kt_config *cfg, const struct kt_client *c,
 	    copy_param(areq, p, "nonce", MAX_NONCE, &bad) ||
 	    copy_param(areq, p, "login_hint", MAX_HINT, &bad) ||
 	    copy_param(areq, p, "ui_locales", MAX_HINT, &bad) ||
-	    copy_param(areq, p, "acr_values", MAX_HINT, &bad)) {
+	    copy_param(areq, p, "acr_values", MAX_HINT, &bad) ||
+	    copy_param(areq, p, "organisation", MAX_HINT, &bad) ||
+	    copy_param(areq, p, "claims", 4096, &bad)) {
 		*desc = "a parameter is too long";
 		goto invalid;
 	}
@@ -257,6 +271,11 @@ int kt_authz_validate(const struct kt_config *cfg, const struct kt_client *c,
 	}
 	if (v != NULL)
 		json_object_set_new(areq, "response_mode", json_string(v));
+	if (areq_str(areq, "claims") != NULL &&
+	    kt_tok_claims_param_ok(areq_str(areq, "claims")) != KT_OK) {
+		*desc = "claims must be a JSON object as in OIDC Core 5.5";
+		goto invalid;
+	}
 	if (kt_params_get(p, "request") != NULL) {
 		*error = "request_not_supported";
 		*desc = "request objects are not supported";
@@ -477,18 +496,22 @@ static void save_then(struct kt_req *r, void (*next)(struct kt_req *))
 	char csrf[48], bind[23];
 	int rc;
 
-	if (a->areq_id[0]) { /* already stored: a re-rendered page */
+	if (a->areq_id[0] && !a->dirty) { /* stored and unchanged */
 		next(r);
 		return;
 	}
-	if (kt_random_token(a->areq_id, sizeof(a->areq_id), 24) != KT_OK ||
-	    kt_random_token(csrf, sizeof(csrf), 24) != KT_OK ||
-	    browser_id(r, a, bind) != KT_OK) {
-		kt_req_send_error_page(r, 500, "server_error", NULL);
-		return;
+	if (a->areq_id[0] == '\0') {
+		if (kt_random_token(a->areq_id, sizeof(a->areq_id), 24) !=
+			KT_OK ||
+		    kt_random_token(csrf, sizeof(csrf), 24) != KT_OK ||
+		    browser_id(r, a, bind) != KT_OK) {
+			kt_req_send_error_page(r, 500, "server_error", NULL);
+			return;
+		}
+		json_object_set_new(a->areq, "_csrf", json_string(csrf));
+		json_object_set_new(a->areq, "_bind", json_string(bind));
 	}
-	json_object_set_new(a->areq, "_csrf", json_string(csrf));
-	json_object_set_new(a->areq, "_bind", json_string(bind));
+	a->dirty = 0;
 	a->next = next;
 	rc = kt_store_doc_put(kt_req_redis(r), "areq", a->areq_id, a->areq,
 			      AREQ_TTL, on_areq_saved, r);
@@ -544,6 +567,14 @@ static void issue_code(struct kt_req *r)
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
+	if (areq_get(a, "_org") != NULL) {
+		json_object_set_new(data, "org", json_string(areq_get(a, "_org")));
+		json_object_set_new(data, "role",
+				    json_string(areq_get(a, "_role")));
+	}
+	if (areq_get(a, "claims") != NULL)
+		json_object_set_new(data, "claims",
+				    json_string(areq_get(a, "claims")));
 	json_object_set_new(a->areq, "_code", json_string(code));
 	OPENSSL_cleanse(code, sizeof(code));
 	/* The key outlives exp by the reuse window so that a replay is
@@ -588,7 +619,7 @@ static void on_consent_loaded(int rc, json_t *res, void *arg)
 	save_then(r, render_consent);
 }
 
-static void after_auth(struct kt_req *r)
+static void consent_step(struct kt_req *r)
 {
 	struct authz *a = r->h;
 	int rc;
@@ -601,6 +632,201 @@ static void after_auth(struct kt_req *r)
 	    kt_req_redis(r),
 	    json_string_value(json_object_get(a->session, "person")),
 	    a->client->client_id, on_consent_loaded, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+/* Organisations ----------------------------------------------------------- */
+
+static int needs_org(const struct authz *a)
+{
+	const char *scope = areq_get(a, "scope");
+
+	return a->client->organisation_required ||
+	       kt_scope_has(scope, "company") ||
+	       kt_scope_has(scope, "company_identifiers");
+}
+
+static const char *org_field(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* Act for org: remembered in the pending request, then consent. */
+static void choose_org(struct kt_req *r, json_t *org)
+{
+	struct authz *a = r->h;
+	const char *person = json_string_value(json_object_get(a->session,
+							       "person"));
+
+	json_object_set_new(a->areq, "_org", json_string(org_field(org, "id")));
+	json_object_set_new(a->areq, "_role",
+			    json_string(kt_str_or(org_field(org, "role"), "")));
+	a->dirty = 1;
+	if (json_array_size(a->orgs) > 1)
+		kt_account_last_org_set(kt_req_redis(r), person,
+					a->client->client_id,
+					org_field(org, "id"));
+	consent_step(r);
+}
+
+static void render_select_org(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *hidden[] = {"areq", a->areq_id, "csrf",
+				areq_get(a, "_csrf")};
+	struct kt_html_org list[64];
+	struct kt_html_select_org v = {0};
+	struct evbuffer *b = evbuffer_new();
+	size_t n = 0, i;
+	json_t *o;
+
+	if (b == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	json_array_foreach(a->orgs, i, o)
+	{
+		if (n == sizeof(list) / sizeof(list[0]))
+			break;
+		list[n].id = org_field(o, "id");
+		list[n].name = kt_str_or(org_field(o, "legal_name"), "?");
+		list[n].legal_form = org_field(o, "legal_form");
+		list[n].role = org_field(o, "role");
+		n++;
+	}
+	v.lang = kt_req_lang(r);
+	v.action = "/select-org";
+	v.hidden = hidden;
+	v.nhidden = 2;
+	v.client_name = client_label(a->client);
+	v.orgs = list;
+	v.norgs = n;
+	v.selected = a->last_org;
+	render(r, 200, kt_html_page_select_org(b, &v), b);
+}
+
+static void on_last_org(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const char *last = org_field(res, "org");
+	size_t i;
+	json_t *o;
+
+	if (rc != KT_OK && rc != KT_ERR_NOTFOUND) {
+		store_failed(r, rc);
+		return;
+	}
+	/* Only preselect an organisation that is still in the list. */
+	json_array_foreach(a->orgs, i, o) if (last != NULL &&
+					      kt_str_eq(org_field(o, "id"),
+							last)) a->last_org =
+	    org_field(o, "id");
+	save_then(r, render_select_org);
+}
+
+/* The pairwise id this client knows for org, compared with want. */
+static int org_matches_hint(struct kt_req *r, const struct authz *a,
+			    json_t *org, const char *want)
+{
+	char pw[KT_PAIRWISE_LEN + 1];
+	const uint8_t *key;
+	size_t keylen;
+
+	kt_keyset_hmac_key(r->rt->keys, &key, &keylen);
+	return kt_pairwise_id(key, keylen, "org", a->client->sector,
+			      org_field(org, "id"), pw) == KT_OK &&
+	       kt_ct_streq(pw, want);
+}
+
+static void on_orgs(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const char *hint = areq_get(a, "organisation");
+	json_t *all = json_object_get(res, "orgs"), *o;
+	size_t i;
+
+	if (rc != KT_OK) {
+		store_failed(r, rc);
+		return;
+	}
+	/* Only active memberships in active organisations count. */
+	json_decref(a->orgs);
+	if ((a->orgs = json_array()) == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	json_array_foreach(all, i, o) if (kt_str_eq(org_field(o, "status"),
+						    "active"))
+	    json_array_append(a->orgs, o);
+
+	if (a->stage == ST_SELECT_ORG) {
+		const char *want = kt_req_param(r, "org");
+		json_array_foreach(a->orgs, i, o) if (kt_str_eq(
+		    org_field(o, "id"), want))
+		{
+			choose_org(r, o);
+			return;
+		}
+		kt_req_send_error_page(r, 400, "invalid_request",
+				       "choose one of the listed companies");
+		return;
+	}
+	if (hint != NULL) {
+		json_array_foreach(a->orgs, i, o) if (org_matches_hint(r, a, o,
+								       hint))
+		{
+			choose_org(r, o);
+			return;
+		}
+		error_to_client(r, "access_denied",
+				"the requested company is not available to "
+				"this user");
+		return;
+	}
+	switch (json_array_size(a->orgs)) {
+	case 0:
+		if (a->client->organisation_required) {
+			error_to_client(r, "access_denied",
+					"the user acts for no active company");
+			return;
+		}
+		consent_step(r); /* company claims simply stay empty */
+		return;
+	case 1:
+		choose_org(r, json_array_get(a->orgs, 0));
+		return;
+	default:
+		if (prompt_has(a, "none")) {
+			error_to_client(r, "interaction_required",
+					"the user must choose a company");
+			return;
+		}
+		rc = kt_account_last_org_get(
+		    kt_req_redis(r),
+		    json_string_value(json_object_get(a->session, "person")),
+		    a->client->client_id, on_last_org, r);
+		if (rc != KT_OK)
+			store_failed(r, rc);
+	}
+}
+
+/* After authentication: the organisation, consent, then the code. */
+static void after_auth(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	int rc;
+
+	if (!needs_org(a)) {
+		consent_step(r);
+		return;
+	}
+	rc = kt_account_person_orgs(
+	    kt_req_redis(r),
+	    json_string_value(json_object_get(a->session, "person")), on_orgs,
+	    r);
 	if (rc != KT_OK)
 		store_failed(r, rc);
 }
@@ -882,6 +1108,9 @@ static void on_page_client(struct kt_req *r, const struct kt_client *c, int rc,
 	case ST_CONSENT:
 		check_session(r);
 		return;
+	case ST_SELECT_ORG:
+		check_session(r);
+		return;
 	case ST_SELECT: {
 		const char *act = kt_req_param(r, KT_HTML_FIELD_ACTION);
 		if (act != NULL && strcmp(act, KT_HTML_ACTION_CONTINUE) == 0) {
@@ -960,6 +1189,11 @@ static void page_post(struct kt_req *r, enum stage stage)
 void kt_h_consent(struct kt_req *r)
 {
 	page_post(r, ST_CONSENT);
+}
+
+void kt_h_select_org(struct kt_req *r)
+{
+	page_post(r, ST_SELECT_ORG);
 }
 
 void kt_h_select_account(struct kt_req *r)

@@ -21,7 +21,9 @@
 #include "clients.h"
 
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-#define ASSERTION_MAX_LIFETIME 600 /* seconds between now and exp */
+#define ASSERTION_MAX_LIFETIME 3600 /* seconds between now and exp; authlib
+				    * signs for an hour by default, and
+				    * each jti is remembered until exp */
 #define CLOCK_SKEW 60
 
 struct find {

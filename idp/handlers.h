@@ -12,6 +12,7 @@ void kt_h_authorize(struct kt_req *r);
 void kt_h_login(struct kt_req *r);
 void kt_h_consent(struct kt_req *r);
 void kt_h_select_account(struct kt_req *r);
+void kt_h_select_org(struct kt_req *r);
 void kt_h_par(struct kt_req *r);
 void kt_h_token(struct kt_req *r);
 void kt_h_userinfo(struct kt_req *r);

@@ -58,7 +58,7 @@ void kt_h_index(struct kt_req *r)
 		kt_req_send_unavailable(r);
 		return;
 	}
-	kt_html_page_message(out, lang, kt_i18n(lang, "index_title"),
-			     kt_i18n(lang, "index_text"));
+	kt_html_page_message(out, lang, kt_i18n(lang, "index.title"),
+			     kt_i18n(lang, "index.text"));
 	kt_req_send_html(r, 200, out, NULL);
 }

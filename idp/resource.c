@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kontor/account.h"
 #include "kontor/http.h"
 #include "kontor/keyset.h"
 #include "kontor/log.h"
@@ -22,9 +23,11 @@
 #include "tokens.h"
 
 struct tokcheck {
-	const struct kt_client *client; /* introspection / revocation caller */
+	const struct kt_client *client; /* caller, or the token's client */
 	json_t *claims;			/* verified access-token claims */
 	json_t *grant;
+	json_t *person;
+	json_t *org;
 	char gid[64];
 	int is_refresh;
 };
@@ -37,6 +40,8 @@ static void tokcheck_free(void *p)
 		return;
 	json_decref(t->claims);
 	json_decref(t->grant);
+	json_decref(t->person);
+	json_decref(t->org);
 	free(t);
 }
 
@@ -112,24 +117,23 @@ static int at_status(struct kt_req *r, struct tokcheck *t, kt_store_cb *cb)
 
 /* userinfo ----------------------------------------------------------------- */
 
-static void on_userinfo_person(int rc, json_t *res, void *arg)
+/*
+ * Userinfo answers from the grant behind the token: its person (the
+ * token's sub is pairwise), its acting organisation and its claims
+ * request, through the same claim rules as the ID token.
+ */
+static void userinfo_respond(struct kt_req *r)
 {
-	struct kt_req *r = arg;
 	struct tokcheck *t = r->h;
-	const char *status = claim(res, "status");
+	struct kt_tok_subject s = {0};
 	json_t *body;
 
-	if (rc == KT_ERR_NOTFOUND ||
-	    (rc == KT_OK && (status == NULL || strcmp(status, "active") != 0))) {
-		kt_req_send_bearer_error(r, 401, "invalid_token",
-					 "the account is not active");
-		return;
-	}
-	if (rc != KT_OK) {
-		kt_req_send_unavailable(r);
-		return;
-	}
-	body = kt_tok_user_claims(res, claim(t->claims, "scope"));
+	s.person = claim(t->grant, "person");
+	s.scope = claim(t->claims, "scope");
+	s.org = t->org;
+	s.role = claim(t->grant, "role");
+	s.claims_req = claim(t->grant, "claims");
+	body = kt_tok_claims(r, t->client, &s, t->person, "userinfo");
 	if (body == NULL) {
 		kt_req_send_unavailable(r);
 		return;
@@ -138,12 +142,77 @@ static void on_userinfo_person(int rc, json_t *res, void *arg)
 	kt_req_send_json(r, 200, body);
 }
 
+static void on_userinfo_org(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct tokcheck *t = r->h;
+
+	if (rc == KT_ERR_NOTFOUND ||
+	    (rc == KT_OK && !kt_str_eq(claim(res, "status"), "active"))) {
+		kt_req_send_bearer_error(r, 401, "invalid_token",
+					 "the company account is not active");
+		return;
+	}
+	if (rc != KT_OK) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	t->org = json_incref(res);
+	userinfo_respond(r);
+}
+
+static void on_userinfo_person(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct tokcheck *t = r->h;
+	const char *org = claim(t->grant, "org");
+
+	if (rc == KT_ERR_NOTFOUND ||
+	    (rc == KT_OK && !kt_str_eq(claim(res, "status"), "active"))) {
+		kt_req_send_bearer_error(r, 401, "invalid_token",
+					 "the account is not active");
+		return;
+	}
+	if (rc != KT_OK) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	t->person = json_incref(res);
+	if (org != NULL && *org != '\0') {
+		if (kt_account_org_get(kt_req_redis(r), org, on_userinfo_org,
+				       r) != KT_OK)
+			kt_req_send_unavailable(r);
+		return;
+	}
+	userinfo_respond(r);
+}
+
+static void on_userinfo_client(struct kt_req *r, const struct kt_client *c,
+			       int rc, void *arg)
+{
+	struct tokcheck *t = r->h;
+
+	(void)arg;
+	if (rc == KT_ERR_NOTFOUND) {
+		kt_req_send_bearer_error(r, 401, "invalid_token",
+					 "the client no longer exists");
+		return;
+	}
+	if (rc != KT_OK) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	t->client = c;
+	if (kt_store_person_get(kt_req_redis(r), claim(t->grant, "person"),
+				on_userinfo_person, r) != KT_OK)
+		kt_req_send_unavailable(r);
+}
+
 static void on_userinfo_status(int rc, json_t *res, void *arg)
 {
 	struct kt_req *r = arg;
 	struct tokcheck *t = r->h;
 
-	(void)res;
 	if (rc == KT_ERR_DENIED) {
 		kt_req_send_bearer_error(r, 401, "invalid_token",
 					 "the access token was revoked");
@@ -153,9 +222,14 @@ static void on_userinfo_status(int rc, json_t *res, void *arg)
 		kt_req_send_unavailable(r);
 		return;
 	}
-	rc = kt_store_person_get(kt_req_redis(r), claim(t->claims, "sub"),
-				 on_userinfo_person, r);
-	if (rc != KT_OK)
+	if (res == NULL || claim(res, "person") == NULL) {
+		kt_req_send_bearer_error(r, 403, "insufficient_scope",
+					 "the token has no end user");
+		return;
+	}
+	t->grant = json_incref(res);
+	if (kt_client_find(r, claim(t->claims, "client_id"),
+			   on_userinfo_client, NULL) != KT_OK)
 		kt_req_send_unavailable(r);
 }
 

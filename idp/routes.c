@@ -17,6 +17,7 @@ const struct kt_route kt_routes[] = {
     {"/login", POST | B | F, kt_h_login, "login"},
     {"/consent", POST | B | F, kt_h_consent, "consent"},
     {"/select-account", POST | B | F, kt_h_select_account, "select_account"},
+    {"/select-org", POST | B | F, kt_h_select_org, "select_org"},
     {"/par", POST | F, kt_h_par, "par"},
     {"/token", POST | F, kt_h_token, "token"},
     {"/userinfo", GET | POST | F, kt_h_userinfo, "userinfo"},

@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "kontor/account.h"
 #include "kontor/log.h"
 #include "kontor/pkce.h"
 #include "kontor/store.h"
@@ -28,6 +29,7 @@ struct tokreq {
 	const struct kt_client *client;
 	json_t *data; /* code data or grant record */
 	json_t *person;
+	json_t *org; /* acting organisation, when the grant has one */
 	char gid[32];
 	char rt[96]; /* refresh token to return: secret */
 	char *scope;
@@ -43,6 +45,7 @@ static void tokreq_free(void *p)
 		return;
 	json_decref(t->data);
 	json_decref(t->person);
+	json_decref(t->org);
 	OPENSSL_cleanse(t->rt, sizeof(t->rt));
 	free(t->scope);
 	free(t);
@@ -73,16 +76,17 @@ static void respond(struct kt_req *r)
 
 	s.scope = t->scope;
 	if (t->data != NULL) {
-		s.sub = dget(t->data, "person");
+		s.person = dget(t->data, "person");
 		s.gid = t->gid;
+		s.org = t->org;
+		s.role = dget(t->data, "role");
+		s.claims_req = dget(t->data, "claims");
 		s.auth_time = strtoll(kt_str_or(dget(t->data, "auth_time"), "0"), NULL,
 				      10);
 		s.acr = dget(t->data, "acr");
 		s.amr = dget(t->data, "amr");
 		s.sid = dget(t->data, "sid");
 		s.nonce = dget(t->data, "nonce");
-	} else {
-		s.sub = t->client->client_id;
 	}
 	if ((rc = kt_tok_access(r, t->client, &s, &at)) != KT_OK) {
 		fail(r, rc);
@@ -139,12 +143,16 @@ static void create_grant(struct kt_req *r)
 	int64_t ttl;
 	int rc;
 
-	g = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "client_id",
-		      t->client->client_id, "person", dget(t->data, "person"),
-		      "scope", t->scope, "sid", kt_str_or(dget(t->data, "sid"), ""),
-		      "auth_time", kt_str_or(dget(t->data, "auth_time"), "0"), "acr",
+	g = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
+		      "client_id", t->client->client_id, "person",
+		      dget(t->data, "person"), "scope", t->scope, "sid",
+		      kt_str_or(dget(t->data, "sid"), ""), "auth_time",
+		      kt_str_or(dget(t->data, "auth_time"), "0"), "acr",
 		      kt_str_or(dget(t->data, "acr"), ""), "amr",
-		      kt_str_or(dget(t->data, "amr"), ""));
+		      kt_str_or(dget(t->data, "amr"), ""), "org",
+		      kt_str_or(dget(t->data, "org"), ""), "role",
+		      kt_str_or(dget(t->data, "role"), ""), "claims",
+		      kt_str_or(dget(t->data, "claims"), ""));
 	if (g == NULL) {
 		fail(r, KT_ERR_NOMEM);
 		return;
@@ -172,6 +180,27 @@ static void create_grant(struct kt_req *r)
 		fail(r, rc);
 }
 
+/* The company a person acts for must still be active (a merge resolves
+ * to the survivor, which then is the company in the tokens). */
+static void on_org(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct tokreq *t = r->h;
+
+	if (rc == KT_ERR_NOTFOUND ||
+	    (rc == KT_OK && !kt_str_eq(dget(res, "status"), "active"))) {
+		kt_req_send_oauth_error(r, 400, "invalid_grant",
+					"the company account is not active");
+		return;
+	}
+	if (rc != KT_OK) {
+		fail(r, rc);
+		return;
+	}
+	t->org = json_incref(res);
+	t->after_person(r);
+}
+
 static void on_person(int rc, json_t *res, void *arg)
 {
 	struct kt_req *r = arg;
@@ -189,6 +218,13 @@ static void on_person(int rc, json_t *res, void *arg)
 		return;
 	}
 	t->person = json_incref(res);
+	if (dget(t->data, "org") != NULL && *dget(t->data, "org") != '\0') {
+		rc = kt_account_org_get(kt_req_redis(r), dget(t->data, "org"),
+					on_org, r);
+		if (rc != KT_OK)
+			fail(r, rc);
+		return;
+	}
 	t->after_person(r);
 }
 

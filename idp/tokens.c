@@ -10,6 +10,7 @@
 #include "kontor/jose.h"
 #include "kontor/keyset.h"
 #include "kontor/log.h"
+#include "kontor/pairwise.h"
 #include "kontor/util.h"
 
 #include "tokens.h"
@@ -65,7 +66,7 @@ int kt_tok_access(struct kt_req *r, const struct kt_client *c,
 		  const struct kt_tok_subject *s, char **out)
 {
 	const struct kt_config *cfg = kt_req_cfg(r);
-	char rnd[32], jti[128];
+	char rnd[32], jti[128], sub[KT_PAIRWISE_LEN + 1];
 	int64_t now = kt_now();
 	json_t *claims;
 	int rc;
@@ -77,8 +78,12 @@ int kt_tok_access(struct kt_req *r, const struct kt_client *c,
 		snprintf(jti, sizeof(jti), "%s.%s", s->gid, rnd);
 	else
 		snprintf(jti, sizeof(jti), "%s", rnd);
+	if (s->person != NULL &&
+	    (rc = kt_tok_sub(r, c, s->person, sub)) != KT_OK)
+		return rc;
 	claims = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "iss",
-			   cfg->issuer, "sub", s->sub, "aud", cfg->issuer,
+			   cfg->issuer, "sub", s->person ? sub : c->client_id,
+			   "aud", cfg->issuer,
 			   "client_id", c->client_id, "iat", (json_int_t)now,
 			   "exp", (json_int_t)(now + cfg->tokens_access_token_ttl_s),
 			   "jti", jti, "scope", s->scope ? s->scope : "");
@@ -96,25 +101,148 @@ int kt_tok_access(struct kt_req *r, const struct kt_client *c,
 	return rc;
 }
 
-json_t *kt_tok_user_claims(json_t *person, const char *scope)
-{
-	json_t *c = json_object();
-	const char *v;
+/*
+ * Claims and the scope that covers each. A claim goes out if its scope was
+ * granted, or if the claims parameter names it and the client is
+ * registered for its scope: nothing beyond what the portal was admitted to
+ * (claim minimisation; register identifiers only with company_identifiers).
+ */
+enum claim_src { C_PERSON, C_ORG, C_ROLE, C_VERIFIED, C_ORG_ID };
 
-	if (c == NULL || person == NULL)
-		return c;
-	if (kt_scope_has(scope, "profile") &&
-	    (v = json_string_value(json_object_get(person, "name"))) && *v)
-		json_object_set_new(c, "name", json_string(v));
-	if (kt_scope_has(scope, "email") &&
-	    (v = json_string_value(json_object_get(person, "email")))) {
-		const char *ver = json_string_value(
-		    json_object_get(person, "email_verified"));
-		json_object_set_new(c, "email", json_string(v));
-		json_object_set_new(c, "email_verified",
-				    json_boolean(ver && strcmp(ver, "1") == 0));
+static const struct claim_def {
+	const char *claim;
+	const char *scope;
+	enum claim_src src;
+	const char *field; /* record field */
+	const char *valid; /* validity flag field, or NULL */
+} claim_defs[] = {
+    {"name", "profile", C_PERSON, "name", NULL},
+    {"email", "email", C_PERSON, "email", NULL},
+    {"email_verified", "email", C_VERIFIED, "email_verified", NULL},
+    {"org_id", "company", C_ORG_ID, "id", NULL},
+    {"org_name", "company", C_ORG, "legal_name", NULL},
+    {"org_legal_form", "company", C_ORG, "legal_form", NULL},
+    {"org_role", "company", C_ROLE, NULL, NULL},
+    {"org_vat_id", "company_identifiers", C_ORG, "vat", "vat_valid"},
+    {"org_register_court", "company_identifiers", C_ORG, "hr_court",
+     "hr_valid"},
+    {"org_register_type", "company_identifiers", C_ORG, "hr_type",
+     "hr_valid"},
+    {"org_register_number", "company_identifiers", C_ORG, "hr_number",
+     "hr_valid"},
+    {"org_wid", "company_identifiers", C_ORG, "wid", "wid_valid"},
+};
+
+int kt_tok_sub(struct kt_req *r, const struct kt_client *c,
+	       const char *person, char out[KT_PAIRWISE_LEN + 1])
+{
+	const uint8_t *key;
+	size_t keylen;
+
+	if (strcmp(c->subject_type, "public") == 0) {
+		if (strlen(person) > KT_PAIRWISE_LEN)
+			return KT_ERR_LIMIT;
+		memcpy(out, person, strlen(person) + 1);
+		return KT_OK;
 	}
-	return c;
+	kt_keyset_hmac_key(r->rt->keys, &key, &keylen);
+	return kt_pairwise_id(key, keylen, "sub", c->sector, person, out);
+}
+
+int kt_tok_claims_param_ok(const char *text)
+{
+	json_t *root, *v, *c;
+	json_error_t jerr;
+	const char *k, *name;
+	int ok = 1;
+
+	if (text == NULL || strlen(text) > 4096)
+		return KT_ERR_INVALID;
+	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return KT_ERR_INVALID;
+	}
+	json_object_foreach(root, k, v)
+	{
+		if (strcmp(k, "id_token") != 0 && strcmp(k, "userinfo") != 0)
+			continue; /* unknown members are ignored (§5.5) */
+		if (!json_is_object(v)) {
+			ok = 0;
+			break;
+		}
+		json_object_foreach(v, name, c)
+		{
+			if (!json_is_null(c) && !json_is_object(c))
+				ok = 0;
+		}
+	}
+	json_decref(root);
+	return ok ? KT_OK : KT_ERR_INVALID;
+}
+
+static int requested(json_t *req, const char *target, const char *claim)
+{
+	return req != NULL &&
+	       json_object_get(json_object_get(req, target), claim) != NULL;
+}
+
+json_t *kt_tok_claims(struct kt_req *r, const struct kt_client *c,
+		      const struct kt_tok_subject *s, json_t *person,
+		      const char *target)
+{
+	json_t *out = json_object(), *req = NULL;
+	json_error_t jerr;
+
+	if (out == NULL)
+		return NULL;
+	if (s->claims_req != NULL)
+		req = json_loads(s->claims_req, 0, &jerr);
+	for (size_t i = 0; i < sizeof(claim_defs) / sizeof(claim_defs[0]);
+	     i++) {
+		const struct claim_def *d = &claim_defs[i];
+		json_t *rec = d->src == C_PERSON || d->src == C_VERIFIED
+				  ? person
+				  : s->org;
+		const char *v;
+
+		if (!kt_scope_has(s->scope, d->scope) &&
+		    !(requested(req, target, d->claim) &&
+		      kt_scope_has(c->scope, d->scope)))
+			continue;
+		if (d->src == C_ROLE) {
+			if (s->org != NULL && s->role != NULL)
+				json_object_set_new(out, d->claim,
+						    json_string(s->role));
+			continue;
+		}
+		if (rec == NULL ||
+		    (v = json_string_value(json_object_get(rec, d->field))) ==
+			NULL ||
+		    *v == '\0')
+			continue;
+		if (d->valid != NULL &&
+		    !kt_str_eq(json_string_value(json_object_get(rec, d->valid)),
+			       "1"))
+			continue; /* unvalidated identifiers never go out */
+		if (d->src == C_VERIFIED) {
+			json_object_set_new(out, d->claim,
+					    json_boolean(strcmp(v, "1") == 0));
+		} else if (d->src == C_ORG_ID) {
+			const uint8_t *key;
+			size_t keylen;
+			char pw[KT_PAIRWISE_LEN + 1];
+			kt_keyset_hmac_key(r->rt->keys, &key, &keylen);
+			if (kt_pairwise_id(key, keylen, "org", c->sector, v,
+					   pw) == KT_OK)
+				json_object_set_new(out, d->claim,
+						    json_string(pw));
+		} else {
+			json_object_set_new(out, d->claim, json_string(v));
+		}
+	}
+	json_decref(req);
+	return out;
 }
 
 int kt_tok_id(struct kt_req *r, const struct kt_client *c,
@@ -122,14 +250,16 @@ int kt_tok_id(struct kt_req *r, const struct kt_client *c,
 	      json_t *person, char **out)
 {
 	const struct kt_config *cfg = kt_req_cfg(r);
-	char at_hash[KT_JOSE_THUMBPRINT_LEN];
+	char at_hash[KT_JOSE_THUMBPRINT_LEN], sub[KT_PAIRWISE_LEN + 1];
 	int64_t now = kt_now();
 	json_t *claims, *user;
 	int rc;
 
 	*out = NULL;
+	if ((rc = kt_tok_sub(r, c, s->person, sub)) != KT_OK)
+		return rc;
 	claims = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "iss", cfg->issuer,
-			   "sub", s->sub, "aud", c->client_id, "azp",
+			   "sub", sub, "aud", c->client_id, "azp",
 			   c->client_id, "iat", (json_int_t)now, "exp",
 			   (json_int_t)(now + cfg->tokens_id_token_ttl_s));
 	if (claims == NULL)
@@ -148,7 +278,7 @@ int kt_tok_id(struct kt_req *r, const struct kt_client *c,
 	if (access_token != NULL &&
 	    kt_jose_at_hash(c->id_token_alg, access_token, at_hash) == KT_OK)
 		json_object_set_new(claims, "at_hash", json_string(at_hash));
-	user = kt_tok_user_claims(person, s->scope);
+	user = kt_tok_claims(r, c, s, person, "id_token");
 	json_object_update_missing(claims, user);
 	json_decref(user);
 	rc = sign(r, c->id_token_alg, "JWT", claims, out);

@@ -51,6 +51,13 @@ static const char html_style[] =
     "color:var(--err-fg)}"
     ".muted{color:var(--muted);font-size:.875rem}"
     ".detail{overflow-wrap:anywhere}"
+    "fieldset{border:0;margin:0 0 .5rem;padding:0}"
+    "legend{font-weight:600;margin-bottom:.5rem}"
+    ".choice{display:flex;gap:.75rem;align-items:flex-start;margin:.5rem 0;"
+    "padding:.75rem;border:1px solid var(--line);border-radius:6px;"
+    "font-weight:400}"
+    ".choice input{width:auto;margin-top:.3rem}"
+    ".choice span{display:block}"
     "ul{margin:0 0 1rem;padding-left:1.25rem}"
     "li{margin:.25rem 0}"
     "code{font-family:ui-monospace,Menlo,Consolas,monospace;"
@@ -423,6 +430,63 @@ int kt_html_page_select_account(struct evbuffer *out,
 	put(&pg, "</button>\n");
 	button(&pg, KT_HTML_FIELD_ACTION, KT_HTML_ACTION_SWITCH, 1, 0);
 	tr(&pg, "select.other_account");
+	put(&pg, "</button>\n</form>\n");
+	return page_end(&pg);
+}
+
+int kt_html_page_select_org(struct evbuffer *out,
+			    const struct kt_html_select_org *v)
+{
+	struct page pg = {out, NULL, 0};
+	const char *checked;
+	char id[32], key[48];
+
+	if (out == NULL || v == NULL || !action_ok(v->action) ||
+	    v->orgs == NULL || v->norgs == 0 || !kv_ok(v->hidden, v->nhidden))
+		return KT_ERR_INVALID;
+	pg.lang = v->lang;
+	checked = v->selected ? v->selected : v->orgs[0].id;
+
+	head(&pg, kt_i18n(pg.lang, "org.title"));
+	put(&pg, "<p>");
+	if (v->client_name != NULL && *v->client_name != '\0')
+		tr_with(&pg, "org.intro_client", "{client}", v->client_name,
+			"<strong>", "</strong>");
+	else
+		tr(&pg, "org.intro");
+	put(&pg, "</p>\n");
+	form_open(&pg, v->action, v->hidden, v->nhidden);
+	put(&pg, "<fieldset>\n<legend>");
+	tr(&pg, "org.legend");
+	put(&pg, "</legend>\n");
+	for (size_t i = 0; i < v->norgs; i++) {
+		const struct kt_html_org *o = &v->orgs[i];
+		snprintf(id, sizeof(id), "org-%zu", i);
+		put(&pg, "<label class=\"choice\" for=\"");
+		put(&pg, id);
+		put(&pg, "\"><input type=\"radio\" name=\"org\" id=\"");
+		put(&pg, id);
+		put(&pg, "\" value=\"");
+		esc(&pg, o->id);
+		put(&pg, "\"");
+		if (o->id != NULL && checked != NULL &&
+		    strcmp(o->id, checked) == 0)
+			put(&pg, " checked");
+		put(&pg, "><span><span>");
+		esc(&pg, o->name);
+		if (o->legal_form != NULL && *o->legal_form != '\0') {
+			put(&pg, " ");
+			esc(&pg, o->legal_form);
+		}
+		put(&pg, "</span><span class=\"muted\">");
+		snprintf(key, sizeof(key), "org.role.%s",
+			 o->role ? o->role : "member");
+		tr(&pg, kt_i18n_has(key) ? key : "org.role.member");
+		put(&pg, "</span></span></label>\n");
+	}
+	put(&pg, "</fieldset>\n");
+	button(&pg, KT_HTML_FIELD_ACTION, KT_HTML_ACTION_CONTINUE, 0, 0);
+	tr(&pg, "org.submit");
 	put(&pg, "</button>\n</form>\n");
 	return page_end(&pg);
 }

@@ -72,8 +72,43 @@ static const struct i18n_entry i18n_table[] = {
     {"select.continue_as", "Weiter als {account}", "Continue as {account}"},
     {"select.other_account", "Anderes Konto verwenden", "Use another account"},
 
+    /* Choose the organisation to act for */
+    {"org.title", "Unternehmen auswählen", "Choose a company"},
+    {"org.intro",
+     "Für welches Unternehmen möchten Sie handeln?",
+     "Which company do you want to act for?"},
+    {"org.intro_client",
+     "Für welches Unternehmen möchten Sie bei {client} handeln?",
+     "Which company do you want to act for at {client}?"},
+    {"org.submit", "Weiter", "Continue"},
+    {"org.legend", "Ihre Unternehmen", "Your companies"},
+    {"org.role.admin", "Administrator", "Administrator"},
+    {"org.role.member", "Mitglied", "Member"},
+    {"org.role.representative", "Vertretung (z. B. Steuerberatung)",
+     "Representative (e.g. tax adviser)"},
+    {"org.none.title", "Kein Unternehmen", "No company"},
+    {"org.none.text",
+     "Ihr Konto gehört zu keinem aktiven Unternehmen. Bitten Sie eine "
+     "Administratorin oder einen Administrator Ihres Unternehmens um eine "
+     "Einladung.",
+     "Your account does not belong to an active company. Ask an "
+     "administrator of your company for an invitation."},
+
+    /* Landing page */
+    {"index.title", "kontor", "kontor"},
+    {"index.text",
+     "Das gemeinsame Unternehmenskonto der Länder. Melden Sie sich über "
+     "das Serviceportal an, das Sie nutzen möchten.",
+     "The states' shared company account. Sign in through the service "
+     "portal you want to use."},
+
     /* Logout */
     {"logout.title", "Abmelden", "Sign out"},
+    {"logout.cancelled.title", "Angemeldet geblieben", "Still signed in"},
+    {"logout.cancelled.text",
+     "Sie wurden nicht abgemeldet. Sie können dieses Fenster schließen.",
+     "You have not been signed out. You can close this window."},
+
     {"logout.confirm", "Möchten Sie sich von Ihrem Unternehmenskonto abmelden?",
      "Do you want to sign out of your company account?"},
     {"logout.confirm_client",

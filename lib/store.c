@@ -718,25 +718,33 @@ int kt_store_grant_refresh(struct kt_redis *r, const char *gid,
 
 /* Access tokens ---------------------------------------------------------- */
 
+/* Active: the grant's fields (who, which organisation, which scopes). */
 static const char lua_at_status[] =
     "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end\n"
-    "if redis.call('HGET', KEYS[1], 'revoked') == '0' then return 1 end\n"
-    "return 0\n";
+    "if redis.call('HGET', KEYS[1], 'revoked') ~= '0' then return 0 end\n"
+    "return redis.call('HGETALL', KEYS[1])\n";
 
 static void on_at_status(const redisReply *rep, void *arg)
 {
 	struct kt_store_op *o = arg;
 	int rc = kt_store_reply_rc(rep);
 
+	json_t *grant = NULL;
+
 	if (rc == KT_OK) {
-		if (rep->type != REDIS_REPLY_INTEGER)
+		if (o->step == 0 && rep->type == REDIS_REPLY_ARRAY) {
+			grant = kt_store_pairs_to_object(rep); /* active */
+			rc = grant ? KT_OK : KT_ERR_NOMEM;
+		} else if (rep->type != REDIS_REPLY_INTEGER) {
 			rc = KT_ERR_REDIS;
-		else if (o->step == 0) /* EVAL: 1 = active */
-			rc = rep->integer == 1 ? KT_OK : KT_ERR_DENIED;
-		else /* EXISTS: 1 = revoked */
+		} else if (o->step == 0) { /* EVAL: 0 = revoked */
+			rc = KT_ERR_DENIED;
+		} else { /* EXISTS: 1 = revoked */
 			rc = rep->integer == 0 ? KT_OK : KT_ERR_DENIED;
+		}
 	}
-	kt_store_op_finish(o, rc, NULL);
+	kt_store_op_finish(o, rc, grant);
+	json_decref(grant);
 }
 
 static int atrev_key(char *out, const char *jti, const char *gid)

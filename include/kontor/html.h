@@ -121,6 +121,29 @@ struct kt_html_select_account {
 int kt_html_page_select_account(struct evbuffer *out,
 				const struct kt_html_select_account *v);
 
+struct kt_html_org {
+	const char *id;		/* form value */
+	const char *name;	/* legal name */
+	const char *legal_form; /* canonical code, may be NULL */
+	const char *role;	/* admin | member | representative */
+};
+
+struct kt_html_select_org {
+	const char *lang;
+	const char *action;
+	const char *const *hidden;
+	size_t nhidden;
+	const char *client_name; /* may be NULL */
+	const struct kt_html_org *orgs;
+	size_t norgs;
+	const char *selected; /* id of the preselected org, may be NULL */
+};
+
+/* Radio list name="org" (one checked: selected or the first) and a
+ * Continue button. */
+int kt_html_page_select_org(struct evbuffer *out,
+			    const struct kt_html_select_org *v);
+
 struct kt_html_logout {
 	const char *lang;
 	const char *action;

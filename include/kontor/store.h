@@ -112,8 +112,9 @@ int kt_store_grant_refresh(struct kt_redis *r, const char *gid,
 
 /*
  * Access tokens are JWTs; Redis only knows revocations. status answers
- * KT_OK (active) or KT_ERR_DENIED (revoked, or its grant is gone/revoked).
- * gid may be NULL for tokens without a grant (client_credentials).
+ * KT_OK (active; result = the grant's fields when gid is given) or
+ * KT_ERR_DENIED (revoked, or its grant is gone/revoked). gid may be NULL
+ * for tokens without a grant (client_credentials).
  */
 int kt_store_at_status(struct kt_redis *r, const char *jti, const char *gid,
 		       kt_store_cb *cb, void *arg);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define KT_SHA256_LEN 32
 
@@ -78,6 +79,12 @@ int kt_hex_value(unsigned char c);
 static inline const char *kt_str_or(const char *s, const char *def)
 {
 	return s != NULL ? s : def;
+}
+
+/* strcmp equality that treats NULL as different from everything. */
+static inline int kt_str_eq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
 /* strdup that returns NULL for NULL. */
