@@ -364,14 +364,19 @@ static const char *client_label(const struct kt_client *c)
 static void render(struct kt_req *r, int status, int rc, struct evbuffer *b)
 {
 	struct authz *a = r->h;
+	char *csp;
 
 	if (rc != KT_OK) {
 		evbuffer_free(b);
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
+	/* The form's submission ends in a redirect to the client, which
+	 * Chrome and Safari check against form-action too. */
+	csp = kt_html_csp_form_action(areq_get(a, "redirect_uri"));
 	emit_cookies(r, a);
-	kt_req_send_html(r, status, b, NULL);
+	kt_req_send_html(r, status, b, csp);
+	free(csp);
 }
 
 static void render_login(struct kt_req *r)
@@ -701,16 +706,12 @@ static void on_session_loaded(int rc, json_t *res, void *arg)
 static void check_session(struct kt_req *r)
 {
 	struct authz *a = r->h;
-	char cookie[128];
 	int rc;
 
-	if (kt_req_cookie(r, kt_req_cfg(r)->session_cookie_name, cookie,
-			  sizeof(cookie)) != KT_OK) {
+	if (kt_req_session_sid(r, a->sid) != KT_OK) {
 		on_session_loaded(KT_ERR_NOTFOUND, NULL, r);
 		return;
 	}
-	kt_token_hash(a->sid, cookie);
-	OPENSSL_cleanse(cookie, sizeof(cookie));
 	rc = kt_store_session_get(kt_req_redis(r), a->sid, on_session_loaded,
 				  r);
 	if (rc != KT_OK)
@@ -751,17 +752,17 @@ static void on_client(struct kt_req *r, const struct kt_client *c, int rc,
 	/* From here on errors go back to the client. */
 	if (kt_authz_validate(kt_req_cfg(r), c, p, &a->areq, &error, &desc) !=
 	    KT_OK) {
+		const char *mode = kt_params_get(p, "response_mode");
+		const char *state = kt_params_get(p, "state");
+
+		/* Only a usable response_mode and state travel back. */
+		if (mode != NULL && strcmp(mode, "form_post") != 0)
+			mode = NULL;
+		if (state != NULL && strlen(state) > MAX_STATE)
+			state = NULL;
 		a->areq = json_pack("{s:s,s:s?,s:s?}", "redirect_uri",
-				    redirect_uri, "state",
-				    kt_params_get(p, "state"), "response_mode",
-				    kt_params_get(p, "response_mode"));
-		/* An unusable response_mode cannot carry the error. */
-		if (strcmp(desc, "response_mode must be query or "
-				 "form_post") == 0)
-			json_object_del(a->areq, "response_mode");
-		if (kt_params_get(p, "state") &&
-		    strlen(kt_params_get(p, "state")) > MAX_STATE)
-			json_object_del(a->areq, "state");
+				    redirect_uri, "state", state,
+				    "response_mode", mode);
 		error_to_client(r, error, desc);
 		return;
 	}
@@ -1013,18 +1014,13 @@ static void start_session(struct kt_req *r)
 {
 	struct authz *a = r->h;
 	const struct kt_config *cfg = kt_req_cfg(r);
-	char old[128], now[24], abs[24];
+	char old_sid[24], now[24], abs[24];
 	int64_t t = kt_now();
 	int rc;
 
 	/* A login always gets a fresh session id; the old one ends. */
-	if (kt_req_cookie(r, cfg->session_cookie_name, old, sizeof(old)) ==
-	    KT_OK) {
-		char old_sid[23];
-		kt_token_hash(old_sid, old);
+	if (kt_req_session_sid(r, old_sid) == KT_OK)
 		kt_store_session_delete(kt_req_redis(r), old_sid, NULL, NULL);
-		OPENSSL_cleanse(old, sizeof(old));
-	}
 	if (kt_random_token(a->new_cookie, sizeof(a->new_cookie), 32) !=
 	    KT_OK) {
 		kt_req_send_error_page(r, 500, "server_error", NULL);
@@ -1139,9 +1135,7 @@ static void on_person(int rc, json_t *res, void *arg)
 		return;
 	}
 	j->r = r;
-	j->params.log_n = cfg->password_scrypt_log_n;
-	j->params.r = cfg->password_scrypt_r;
-	j->params.p = cfg->password_scrypt_p;
+	kt_config_password_params(cfg, &j->params);
 	kt_free_secret(a->password);
 	a->password = NULL;
 	if (kt_pool_submit(r->loop->gw->pool, r->loop->base, verify_work,

@@ -293,6 +293,7 @@ int kt_client_authenticate(struct kt_req *r, kt_client_auth_cb *ok)
 	const char *secret = kt_req_param(r, "client_secret");
 	const char *atype = kt_req_param(r, "client_assertion_type");
 	const char *client_id = NULL;
+	char id[KT_CLIENT_ID_MAX + 2];
 	int methods = 0, rc;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
@@ -366,10 +367,16 @@ int kt_client_authenticate(struct kt_req *r, kt_client_auth_cb *ok)
 			     "header");
 		return KT_OK;
 	}
-	/* The unverified claims were only needed for the lookup. */
+	/* The unverified claims are only needed for the lookup; client_id
+	 * may point into them, so copy it first. */
+	if (strlen(client_id) > KT_CLIENT_ID_MAX) {
+		auth_fail(r, "unknown client");
+		return KT_OK;
+	}
+	memcpy(id, client_id, strlen(client_id) + 1);
 	json_decref(a->claims);
 	a->claims = NULL;
-	rc = kt_client_find(r, client_id, on_client_for_auth, NULL);
+	rc = kt_client_find(r, id, on_client_for_auth, NULL);
 	if (rc != KT_OK)
 		kt_req_send_unavailable(r);
 	return KT_OK;

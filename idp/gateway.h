@@ -136,6 +136,9 @@ struct kt_redis *kt_req_redis(const struct kt_req *r);
 int kt_req_cookie(const struct kt_req *r, const char *name, char *out,
 		  size_t cap);
 int kt_req_secure(const struct kt_req *r);
+/* The session id (hash of the session cookie); KT_ERR_NOTFOUND without
+ * a cookie. */
+int kt_req_session_sid(const struct kt_req *r, char sid[24]);
 
 /* Answers; each completes and frees the request. */
 void kt_req_send_json(struct kt_req *r, int status, json_t *body);

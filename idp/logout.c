@@ -137,6 +137,7 @@ static void confirm(struct kt_req *r)
 				pget(r, "ui_locales")};
 	struct kt_html_logout v = {0};
 	struct evbuffer *b = evbuffer_new();
+	char *csp;
 
 	if (b == NULL) {
 		kt_req_send_unavailable(r);
@@ -156,7 +157,11 @@ static void confirm(struct kt_req *r)
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
-	kt_req_send_html(r, 200, b, NULL);
+	csp = pget(r, "post_logout_redirect_uri")
+		  ? kt_html_csp_form_action(pget(r, "post_logout_redirect_uri"))
+		  : NULL;
+	kt_req_send_html(r, 200, b, csp);
+	free(csp);
 }
 
 static void on_session(int rc, json_t *res, void *arg)
@@ -217,15 +222,11 @@ static void on_session(int rc, json_t *res, void *arg)
 static void check_session(struct kt_req *r)
 {
 	struct logout *l = r->h;
-	char cookie[128];
 
-	if (kt_req_cookie(r, kt_req_cfg(r)->session_cookie_name, cookie,
-			  sizeof(cookie)) != KT_OK) {
+	if (kt_req_session_sid(r, l->sid) != KT_OK) {
 		finish(r);
 		return;
 	}
-	kt_token_hash(l->sid, cookie);
-	OPENSSL_cleanse(cookie, sizeof(cookie));
 	if (kt_store_session_get(kt_req_redis(r), l->sid, on_session, r) !=
 	    KT_OK)
 		kt_req_send_unavailable(r);

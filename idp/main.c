@@ -80,19 +80,10 @@ static int apply_env(struct kt_config *cfg, struct kt_error *err)
 					    port);
 		cfg->listen_port = (int)v;
 	}
-	if (redis != NULL && *redis != '\0') {
-		struct kt_redis_addr addr;
-		char *dup;
-		if (kt_config_redis_url_parse(redis, &addr, err) != KT_OK)
-			return kt_error_set(err, KT_ERR_INVALID,
-					    "KONTOR_REDIS_URL: %s", err->msg);
-		if ((dup = strdup(redis)) == NULL)
-			return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-		free(cfg->redis_url);
-		cfg->redis_url = dup;
-		kt_config_redis_addr_clear(&cfg->redis);
-		cfg->redis = addr;
-	}
+	if (redis != NULL && *redis != '\0' &&
+	    kt_config_set_redis_url(cfg, redis, err) != KT_OK)
+		return kt_error_set(err, KT_ERR_INVALID, "KONTOR_REDIS_URL: %s",
+				    err->msg);
 	return KT_OK;
 }
 
@@ -117,8 +108,10 @@ int main(int argc, char **argv)
 	kt_error_clear(&err);
 	if (argc >= 2 && strcmp(argv[1], "keys") == 0)
 		return kt_idp_keys_main(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "user") == 0)
+	if (argc >= 2 && strcmp(argv[1], "user") == 0) {
+		kt_log_init(KT_LOG_WARN, 2);
 		return kt_idp_user_main(argc - 1, argv + 1);
+	}
 
 	while ((c = getopt_long(argc, argv, "c:tTVh", opts, NULL)) != -1) {
 		switch (c) {

@@ -207,16 +207,12 @@ void kt_h_userinfo(struct kt_req *r)
 					     : "the access token is invalid");
 		return;
 	}
-	if (!kt_scope_has(claim(t->claims, "scope"), "openid") ||
-	    claim(t->claims, "auth_time") == NULL) {
-		/* client_credentials tokens and pure OAuth grants have no
-		 * end user to describe. */
-		if (!json_is_integer(json_object_get(t->claims, "auth_time"))) {
-			kt_req_send_bearer_error(r, 403, "insufficient_scope",
-						 "the token lacks the openid "
-						 "scope");
-			return;
-		}
+	/* Userinfo describes an end user: client_credentials tokens (no
+	 * auth_time) and grants without openid have none to describe. */
+	if (!json_is_integer(json_object_get(t->claims, "auth_time"))) {
+		kt_req_send_bearer_error(r, 403, "insufficient_scope",
+					 "the token has no end user");
+		return;
 	}
 	if (!kt_scope_has(claim(t->claims, "scope"), "openid")) {
 		kt_req_send_bearer_error(r, 403, "insufficient_scope",
@@ -277,16 +273,16 @@ static void on_introspect_grant(int rc, json_t *res, void *arg)
 	}
 	kt_token_hash(h, token);
 	/* Only the current token of a live grant, and only to its client. */
-	if (strcmp(claim(res, "revoked") ?: "1", "0") != 0 ||
+	if (strcmp(kt_str_or(claim(res, "revoked"), "1"), "0") != 0 ||
 	    !kt_ct_streq(claim(res, "rt"), h) ||
-	    strcmp(claim(res, "client_id") ?: "", t->client->client_id) != 0) {
+	    strcmp(kt_str_or(claim(res, "client_id"), ""), t->client->client_id) != 0) {
 		inactive(r);
 		return;
 	}
 	body = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s}", "active", 1, "scope",
-			 claim(res, "scope") ?: "", "client_id",
+			 kt_str_or(claim(res, "scope"), ""), "client_id",
 			 claim(res, "client_id"), "sub",
-			 claim(res, "person") ?: "", "iss",
+			 kt_str_or(claim(res, "person"), ""), "iss",
 			 kt_req_cfg(r)->issuer, "token_type", "refresh_token");
 	if (body == NULL) {
 		kt_req_send_unavailable(r);
@@ -393,7 +389,7 @@ static void on_revoke_grant(int rc, json_t *res, void *arg)
 		kt_req_send_json(r, 200, json_object());
 		return;
 	}
-	if (strcmp(claim(res, "client_id") ?: "", t->client->client_id) != 0) {
+	if (strcmp(kt_str_or(claim(res, "client_id"), ""), t->client->client_id) != 0) {
 		kt_req_send_oauth_error(r, 400, "unauthorized_client",
 					"the token was issued to another "
 					"client");

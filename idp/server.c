@@ -28,6 +28,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 
 #include "kontor/err.h"
 #include "kontor/html.h"
@@ -320,6 +321,21 @@ int kt_req_cookie(const struct kt_req *r, const char *name, char *out,
 	if (h == NULL)
 		return KT_ERR_NOTFOUND;
 	return kt_http_cookie_get(h, name, out, cap);
+}
+
+int kt_req_session_sid(const struct kt_req *r, char sid[24])
+{
+	char cookie[128];
+	int rc;
+
+	rc = kt_req_cookie(r, kt_req_cfg(r)->session_cookie_name, cookie,
+			   sizeof(cookie));
+	if (rc != KT_OK)
+		return KT_ERR_NOTFOUND;
+	/* Redis and logs only ever see the hash of the cookie. */
+	kt_token_hash(sid, cookie);
+	OPENSSL_cleanse(cookie, sizeof(cookie));
+	return KT_OK;
 }
 
 int kt_req_secure(const struct kt_req *r)
@@ -623,9 +639,13 @@ static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 	evhttp_set_max_headers_size(loop->http, cfg->limits_max_header_size);
 	evhttp_set_max_body_size(loop->http, cfg->limits_max_body_size);
 	evhttp_set_timeout(loop->http, cfg->limits_timeout_s);
-	evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET |
-						   EVHTTP_REQ_POST |
-						   EVHTTP_REQ_HEAD);
+	/* Every method reaches the router, which answers 405 with Allow
+	 * (libevent itself would say 501 for a method it filters). */
+	evhttp_set_allowed_methods(
+	    loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+			    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+			    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+			    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
 	evhttp_set_default_content_type(loop->http, "text/plain; charset=utf-8");
 	evhttp_set_gencb(loop->http, on_request, loop);
 

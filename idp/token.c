@@ -32,6 +32,7 @@ struct tokreq {
 	char rt[96]; /* refresh token to return: secret */
 	char *scope;
 	int refresh; /* issue a refresh token */
+	void (*after_person)(struct kt_req *r); /* next step once loaded */
 };
 
 static void tokreq_free(void *p)
@@ -74,7 +75,7 @@ static void respond(struct kt_req *r)
 	if (t->data != NULL) {
 		s.sub = dget(t->data, "person");
 		s.gid = t->gid;
-		s.auth_time = strtoll(dget(t->data, "auth_time") ?: "0", NULL,
+		s.auth_time = strtoll(kt_str_or(dget(t->data, "auth_time"), "0"), NULL,
 				      10);
 		s.acr = dget(t->data, "acr");
 		s.amr = dget(t->data, "amr");
@@ -140,10 +141,10 @@ static void create_grant(struct kt_req *r)
 
 	g = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "client_id",
 		      t->client->client_id, "person", dget(t->data, "person"),
-		      "scope", t->scope, "sid", dget(t->data, "sid") ?: "",
-		      "auth_time", dget(t->data, "auth_time") ?: "0", "acr",
-		      dget(t->data, "acr") ?: "", "amr",
-		      dget(t->data, "amr") ?: "");
+		      "scope", t->scope, "sid", kt_str_or(dget(t->data, "sid"), ""),
+		      "auth_time", kt_str_or(dget(t->data, "auth_time"), "0"), "acr",
+		      kt_str_or(dget(t->data, "acr"), ""), "amr",
+		      kt_str_or(dget(t->data, "amr"), ""));
 	if (g == NULL) {
 		fail(r, KT_ERR_NOMEM);
 		return;
@@ -188,7 +189,17 @@ static void on_person(int rc, json_t *res, void *arg)
 		return;
 	}
 	t->person = json_incref(res);
-	create_grant(r);
+	t->after_person(r);
+}
+
+/* Tokens describe the person as they are now, and only an active one. */
+static int load_person(struct kt_req *r, void (*next)(struct kt_req *r))
+{
+	struct tokreq *t = r->h;
+
+	t->after_person = next;
+	return kt_store_person_get(kt_req_redis(r), dget(t->data, "person"),
+				   on_person, r);
 }
 
 static void on_revoked_replay(int rc, json_t *res, void *arg)
@@ -240,14 +251,14 @@ static void on_code(int rc, json_t *res, void *arg)
 					"the authorization code has expired");
 		return;
 	}
-	if (strcmp(dget(res, "client_id") ?: "", t->client->client_id) != 0) {
+	if (strcmp(kt_str_or(dget(res, "client_id"), ""), t->client->client_id) != 0) {
 		kt_req_send_oauth_error(r, 400, "invalid_grant",
 					"the authorization code was issued to "
 					"another client");
 		return;
 	}
-	if (strcmp(dget(res, "redirect_uri") ?: "",
-		   kt_req_param(r, "redirect_uri") ?: "") != 0) {
+	if (strcmp(kt_str_or(dget(res, "redirect_uri"), ""),
+		   kt_str_or(kt_req_param(r, "redirect_uri"), "")) != 0) {
 		kt_req_send_oauth_error(r, 400, "invalid_grant",
 					"redirect_uri does not match the "
 					"authorization request");
@@ -278,8 +289,7 @@ static void on_code(int rc, json_t *res, void *arg)
 		return;
 	}
 	t->refresh = kt_client_grant_ok(t->client, KT_GRANT_REFRESH_TOKEN);
-	rc = kt_store_person_get(kt_req_redis(r), dget(res, "person"),
-				 on_person, r);
+	rc = load_person(r, create_grant);
 	if (rc != KT_OK)
 		fail(r, rc);
 }
@@ -308,26 +318,6 @@ static void grant_code(struct kt_req *r)
 }
 
 /* refresh_token ----------------------------------------------------------- */
-
-static void on_refresh_person(int rc, json_t *res, void *arg)
-{
-	struct kt_req *r = arg;
-	struct tokreq *t = r->h;
-	const char *status = json_string_value(json_object_get(res, "status"));
-
-	if (rc == KT_ERR_NOTFOUND ||
-	    (rc == KT_OK && (status == NULL || strcmp(status, "active") != 0))) {
-		kt_req_send_oauth_error(r, 400, "invalid_grant",
-					"the account is not active");
-		return;
-	}
-	if (rc != KT_OK) {
-		fail(r, rc);
-		return;
-	}
-	t->person = json_incref(res);
-	respond(r);
-}
 
 static void on_rotated(int rc, json_t *res, void *arg)
 {
@@ -383,8 +373,7 @@ static void on_rotated(int rc, json_t *res, void *arg)
 		fail(r, KT_ERR_NOMEM);
 		return;
 	}
-	rc = kt_store_person_get(kt_req_redis(r), dget(res, "person"),
-				 on_refresh_person, r);
+	rc = load_person(r, respond);
 	if (rc != KT_OK)
 		fail(r, rc);
 }

@@ -32,7 +32,8 @@ static void usage(FILE *out)
 	      "                           [--name NAME] [--verified]\n"
 	      "                           [--password-env VAR | "
 	      "--password-stdin]\n"
-	      "                           [--exists-ok]\n"
+	      "                           [--exists-ok] "
+	      "[--allow-weak-password]\n"
 	      "\n"
 	      "Creates a person account in the Redis store named by FILE\n"
 	      "(or KONTOR_REDIS_URL). The password is read from the\n"
@@ -40,7 +41,11 @@ static void usage(FILE *out)
 	      "input, never from the command line, and hashed with the\n"
 	      "configured scrypt parameters.\n"
 	      "\n"
-	      "  --exists-ok   exit 0 if the email is already registered\n"
+	      "  --exists-ok             exit 0 if the email is already "
+	      "registered\n"
+	      "  --allow-weak-password   skip the password policy (12+ "
+	      "characters);\n"
+	      "                          for seeding demo accounts only\n"
 	      "\n"
 	      "Exit status: 0 created (or exists with --exists-ok), 1 error,\n"
 	      "2 usage error.\n",
@@ -88,14 +93,14 @@ int kt_idp_user_main(int argc, char **argv)
 	    {"password-env", required_argument, NULL, 'P'},
 	    {"password-stdin", no_argument, NULL, 'S'},
 	    {"exists-ok", no_argument, NULL, 'x'},
+	    {"allow-weak-password", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *email = NULL, *name = NULL, *env = NULL;
 	const char *reason = NULL, *redis_url;
-	int verified = 0, from_stdin = 0, exists_ok = 0, c, ret = 1;
+	int verified = 0, from_stdin = 0, exists_ok = 0, weak_ok = 0, c, ret = 1;
 	struct kt_config *cfg = NULL;
-	struct kt_redis_addr addr;
 	struct kt_redis *redis = NULL;
 	struct event_base *base = NULL;
 	struct kt_password_params params;
@@ -133,6 +138,9 @@ int kt_idp_user_main(int argc, char **argv)
 		case 'x':
 			exists_ok = 1;
 			break;
+		case 'W':
+			weak_ok = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -154,7 +162,7 @@ int kt_idp_user_main(int argc, char **argv)
 		fprintf(stderr, "kontor-idp user: no password given\n");
 		return 2;
 	}
-	if (kt_password_policy_check(pw, &reason) != KT_OK) {
+	if (!weak_ok && kt_password_policy_check(pw, &reason) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: password rejected: %s\n",
 			kt_password_policy_describe(reason));
 		goto out;
@@ -164,15 +172,14 @@ int kt_idp_user_main(int argc, char **argv)
 		goto out;
 	}
 	redis_url = getenv("KONTOR_REDIS_URL");
-	if (redis_url == NULL || *redis_url == '\0')
-		redis_url = cfg->redis_url;
-	if (kt_config_redis_url_parse(redis_url, &addr, &err) != KT_OK) {
-		fprintf(stderr, "kontor-idp user: %s\n", err.msg);
+	if (redis_url != NULL && *redis_url != '\0' &&
+	    kt_config_set_redis_url(cfg, redis_url, &err) != KT_OK) {
+		fprintf(stderr, "kontor-idp user: KONTOR_REDIS_URL: %s\n",
+			err.msg);
 		goto out;
 	}
-	params.log_n = cfg->password_scrypt_log_n;
-	params.r = cfg->password_scrypt_r;
-	params.p = cfg->password_scrypt_p;
+	redis_url = cfg->redis_url;
+	kt_config_password_params(cfg, &params);
 	if (kt_password_hash(pw, &params, &hash, &err) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: %s\n", err.msg);
 		goto out;
@@ -181,7 +188,7 @@ int kt_idp_user_main(int argc, char **argv)
 			   name ? name : "", "pwhash", hash, "email_verified",
 			   verified ? "1" : "0");
 	if (person == NULL || (base = event_base_new()) == NULL ||
-	    kt_redis_new(base, &addr, cfg->redis_timeout_ms, &redis) != KT_OK ||
+	    kt_redis_new(base, &cfg->redis, cfg->redis_timeout_ms, &redis) != KT_OK ||
 	    kt_redis_wait_ready(redis, cfg->redis_timeout_ms) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: cannot reach Redis at %s\n",
 			redis_url);

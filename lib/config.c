@@ -802,17 +802,6 @@ void kt_config_redis_addr_clear(struct kt_redis_addr *a)
 		OPENSSL_cleanse(a, sizeof(*a));
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) into out (cap bytes incl. NUL). */
 static int pct_decode(const char *s, size_t n, char *out, size_t cap)
 {
@@ -822,8 +811,8 @@ static int pct_decode(const char *s, size_t n, char *out, size_t cap)
 		int c = (unsigned char)s[i];
 		if (c == '%') {
 			int hi =
-			    i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval((unsigned char)s[i + 2]) : -1;
+			    i + 2 < n ? kt_hex_value((unsigned char)s[i + 1]) : -1;
+			int lo = hi >= 0 ? kt_hex_value((unsigned char)s[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
 				return KT_ERR_INVALID;
 			c = hi * 16 + lo;
@@ -999,4 +988,31 @@ int kt_config_redis_url_parse(const char *url, struct kt_redis_addr *out,
 	if (r != KT_OK)
 		kt_config_redis_addr_clear(out);
 	return r;
+}
+
+int kt_config_set_redis_url(struct kt_config *cfg, const char *url,
+			    struct kt_error *err)
+{
+	struct kt_redis_addr addr;
+	char *dup;
+
+	if (kt_config_redis_url_parse(url, &addr, err) != KT_OK)
+		return KT_ERR_INVALID;
+	if ((dup = strdup(url)) == NULL) {
+		kt_config_redis_addr_clear(&addr);
+		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+	}
+	kt_free_secret(cfg->redis_url);
+	cfg->redis_url = dup;
+	kt_config_redis_addr_clear(&cfg->redis);
+	cfg->redis = addr;
+	return KT_OK;
+}
+
+void kt_config_password_params(const struct kt_config *cfg,
+			       struct kt_password_params *out)
+{
+	out->log_n = (unsigned)cfg->password_scrypt_log_n;
+	out->r = (unsigned)cfg->password_scrypt_r;
+	out->p = (unsigned)cfg->password_scrypt_p;
 }

@@ -24,17 +24,6 @@ struct kt_params {
 	size_t cap;
 };
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int kt_params_decode(const char *in, size_t inlen, char *out, size_t outcap,
 		     size_t *outlen, struct kt_error *err)
 {
@@ -53,8 +42,8 @@ int kt_params_decode(const char *in, size_t inlen, char *out, size_t outcap,
 		} else if (c == '%') {
 			int hi, lo;
 			if (inlen - i < 3 ||
-			    (hi = hexval((unsigned char)in[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)in[i + 2])) < 0) {
+			    (hi = kt_hex_value((unsigned char)in[i + 1])) < 0 ||
+			    (lo = kt_hex_value((unsigned char)in[i + 2])) < 0) {
 				r = kt_error_set(err, KT_ERR_INVALID,
 						 "invalid percent-encoding");
 				goto fail;

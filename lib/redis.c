@@ -79,15 +79,16 @@ static void limited_free(void *obj)
 	default_fns->freeObject(obj);
 }
 
-static redisReader *probe_reader;
-
 static void fns_init(void)
 {
-	/* The defaults are static inside hiredis: read them off a reader. */
-	probe_reader = redisReaderCreate();
-	if (probe_reader == NULL)
+	/* The defaults are a static table inside hiredis: read the pointer
+	 * off a throwaway reader; it stays valid after the reader is gone. */
+	redisReader *probe = redisReaderCreate();
+
+	if (probe == NULL)
 		return;
-	default_fns = probe_reader->fn;
+	default_fns = probe->fn;
+	redisReaderFree(probe);
 	limited_fns.createString = limited_string;
 	limited_fns.createArray = limited_array;
 	limited_fns.createInteger = limited_integer;

@@ -533,6 +533,26 @@ int kt_store_doc_delete(struct kt_redis *r, const char *kind, const char *id)
 	return kt_redis_cmdv(r, NULL, NULL, "DEL", key, NULL);
 }
 
+/*
+ * Our Lua scripts answer {tag, value...}. Returns the tag, or -1 after
+ * finishing the operation with the error (transport, Redis, bad shape).
+ */
+static long long tagged_reply(const redisReply *rep, struct op *o)
+{
+	int rc = reply_rc(rep);
+
+	if (rc != KT_OK) {
+		op_finish(o, rc, NULL);
+		return -1;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
+		op_finish(o, KT_ERR_REDIS, NULL);
+		return -1;
+	}
+	return rep->element[0]->integer;
+}
+
 /* Authorization codes ---------------------------------------------------- */
 
 static const char lua_code_redeem[] =
@@ -574,18 +594,11 @@ static void on_code_redeem(const redisReply *rep, void *arg)
 	struct op *o = arg;
 	json_t *res = NULL;
 	json_error_t jerr;
-	int rc = reply_rc(rep);
+	long long tag = tagged_reply(rep, o);
 
-	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+	switch (tag) {
+	case -1:
 		return;
-	}
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
-		op_finish(o, KT_ERR_REDIS, NULL);
-		return;
-	}
-	switch (rep->element[0]->integer) {
 	case 1:
 		if (rep->elements == 2 &&
 		    rep->element[1]->type == REDIS_REPLY_STRING)
@@ -737,18 +750,11 @@ static void on_grant_refresh(const redisReply *rep, void *arg)
 {
 	struct op *o = arg;
 	json_t *res = NULL;
-	int rc = reply_rc(rep);
+	long long tag = tagged_reply(rep, o);
 
-	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+	switch (tag) {
+	case -1:
 		return;
-	}
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
-		op_finish(o, KT_ERR_REDIS, NULL);
-		return;
-	}
-	switch (rep->element[0]->integer) {
 	case 1:
 		if (rep->elements == 2 &&
 		    rep->element[1]->type == REDIS_REPLY_ARRAY)

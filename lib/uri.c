@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "kontor/err.h"
+#include "kontor/util.h"
 #include "kontor/uri.h"
 
 /*
@@ -38,17 +39,6 @@ static int is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_value(unsigned char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 3986 unreserved, gen-delims, sub-delims and '%'. */
 static int uri_char_ok(unsigned char c)
 {
@@ -75,8 +65,8 @@ static const char *check_chars(const char *s)
 
 		if (*p != '%')
 			continue;
-		hi = hex_value((unsigned char)p[1]);
-		lo = hi < 0 ? -1 : hex_value((unsigned char)p[2]);
+		hi = kt_hex_value((unsigned char)p[1]);
+		lo = hi < 0 ? -1 : kt_hex_value((unsigned char)p[2]);
 		if (hi < 0 || lo < 0)
 			return R_PCT;
 		v = hi * 16 + lo;
@@ -100,7 +90,7 @@ static int label_is_numeric(const char *l, size_t n)
 
 	if (n >= 2 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X')) {
 		for (i = 2; i < n; i++)
-			if (hex_value((unsigned char)l[i]) < 0)
+			if (kt_hex_value((unsigned char)l[i]) < 0)
 				return 0;
 		return 1;
 	}
@@ -132,7 +122,7 @@ static int ipv6_ok(const char *h, size_t n)
 	if (n >= sizeof(buf))
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (hex_value((unsigned char)h[i]) < 0 && h[i] != ':' &&
+		if (kt_hex_value((unsigned char)h[i]) < 0 && h[i] != ':' &&
 		    h[i] != '.')
 			return 0;
 	memcpy(buf, h, n);

@@ -282,3 +282,14 @@ int kt_utf8_valid(const void *s, size_t n)
 	}
 	return 1;
 }
+
+int kt_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

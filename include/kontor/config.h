@@ -23,6 +23,7 @@
 #include "kontor/client.h"
 #include "kontor/err.h"
 #include "kontor/log.h"
+#include "kontor/password.h"
 #include "kontor/redis.h"
 
 #define KT_CONFIG_MAX_FILE_SIZE (1024 * 1024)
@@ -122,5 +123,16 @@ const struct kt_client *kt_config_client(const struct kt_config *cfg,
 int kt_config_redis_url_parse(const char *url, struct kt_redis_addr *out,
 			      struct kt_error *err);
 void kt_config_redis_addr_clear(struct kt_redis_addr *a);
+
+/*
+ * Replace redis.url (and the parsed address), e.g. from KONTOR_REDIS_URL.
+ * On failure cfg is unchanged and err->msg names the problem.
+ */
+int kt_config_set_redis_url(struct kt_config *cfg, const char *url,
+			    struct kt_error *err);
+
+/* The configured scrypt parameters. */
+void kt_config_password_params(const struct kt_config *cfg,
+			       struct kt_password_params *out);
 
 #endif

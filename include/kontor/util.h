@@ -71,6 +71,15 @@ int64_t kt_mono_ms(void);
 /* Securely wipe and free a heap string; NULL ok. */
 void kt_free_secret(char *s);
 
+/* Value of one hexadecimal digit, or -1. */
+int kt_hex_value(unsigned char c);
+
+/* s, or def when s is NULL (the portable spelling of GNU "s ?: def"). */
+static inline const char *kt_str_or(const char *s, const char *def)
+{
+	return s != NULL ? s : def;
+}
+
 /* strdup that returns NULL for NULL. */
 char *kt_strdup(const char *s);
 

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+import warnings
 
 import requests
 
@@ -29,6 +30,9 @@ BUILD = os.environ.get("KONTOR_BUILD_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 IDP = os.path.join(BUILD, "kontor-idp")
 DEMO_PASSWORD = "correct horse battery staple"
+
+# requests' pooled connections are closed at exit; the warnings are noise.
+warnings.simplefilter("ignore", ResourceWarning)
 
 
 def free_port():
@@ -292,15 +296,25 @@ class Gateway:
         self.proc.send_signal(sig)
 
     def stop(self):
+        """SIGTERM, then insist on a clean exit: a sanitizer report, a
+        leak or a crash anywhere in the gateway fails the test module."""
+        rc = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(15)
+                rc = self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                rc = "hung on SIGTERM"
+        elif self.proc:
+            rc = self.proc.returncode
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
         if self.redis:
             self.redis.stop()
+        self.exit_status = rc
 
     def logs(self):
         with open(self.log_path, "rb") as f:
@@ -308,7 +322,12 @@ class Gateway:
 
     def close(self):
         self.stop()
+        logs = self.logs()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        bad = ("Sanitizer", "runtime error:")
+        if self.exit_status not in (0, None) or any(b in logs for b in bad):
+            raise AssertionError("kontor-idp did not exit cleanly (%s):\n%s"
+                                 % (self.exit_status, logs[-4000:]))
 
     def discovery(self):
         return requests.get(self.url + "/.well-known/openid-configuration",
