@@ -72,8 +72,14 @@ class DemoPortal(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        # Like the harness does for the gateway: a crash, a sanitizer
+        # report or a leak in the portal fails the module.
         cls.stop_portal()
+        rc, log = cls.proc.returncode, cls.portal_log()
         cls.gw.close()
+        if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
+            raise AssertionError("kontor-demo-portal did not exit cleanly "
+                                 "(%s):\n%s" % (rc, log[-4000:]))
 
     def run(self, result=None):
         return rp_util.run_with_logs(self, super().run, result,

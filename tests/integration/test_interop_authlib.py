@@ -24,6 +24,7 @@ try:
     from authlib.integrations.requests_client import OAuth2Session
     from authlib.jose import JsonWebKey, jwt
     from authlib.jose.errors import InvalidClaimError
+    from authlib.oauth2.rfc7523 import PrivateKeyJWT
     from authlib.oidc.core import CodeIDToken
 except ImportError as e:  # pragma: no cover - environment problem
     raise ImportError(
@@ -40,6 +41,8 @@ NAME = "Lena Vogel"
 class AuthlibInterop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # private_key_jwt: authlib signs, the gateway knows the public half.
+        cls.rp_key = JsonWebKey.generate_key("RSA", 2048, is_private=True)
         clients = [
             {"client_id": "authlib-basic", "client_secret": SECRET_BASIC,
              "token_endpoint_auth_method": "client_secret_basic",
@@ -51,6 +54,10 @@ class AuthlibInterop(unittest.TestCase):
              "redirect_uris": [CB], "id_token_signed_response_alg": "ES256",
              "grant_types": ["authorization_code", "refresh_token"],
              "skip_consent": True},
+            {"client_id": "authlib-pkjwt",
+             "token_endpoint_auth_method": "private_key_jwt",
+             "jwks": {"keys": [cls.rp_key.as_dict(is_private=False)]},
+             "redirect_uris": [CB], "skip_consent": True},
             {"client_id": "authlib-public",
              "token_endpoint_auth_method": "none",
              "application_type": "native",
@@ -221,6 +228,51 @@ class AuthlibInterop(unittest.TestCase):
                                    code_verifier=verifier)
         self.validate_id_token(token["id_token"], "authlib-public", nonce,
                                token["access_token"])
+
+    def pkjwt_login(self, key, claims=None):
+        """A login of authlib-pkjwt whose token request authenticates with
+        authlib's RFC 7523 client assertion (RS256, aud = token endpoint,
+        no kid) signed by key; returns (fetch_token callable, nonce)."""
+        client = self.session("authlib-pkjwt", key.as_pem(is_private=True),
+                              method="private_key_jwt")
+        # A fresh dict: authlib stores its jti in it.
+        client.register_client_auth_method(
+            PrivateKeyJWT(self.meta["token_endpoint"],
+                          claims=dict(claims) if claims else None))
+        verifier = secrets.token_urlsafe(48)
+        nonce = secrets.token_urlsafe(16)
+        loc, _ = self.authorize(client, verifier, nonce)
+        return (lambda: client.fetch_token(self.meta["token_endpoint"],
+                                           authorization_response=loc,
+                                           code_verifier=verifier)), nonce
+
+    def test_private_key_jwt(self):
+        # Five minutes: within the gateway's limit (see below).
+        five_min = {"exp": int(time.time()) + 300}
+        fetch, nonce = self.pkjwt_login(self.rp_key, five_min)
+        token = fetch()
+        self.validate_id_token(token["id_token"], "authlib-pkjwt", nonce,
+                               token["access_token"])
+        # A key the gateway does not know is refused.
+        other = JsonWebKey.generate_key("RSA", 2048, is_private=True)
+        fetch, _ = self.pkjwt_login(other, five_min)
+        with self.assertRaises(OAuthError) as cm:
+            fetch()
+        self.assertEqual(cm.exception.error, "invalid_client")
+
+    def test_private_key_jwt_authlib_default_lifetime(self):
+        """KNOWN INTEROP GAP, reported to the lead: authlib 1.2.0 signs
+        assertions valid for an hour (exp = iat + 3600) and the gateway
+        refuses an exp more than 600 s ahead (ASSERTION_MAX_LIFETIME in
+        idp/clients.c). This pins today's behaviour and its exact reason;
+        once the gateway accepts authlib's default, this test fails:
+        then replace the assertRaises by the successful login."""
+        fetch, _ = self.pkjwt_login(self.rp_key)
+        with self.assertRaises(OAuthError) as cm:
+            fetch()
+        self.assertEqual(cm.exception.error, "invalid_client")
+        self.assertIn("exp too far in the future",
+                      cm.exception.description)
 
     def test_wrong_code_verifier_rejected(self):
         client = self.session("authlib-post", SECRET_POST,

@@ -35,6 +35,7 @@ HTTPD_CONF = """\
 ServerRoot "{root}"
 ServerName 127.0.0.1
 Listen 127.0.0.1:{port}
+Listen 127.0.0.1:{fp_port}
 PidFile "{root}/httpd.pid"
 DefaultRuntimeDir "{root}/run"
 ErrorLog "{root}/error.log"
@@ -85,6 +86,14 @@ OIDCCacheType shm
     Header set X-Claim-Acr "%{{OIDC_CLAIM_acr}}e"
     Header set X-Remote-User "expr=%{{REMOTE_USER}}"
 </Location>
+
+# A second client that asks for response_mode=form_post.
+<VirtualHost 127.0.0.1:{fp_port}>
+    OIDCClientID apache-fp
+    OIDCClientSecret {secret}
+    OIDCRedirectURI http://127.0.0.1:{fp_port}/protected/redirect_uri
+    OIDCResponseMode form_post
+</VirtualHost>
 """
 
 
@@ -94,9 +103,10 @@ def have_apache():
 
 
 class Apache:
-    def __init__(self, port, issuer):
+    def __init__(self, port, fp_port, issuer):
         self.port = port
         self.url = "http://127.0.0.1:%d" % port
+        self.fp_url = "http://127.0.0.1:%d" % fp_port
         self.root = tempfile.mkdtemp(prefix="kontor-apache-")
         # Apache's children run as www-data when started as root (CI).
         os.chmod(self.root, 0o755)
@@ -109,7 +119,8 @@ class Apache:
         user = ""
         if os.geteuid() == 0:
             user = "User www-data\nGroup www-data"
-        conf = HTTPD_CONF.format(root=self.root, port=port, issuer=issuer,
+        conf = HTTPD_CONF.format(root=self.root, port=port, fp_port=fp_port,
+                                 issuer=issuer,
                                  secret=SECRET, modules=MODULES, user=user,
                                  passphrase=secrets.token_urlsafe(32))
         self.conf = os.path.join(self.root, "httpd.conf")
@@ -174,8 +185,9 @@ class Apache:
 class ModAuthOpenidcInterop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        port = harness.free_port()
+        port, fp_port = harness.free_port(), harness.free_port()
         base = "http://127.0.0.1:%d" % port
+        fp_base = "http://127.0.0.1:%d" % fp_port
         clients = [{
             "client_id": "apache", "client_secret": SECRET,
             "token_endpoint_auth_method": "client_secret_basic",
@@ -183,10 +195,14 @@ class ModAuthOpenidcInterop(unittest.TestCase):
             "post_logout_redirect_uris": [base + "/loggedout.html"],
             "grant_types": ["authorization_code", "refresh_token"],
             "client_name": "Apache mod_auth_openidc",
+        }, {
+            "client_id": "apache-fp", "client_secret": SECRET,
+            "redirect_uris": [fp_base + "/protected/redirect_uri"],
+            "skip_consent": True,
         }]
         cls.gw = harness.Gateway(clients=clients,
                                  people=[{"email": EMAIL, "name": NAME}])
-        cls.apache = Apache(port, cls.gw.url)
+        cls.apache = Apache(port, fp_port, cls.gw.url)
         try:
             cls.apache.start()
         except Exception:
@@ -284,6 +300,38 @@ class ModAuthOpenidcInterop(unittest.TestCase):
         # gateway asks for the password again.
         r, _ = self.start_login(b)
         self.assertIn('name="password"', r.text)
+
+    def test_form_post_response_mode(self):
+        """response_mode=form_post: the gateway answers with an
+        auto-submitting form that the browser POSTs to Apache."""
+        b = self.browser()
+        r = b.get(self.apache.fp_url + "/protected/")
+        self.assertEqual(r.status_code, 302, r.text[:300])
+        loc = r.headers["Location"]
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))
+        self.assertEqual(q["client_id"], "apache-fp")
+        self.assertEqual(q["response_mode"], "form_post")
+        r = b.get(loc)
+        r = b.login(r, EMAIL, harness.DEMO_PASSWORD)
+        self.assertEqual(r.status_code, 200, r.text[:500])
+        forms = harness.parse_forms(r.text)
+        self.assertEqual(len(forms), 1, r.text[:1000])
+        f = forms[0]
+        self.assertEqual(f["method"], "post")
+        self.assertEqual(f["action"],
+                         self.apache.fp_url + "/protected/redirect_uri")
+        self.assertEqual(set(f["fields"]) & {"code", "state", "iss"},
+                         {"code", "state", "iss"})
+        self.assertEqual(f["fields"]["state"], q["state"])
+        self.assertNotIn("code=", r.headers.get("Location", ""))
+        # The page's CSP must let the form go to the client's origin.
+        self.assertIn(self.apache.fp_url,
+                      r.headers.get("Content-Security-Policy", ""))
+        r = b.submit(r, {})
+        r = rp_util.follow(b.s, r)
+        self.assertEqual(r.status_code, 200, r.text[:500])
+        self.assertIn("protected page", r.text)
+        self.assertEqual(r.headers["X-Claim-Email"], EMAIL)
 
     def test_unauthenticated_is_never_served(self):
         """Without a login the page never shows, and a forged callback is
