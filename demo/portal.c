@@ -499,20 +499,61 @@ struct copy_ctx {
 };
 
 /*
- * Copy one response header. liboauth2 1.4.5.4 sets its state and session
- * cookies without HttpOnly and SameSite (and marks some SameSite=None,
- * which browsers refuse without Secure). Every request that must carry
- * them is a top-level GET navigation, so the binding makes them
- * HttpOnly; SameSite=Lax (and Secure behind https): no script reads them
- * and no cross-site subrequest sends them.
+ * liboauth2 1.4.5.4 sets its state and session cookies without HttpOnly
+ * and SameSite (and marks some SameSite=None, which browsers refuse
+ * without Secure). Every request that must carry them is a top-level GET
+ * navigation, so the binding makes them HttpOnly; SameSite=Lax (and
+ * Secure behind https): no script reads them and no cross-site
+ * subrequest sends them. Only the attributes after the first ';' are
+ * looked at, never the (encrypted, arbitrary) value. Caller frees.
  */
+static char *harden_cookie(const char *set_cookie, int secure)
+{
+	struct evbuffer *b = evbuffer_new();
+	const char *p = strchr(set_cookie, ';');
+	int http_only = 0, has_secure = 0, bad = 0;
+	char *out = NULL;
+	size_t n;
+
+	if (b == NULL)
+		return NULL;
+	n = p ? (size_t)(p - set_cookie) : strlen(set_cookie);
+	bad |= evbuffer_add(b, set_cookie, n);
+	while (p != NULL) {
+		const char *attr = p + 1;
+		while (*attr == ' ')
+			attr++;
+		p = strchr(attr, ';');
+		n = p ? (size_t)(p - attr) : strlen(attr);
+		if (n >= 8 && strncasecmp(attr, "SameSite", 8) == 0)
+			continue; /* replaced below */
+		if (n == 8 && strncasecmp(attr, "HttpOnly", 8) == 0)
+			http_only = 1;
+		if (n == 6 && strncasecmp(attr, "Secure", 6) == 0)
+			has_secure = 1;
+		if (n > 0)
+			bad |=
+			    evbuffer_add_printf(b, "; %.*s", (int)n, attr) < 0;
+	}
+	bad |= evbuffer_add_printf(b, "%s; SameSite=Lax%s",
+				   http_only ? "" : "; HttpOnly",
+				   secure && !has_secure ? "; Secure" : "") < 0;
+	n = evbuffer_get_length(b);
+	if (!bad && (out = malloc(n + 1)) != NULL) {
+		evbuffer_remove(b, out, n);
+		out[n] = '\0';
+	}
+	evbuffer_free(b);
+	return out;
+}
+
+/* Copy one response header of liboauth2's to the reply. */
 static bool copy_header(oauth2_log_t *log, void *rec, const char *key,
 			const char *value)
 {
 	struct copy_ctx *c = rec;
 	struct evkeyvalq *out = evhttp_request_get_output_headers(c->req);
-	int secure = strcmp(c->p->scheme, "https") == 0;
-	char *v = NULL, *ss;
+	char *v = NULL;
 
 	(void)log;
 	if (key == NULL || value == NULL)
@@ -521,17 +562,11 @@ static bool copy_header(oauth2_log_t *log, void *rec, const char *key,
 		if (c->skip_cookie != NULL &&
 		    strncmp(value, c->skip_cookie, strlen(c->skip_cookie)) == 0)
 			return true;
-		if (asprintf(&v, "%s%s%s%s", value,
-			     strcasestr(value, "HttpOnly") ? "" : "; HttpOnly",
-			     strcasestr(value, "SameSite") ? ""
-							   : "; SameSite=Lax",
-			     secure && !strcasestr(value, "Secure") ? "; Secure"
-								    : "") < 0) {
+		v = harden_cookie(value, strcmp(c->p->scheme, "https") == 0);
+		if (v == NULL) {
 			c->failed = 1;
 			return false;
 		}
-		if ((ss = strcasestr(v, "; SameSite=None")) != NULL)
-			memcpy(ss, "; SameSite=Lax ", 15);
 		value = v;
 	}
 	if (evhttp_add_header(out, key, value) != 0)
@@ -909,36 +944,33 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
 	const char *path = u ? evhttp_uri_get_path(u) : NULL;
 	const char *query = u ? evhttp_uri_get_query(u) : NULL;
-	int status;
 
 	if (path == NULL || *path == '\0')
 		path = "/";
+	/* The path only: queries carry codes and states. */
+	kt_log_debug(
+	    "%s %s",
+	    evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "other",
+	    path);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Allow", "GET");
 		kt_http_send_html(req, 405, NULL, NULL);
-		status = 405;
 	} else if (!canonical_host(p, req)) {
-		status = 302;
+		/* redirected */
 	} else if (strcmp(path, "/") == 0) {
 		handle_landing(p, req);
-		status = 200;
 	} else if (strncmp(path, PORTAL_PROTECTED_PREFIX,
 			   strlen(PORTAL_PROTECTED_PREFIX)) == 0 ||
 		   strcmp(path, p->redirect_path) == 0) {
 		handle_protected(p, req, path, query);
-		status = -1;
 	} else if (strcmp(path, "/logout") == 0) {
 		handle_logout(p, req);
-		status = 303;
 	} else {
 		const char *lang = req_lang(req);
 		send_message(p, req, 404, "404", "Not found / Nicht gefunden",
 			     NULL, "/", tr(lang, M_HOME));
-		status = 404;
 	}
-	/* The path only: queries carry codes and states. */
-	kt_log_debug("GET %s -> %d", path, status);
 }
 
 /* ---- startup ----------------------------------------------------------- */
