@@ -52,6 +52,8 @@ static const char *const config_keys[] = {
     "backchannel_logout_session_required",
     "require_pkce",
     "skip_consent",
+    "sector_identifier",
+    "organisation_required",
 };
 
 /* JWK members that only a private or symmetric key has (RFC 7518 §6). */
@@ -548,6 +550,8 @@ static json_t *build_metadata(const struct kt_client *c)
 							     : "web"));
 	bad |= json_object_set_new(m, "subject_type",
 				   json_string(c->subject_type));
+	bad |= json_object_set_new(m, "organisation_required",
+				   json_boolean(c->organisation_required));
 	if (c->backchannel_logout_uri != NULL) {
 		bad |=
 		    json_object_set_new(m, "backchannel_logout_uri",
@@ -562,6 +566,8 @@ static json_t *build_metadata(const struct kt_client *c)
 					   json_boolean(c->require_pkce));
 		bad |= json_object_set_new(m, "skip_consent",
 					   json_boolean(c->skip_consent));
+		bad |= json_object_set_new(m, "sector_identifier",
+					   json_string(c->sector));
 	}
 	if (bad)
 		goto fail;
@@ -734,6 +740,90 @@ static int parse_logout(struct parse *ps, const json_t *obj,
 			&c->backchannel_logout_session_required, 0);
 }
 
+/* Host part of an already validated absolute URI. */
+static int uri_host(const char *uri, char *out, size_t cap)
+{
+	const char *p = strstr(uri, "://"), *end;
+	size_t n;
+
+	if (p == NULL)
+		return -1;
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	/* [v6] literals keep their brackets; a port is not part of the
+	 * sector. */
+	if (*p == '[')
+		n = (size_t)(strchr(p, ']') ? strchr(p, ']') - p + 1 : end - p);
+	else
+		n = strcspn(p, ":/?#");
+	if (n == 0 || n >= cap)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	for (char *q = out; *q; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char)(*q - 'A' + 'a');
+	return 0;
+}
+
+/*
+ * The pairwise sector (OIDC Core §8.1): an explicit sector_identifier
+ * (config clients; a host name), else the single host all redirect_uris
+ * share. A client whose redirect_uris span hosts must name its sector
+ * (sector_identifier_uri documents would need an outbound fetch at
+ * registration; not supported). Clients without redirect_uris (machine
+ * clients) get a sector of their own.
+ */
+static int parse_sector(struct parse *ps, const json_t *obj,
+			struct kt_client *c)
+{
+	char host[256], first[256];
+	const char *s;
+	int r;
+
+	if ((r = get_string(ps, obj, "sector_identifier", &s)) != KT_OK)
+		return r;
+	if (getv(ps, obj, "sector_identifier_uri") != NULL)
+		return failf(ps, OAUTH_BAD_META, "sector_identifier_uri",
+			     "not supported; redirect_uris must share one "
+			     "host");
+	if (s != NULL) {
+		if (ps->pol->dynamic)
+			s = NULL; /* ignored: not a registration parameter */
+		else if (*s == '\0' || strlen(s) > 253 ||
+			 strpbrk(s, " /:?#@{}\\") != NULL)
+			return failf(ps, OAUTH_BAD_META, "sector_identifier",
+				     "must be a host name");
+	}
+	if (s != NULL) {
+		c->sector = strdup(s);
+		return c->sector ? KT_OK : nomem(ps);
+	}
+	first[0] = '\0';
+	for (size_t i = 0; i < c->n_redirect_uris; i++) {
+		if (uri_host(c->redirect_uris[i], host, sizeof(host)) != 0)
+			return failf(ps, OAUTH_BAD_URI, "redirect_uris",
+				     "cannot determine the host of '%s'",
+				     c->redirect_uris[i]);
+		if (first[0] == '\0')
+			memcpy(first, host, strlen(host) + 1);
+		else if (strcmp(first, host) != 0)
+			return failf(ps, OAUTH_BAD_META, "redirect_uris",
+				     "span several hosts; %s",
+				     ps->pol->dynamic
+					 ? "register one client per host"
+					 : "set sector_identifier");
+	}
+	if (first[0] != '\0') {
+		c->sector = strdup(first);
+	} else {
+		size_t n = strlen(c->client_id) + 8;
+		if ((c->sector = malloc(n)) != NULL)
+			snprintf(c->sector, n, "client:%s", c->client_id);
+	}
+	return c->sector ? KT_OK : nomem(ps);
+}
+
 static int parse_client(struct parse *ps, const json_t *obj,
 			struct kt_client *c)
 {
@@ -819,9 +909,20 @@ static int parse_client(struct parse *ps, const json_t *obj,
 			      &app)) != KT_OK)
 		return r;
 	c->application_type = app == app_types[1] ? KT_APP_NATIVE : KT_APP_WEB;
-	c->subject_type = subject_types[0];
+	/* Pairwise by default: portals of different sectors must not be
+	 * able to correlate people (OIDC Core §8.1). */
+	c->subject_type = subject_types[1];
 	if ((r = parse_choice(ps, obj, "subject_type", subject_types, 2,
 			      &c->subject_type)) != KT_OK)
+		return r;
+	if (ps->pol->dynamic && c->subject_type == subject_types[0])
+		return failf(ps, OAUTH_BAD_META, "subject_type",
+			     "'public' is only available to clients in the "
+			     "configuration file");
+	if ((r = parse_sector(ps, obj, c)) != KT_OK)
+		return r;
+	if ((r = get_bool(ps, obj, "organisation_required",
+			  &c->organisation_required, 0)) != KT_OK)
 		return r;
 	if ((r = parse_flags(ps, obj, c)) != KT_OK)
 		return r;
@@ -936,6 +1037,7 @@ void kt_client_free(struct kt_client *c)
 	free(c->scope);
 	json_decref(c->jwks);
 	free(c->backchannel_logout_uri);
+	free(c->sector);
 	json_decref(c->metadata);
 	free(c);
 }

@@ -8,6 +8,8 @@
 #include "kontor/store.h"
 #include "kontor/util.h"
 
+#include "store_int.h"
+
 /*
  * Key schema (docs/architecture.md has the full table). The part in braces
  * is the Redis Cluster hash tag: all keys of one object share it.
@@ -27,138 +29,59 @@
  *   kt:consent:{<person>}       HASH   client_id -> granted scopes
  */
 
-#define KEY_MAX 320
-#define JSON_DOC_MAX (256 * 1024)
-
-struct op {
-	kt_store_cb *cb;
-	void *arg;
-	struct kt_redis *r;
-	int step;
-	char key[KEY_MAX];
-	json_t *keep;
-};
-
-static struct op *op_new(struct kt_redis *r, kt_store_cb *cb, void *arg)
-{
-	struct op *o = calloc(1, sizeof(*o));
-	if (o == NULL)
-		return NULL;
-	o->r = r;
-	o->cb = cb;
-	o->arg = arg;
-	return o;
-}
-
-static void op_finish(struct op *o, int rc, json_t *result)
-{
-	if (o->cb != NULL)
-		o->cb(rc, result, o->arg);
-	json_decref(o->keep);
-	free(o);
-}
-
-/*
- * Build "<prefix>{<tag>}<suffix>". The tag is the Redis Cluster hash tag;
- * identifiers containing braces would move it, so they are refused.
- */
-static int mkkey(char *out, const char *prefix, const char *tag,
-		 const char *suffix)
-{
-	int n;
-
-	if (tag == NULL || *tag == '\0' || strpbrk(tag, "{}") != NULL)
-		return KT_ERR_INVALID;
-	if (suffix != NULL && strpbrk(suffix, "{}") != NULL)
-		return KT_ERR_INVALID;
-	n = snprintf(out, KEY_MAX, "%s{%s}%s", prefix, tag,
-		     suffix ? suffix : "");
-	if (n < 0 || n >= KEY_MAX)
-		return KT_ERR_LIMIT;
-	return KT_OK;
-}
-
-/* HGETALL / Lua flat array -> JSON object of strings. */
-static json_t *pairs_to_object(const redisReply *rep)
-{
-	json_t *obj = json_object();
-
-	if (obj == NULL)
-		return NULL;
-	for (size_t i = 0; i + 1 < rep->elements; i += 2) {
-		const redisReply *k = rep->element[i], *v = rep->element[i + 1];
-		if (k->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING)
-			continue;
-		json_object_set_new(obj, k->str, json_stringn(v->str, v->len));
-	}
-	return obj;
-}
-
-static int reply_rc(const redisReply *rep)
-{
-	if (rep == NULL)
-		return KT_ERR_UNAVAILABLE;
-	if (rep->type == REDIS_REPLY_ERROR) {
-		kt_log_error("redis: %s", rep->str);
-		return KT_ERR_REDIS;
-	}
-	return KT_OK;
-}
-
 /* Generic completions --------------------------------------------------- */
 
 static void on_status(const redisReply *rep, void *arg)
 {
-	op_finish(arg, reply_rc(rep), NULL);
+	kt_store_op_finish(arg, kt_store_reply_rc(rep), NULL);
 }
 
 static void on_hash(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
+	struct kt_store_op *o = arg;
 	json_t *obj;
-	int rc = reply_rc(rep);
+	int rc = kt_store_reply_rc(rep);
 
 	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 		return;
 	}
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
-		op_finish(o, KT_ERR_NOTFOUND, NULL);
+		kt_store_op_finish(o, KT_ERR_NOTFOUND, NULL);
 		return;
 	}
-	obj = pairs_to_object(rep);
-	op_finish(o, obj ? KT_OK : KT_ERR_NOMEM, obj);
+	obj = kt_store_pairs_to_object(rep);
+	kt_store_op_finish(o, obj ? KT_OK : KT_ERR_NOMEM, obj);
 	json_decref(obj);
 }
 
 static void on_json_string(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
+	struct kt_store_op *o = arg;
 	json_t *doc;
 	json_error_t jerr;
-	int rc = reply_rc(rep);
+	int rc = kt_store_reply_rc(rep);
 
 	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 		return;
 	}
 	if (rep->type != REDIS_REPLY_STRING) {
-		op_finish(o, KT_ERR_NOTFOUND, NULL);
+		kt_store_op_finish(o, KT_ERR_NOTFOUND, NULL);
 		return;
 	}
 	doc = json_loadb(rep->str, rep->len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL || !json_is_object(doc)) {
 		kt_log_error("store: corrupt JSON document at %s", o->key);
 		json_decref(doc);
-		op_finish(o, KT_ERR_INTERNAL, NULL);
+		kt_store_op_finish(o, KT_ERR_INTERNAL, NULL);
 		return;
 	}
-	op_finish(o, KT_OK, doc);
+	kt_store_op_finish(o, KT_OK, doc);
 	json_decref(doc);
 }
 
-static int send_or_fail(struct op *o, int rc)
+static int send_or_fail(struct kt_store_op *o, int rc)
 {
 	if (rc != KT_OK)
 		free(o);
@@ -190,7 +113,7 @@ static int object_to_args(json_t *obj, const char **argv, size_t *lens,
 
 int kt_store_ping(struct kt_redis *r, kt_store_cb *cb, void *arg)
 {
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	if (o == NULL)
 		return KT_ERR_NOMEM;
 	return send_or_fail(o, kt_redis_cmdv(r, on_status, o, "PING", NULL));
@@ -211,35 +134,35 @@ static int lower_email(char *out, size_t cap, const char *email)
 
 static void on_email_id(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
-	int rc = reply_rc(rep);
+	struct kt_store_op *o = arg;
+	int rc = kt_store_reply_rc(rep);
 
 	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 		return;
 	}
 	if (rep->type != REDIS_REPLY_STRING ||
-	    mkkey(o->key, "kt:person:", rep->str, NULL) != KT_OK) {
-		op_finish(o, KT_ERR_NOTFOUND, NULL);
+	    kt_store_key(o->key, "kt:person:", rep->str, NULL) != KT_OK) {
+		kt_store_op_finish(o, KT_ERR_NOTFOUND, NULL);
 		return;
 	}
 	rc = kt_redis_cmdv(o->r, on_hash, o, "HGETALL", o->key, NULL);
 	if (rc != KT_OK)
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 }
 
 int kt_store_person_by_email(struct kt_redis *r, const char *email,
 			     kt_store_cb *cb, void *arg)
 {
 	char low[256];
-	struct op *o;
+	struct kt_store_op *o;
 	int rc;
 
 	if ((rc = lower_email(low, sizeof(low), email)) != KT_OK)
 		return rc;
-	if ((o = op_new(r, cb, arg)) == NULL)
+	if ((o = kt_store_op_new(r, cb, arg)) == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:email:", low, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:email:", low, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(
 	    o, kt_redis_cmdv(r, on_email_id, o, "GET", o->key, NULL));
@@ -248,12 +171,12 @@ int kt_store_person_by_email(struct kt_redis *r, const char *email,
 int kt_store_person_get(struct kt_redis *r, const char *id, kt_store_cb *cb,
 			void *arg)
 {
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:person:", id, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:person:", id, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(
 	    o, kt_redis_cmdv(r, on_hash, o, "HGETALL", o->key, NULL));
@@ -261,35 +184,35 @@ int kt_store_person_get(struct kt_redis *r, const char *id, kt_store_cb *cb,
 
 static void on_person_written(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
-	int rc = reply_rc(rep);
+	struct kt_store_op *o = arg;
+	int rc = kt_store_reply_rc(rep);
 	json_t *res = NULL;
 
 	if (rc == KT_OK)
 		res = json_pack("{s:O}", "id", json_object_get(o->keep, "id"));
-	op_finish(o, rc, res);
+	kt_store_op_finish(o, rc, res);
 	json_decref(res);
 }
 
 static void on_email_claimed(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
+	struct kt_store_op *o = arg;
 	const char *argv[KT_REDIS_MAX_ARGS];
 	size_t lens[KT_REDIS_MAX_ARGS];
-	int argc = 0, rc = reply_rc(rep);
+	int argc = 0, rc = kt_store_reply_rc(rep);
 
 	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 		return;
 	}
 	if (rep->type == REDIS_REPLY_NIL) {
-		op_finish(o, KT_ERR_CONFLICT, NULL);
+		kt_store_op_finish(o, KT_ERR_CONFLICT, NULL);
 		return;
 	}
-	if (mkkey(o->key, "kt:person:",
+	if (kt_store_key(o->key, "kt:person:",
 		  json_string_value(json_object_get(o->keep, "id")),
 		  NULL) != KT_OK) {
-		op_finish(o, KT_ERR_INVALID, NULL);
+		kt_store_op_finish(o, KT_ERR_INVALID, NULL);
 		return;
 	}
 	argv[argc] = "HSET";
@@ -300,7 +223,7 @@ static void on_email_claimed(const redisReply *rep, void *arg)
 				 KT_REDIS_MAX_ARGS)) != KT_OK ||
 	    (rc = kt_redis_cmd(o->r, on_person_written, o, argc, argv, lens)) !=
 		KT_OK)
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 }
 
 int kt_store_person_create(struct kt_redis *r, json_t *person, kt_store_cb *cb,
@@ -308,14 +231,14 @@ int kt_store_person_create(struct kt_redis *r, json_t *person, kt_store_cb *cb,
 {
 	char low[256], idbuf[32], now[24];
 	const char *email = json_string_value(json_object_get(person, "email"));
-	struct op *o;
+	struct kt_store_op *o;
 	int rc;
 
 	if (email == NULL)
 		return KT_ERR_INVALID;
 	if ((rc = lower_email(low, sizeof(low), email)) != KT_OK)
 		return rc;
-	if ((o = op_new(r, cb, arg)) == NULL)
+	if ((o = kt_store_op_new(r, cb, arg)) == NULL)
 		return KT_ERR_NOMEM;
 	if ((o->keep = json_deep_copy(person)) == NULL)
 		return send_or_fail(o, KT_ERR_NOMEM);
@@ -333,7 +256,7 @@ int kt_store_person_create(struct kt_redis *r, json_t *person, kt_store_cb *cb,
 	json_object_set_new(o->keep, "updated_at", json_string(now));
 	if (json_object_get(o->keep, "status") == NULL)
 		json_object_set_new(o->keep, "status", json_string("active"));
-	if ((rc = mkkey(o->key, "kt:email:", low, NULL)) != KT_OK) {
+	if ((rc = kt_store_key(o->key, "kt:email:", low, NULL)) != KT_OK) {
 		json_decref(o->keep);
 		return send_or_fail(o, rc);
 	}
@@ -352,12 +275,12 @@ int kt_store_person_set_pwhash(struct kt_redis *r, const char *id,
 			       const char *pwhash, kt_store_cb *cb, void *arg)
 {
 	char now[24];
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:person:", id, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:person:", id, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	snprintf(now, sizeof(now), "%lld", (long long)kt_now());
 	/* HSET only if the person still exists (no resurrection). */
@@ -373,8 +296,8 @@ int kt_store_person_set_pwhash(struct kt_redis *r, const char *id,
 
 static void on_exec(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
-	int rc = reply_rc(rep);
+	struct kt_store_op *o = arg;
+	int rc = kt_store_reply_rc(rep);
 
 	if (rc == KT_OK && rep->type != REDIS_REPLY_ARRAY)
 		rc = KT_ERR_REDIS; /* EXEC aborted */
@@ -383,11 +306,11 @@ static void on_exec(const redisReply *rep, void *arg)
 			if (rep->element[i]->type == REDIS_REPLY_ERROR)
 				rc = KT_ERR_REDIS;
 	}
-	op_finish(o, rc, NULL);
+	kt_store_op_finish(o, rc, NULL);
 }
 
 /* HSET key fields... ; EXPIRE key ttl — atomically. */
-static int hset_expire(struct kt_redis *r, struct op *o, json_t *fields,
+static int hset_expire(struct kt_redis *r, struct kt_store_op *o, json_t *fields,
 		       int64_t ttl)
 {
 	const char *argv[KT_REDIS_MAX_ARGS];
@@ -415,12 +338,12 @@ static int hset_expire(struct kt_redis *r, struct op *o, json_t *fields,
 int kt_store_session_create(struct kt_redis *r, const char *sid, json_t *fields,
 			    int64_t idle_ttl, kt_store_cb *cb, void *arg)
 {
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:session:", sid, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:session:", sid, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(o, hset_expire(r, o, fields, idle_ttl));
 }
@@ -428,12 +351,12 @@ int kt_store_session_create(struct kt_redis *r, const char *sid, json_t *fields,
 int kt_store_session_get(struct kt_redis *r, const char *sid, kt_store_cb *cb,
 			 void *arg)
 {
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:session:", sid, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:session:", sid, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(
 	    o, kt_redis_cmdv(r, on_hash, o, "HGETALL", o->key, NULL));
@@ -444,7 +367,7 @@ int kt_store_session_touch(struct kt_redis *r, const char *sid, int64_t ttl)
 	char key[KEY_MAX], ttls[24];
 	int rc;
 
-	if ((rc = mkkey(key, "kt:session:", sid, NULL)) != KT_OK)
+	if ((rc = kt_store_key(key, "kt:session:", sid, NULL)) != KT_OK)
 		return rc;
 	snprintf(ttls, sizeof(ttls), "%lld", (long long)ttl);
 	return kt_redis_cmdv(r, NULL, NULL, "EXPIRE", key, ttls, NULL);
@@ -453,12 +376,12 @@ int kt_store_session_touch(struct kt_redis *r, const char *sid, int64_t ttl)
 int kt_store_session_delete(struct kt_redis *r, const char *sid,
 			    kt_store_cb *cb, void *arg)
 {
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:session:", sid, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:session:", sid, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(
 	    o, kt_redis_cmdv(r, on_status, o, "DEL", o->key, NULL));
@@ -476,7 +399,7 @@ static int doc_key(char *out, const char *kind, const char *id)
 	n = snprintf(prefix, sizeof(prefix), "kt:%s:", kind);
 	if (n < 0 || (size_t)n >= sizeof(prefix))
 		return KT_ERR_LIMIT;
-	return mkkey(out, prefix, id, NULL);
+	return kt_store_key(out, prefix, id, NULL);
 }
 
 int kt_store_doc_put(struct kt_redis *r, const char *kind, const char *id,
@@ -484,10 +407,10 @@ int kt_store_doc_put(struct kt_redis *r, const char *kind, const char *id,
 {
 	char ttls[24];
 	char *s = NULL;
-	struct op *o;
+	struct kt_store_op *o;
 	int rc;
 
-	if ((o = op_new(r, cb, arg)) == NULL)
+	if ((o = kt_store_op_new(r, cb, arg)) == NULL)
 		return KT_ERR_NOMEM;
 	if ((rc = doc_key(o->key, kind, id)) != KT_OK)
 		return send_or_fail(o, rc);
@@ -511,7 +434,7 @@ int kt_store_doc_put(struct kt_redis *r, const char *kind, const char *id,
 int kt_store_doc_get(struct kt_redis *r, const char *kind, const char *id,
 		     int take, kt_store_cb *cb, void *arg)
 {
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
@@ -537,17 +460,17 @@ int kt_store_doc_delete(struct kt_redis *r, const char *kind, const char *id)
  * Our Lua scripts answer {tag, value...}. Returns the tag, or -1 after
  * finishing the operation with the error (transport, Redis, bad shape).
  */
-static long long tagged_reply(const redisReply *rep, struct op *o)
+static long long tagged_reply(const redisReply *rep, struct kt_store_op *o)
 {
-	int rc = reply_rc(rep);
+	int rc = kt_store_reply_rc(rep);
 
 	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 		return -1;
 	}
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
-		op_finish(o, KT_ERR_REDIS, NULL);
+		kt_store_op_finish(o, KT_ERR_REDIS, NULL);
 		return -1;
 	}
 	return rep->element[0]->integer;
@@ -569,12 +492,12 @@ int kt_store_code_put(struct kt_redis *r, const char *code_hash, json_t *data,
 {
 	char ttls[24];
 	char *s;
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:code:", code_hash, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:code:", code_hash, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	if ((s = json_dumps(data, JSON_COMPACT)) == NULL)
 		return send_or_fail(o, KT_ERR_NOMEM);
@@ -591,7 +514,7 @@ int kt_store_code_put(struct kt_redis *r, const char *code_hash, json_t *data,
 
 static void on_code_redeem(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
+	struct kt_store_op *o = arg;
 	json_t *res = NULL;
 	json_error_t jerr;
 	long long tag = tagged_reply(rep, o);
@@ -604,16 +527,16 @@ static void on_code_redeem(const redisReply *rep, void *arg)
 		    rep->element[1]->type == REDIS_REPLY_STRING)
 			res = json_loadb(rep->element[1]->str,
 					 rep->element[1]->len, 0, &jerr);
-		op_finish(o, res ? KT_OK : KT_ERR_INTERNAL, res);
+		kt_store_op_finish(o, res ? KT_OK : KT_ERR_INTERNAL, res);
 		break;
 	case 2:
 		if (rep->elements == 2 &&
 		    rep->element[1]->type == REDIS_REPLY_STRING)
 			res = json_pack("{s:s}", "gid", rep->element[1]->str);
-		op_finish(o, KT_ERR_CONFLICT, res);
+		kt_store_op_finish(o, KT_ERR_CONFLICT, res);
 		break;
 	default:
-		op_finish(o, KT_ERR_NOTFOUND, NULL);
+		kt_store_op_finish(o, KT_ERR_NOTFOUND, NULL);
 		break;
 	}
 	json_decref(res);
@@ -624,12 +547,12 @@ int kt_store_code_redeem(struct kt_redis *r, const char *code_hash,
 			 void *arg)
 {
 	char ttls[24];
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:code:", code_hash, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:code:", code_hash, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	snprintf(ttls, sizeof(ttls), "%lld", (long long)reuse_ttl);
 	return send_or_fail(o, kt_redis_cmdv(r, on_code_redeem, o, "EVAL",
@@ -674,13 +597,13 @@ static const char lua_grant_refresh[] =
 
 static void on_int_flag(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
-	int rc = reply_rc(rep);
+	struct kt_store_op *o = arg;
+	int rc = kt_store_reply_rc(rep);
 
 	if (rc == KT_OK && rep->type == REDIS_REPLY_INTEGER &&
 	    rep->integer == 0)
 		rc = KT_ERR_CONFLICT;
-	op_finish(o, rc, NULL);
+	kt_store_op_finish(o, rc, NULL);
 }
 
 int kt_store_grant_create(struct kt_redis *r, const char *gid, json_t *fields,
@@ -690,11 +613,11 @@ int kt_store_grant_create(struct kt_redis *r, const char *gid, json_t *fields,
 	size_t lens[KT_REDIS_MAX_ARGS];
 	char ttls[24];
 	int argc = 0, rc;
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:grant:", gid, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:grant:", gid, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	snprintf(ttls, sizeof(ttls), "%lld", (long long)ttl);
 	argv[argc] = "EVAL";
@@ -717,12 +640,12 @@ int kt_store_grant_create(struct kt_redis *r, const char *gid, json_t *fields,
 int kt_store_grant_get(struct kt_redis *r, const char *gid, kt_store_cb *cb,
 		       void *arg)
 {
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:grant:", gid, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:grant:", gid, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(
 	    o, kt_redis_cmdv(r, on_hash, o, "HGETALL", o->key, NULL));
@@ -732,13 +655,13 @@ int kt_store_grant_revoke(struct kt_redis *r, const char *gid, int64_t ttl,
 			  kt_store_cb *cb, void *arg)
 {
 	char old[KEY_MAX], ttls[24];
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:grant:", gid, NULL)) != KT_OK ||
-	    (rc = mkkey(old, "kt:grant:", gid, ":old")) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:grant:", gid, NULL)) != KT_OK ||
+	    (rc = kt_store_key(old, "kt:grant:", gid, ":old")) != KT_OK)
 		return send_or_fail(o, rc);
 	snprintf(ttls, sizeof(ttls), "%lld", (long long)ttl);
 	return send_or_fail(o, kt_redis_cmdv(r, on_status, o, "EVAL",
@@ -748,7 +671,7 @@ int kt_store_grant_revoke(struct kt_redis *r, const char *gid, int64_t ttl,
 
 static void on_grant_refresh(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
+	struct kt_store_op *o = arg;
 	json_t *res = NULL;
 	long long tag = tagged_reply(rep, o);
 
@@ -758,18 +681,18 @@ static void on_grant_refresh(const redisReply *rep, void *arg)
 	case 1:
 		if (rep->elements == 2 &&
 		    rep->element[1]->type == REDIS_REPLY_ARRAY)
-			res = pairs_to_object(rep->element[1]);
-		op_finish(o, res ? KT_OK : KT_ERR_INTERNAL, res);
+			res = kt_store_pairs_to_object(rep->element[1]);
+		kt_store_op_finish(o, res ? KT_OK : KT_ERR_INTERNAL, res);
 		json_decref(res);
 		return;
 	case 2:
-		op_finish(o, KT_ERR_CONFLICT, NULL);
+		kt_store_op_finish(o, KT_ERR_CONFLICT, NULL);
 		return;
 	case 3:
-		op_finish(o, KT_ERR_DENIED, NULL);
+		kt_store_op_finish(o, KT_ERR_DENIED, NULL);
 		return;
 	default:
-		op_finish(o, KT_ERR_NOTFOUND, NULL);
+		kt_store_op_finish(o, KT_ERR_NOTFOUND, NULL);
 		return;
 	}
 }
@@ -779,13 +702,13 @@ int kt_store_grant_refresh(struct kt_redis *r, const char *gid,
 			   const char *client_id, kt_store_cb *cb, void *arg)
 {
 	char old[KEY_MAX];
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:grant:", gid, NULL)) != KT_OK ||
-	    (rc = mkkey(old, "kt:grant:", gid, ":old")) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:grant:", gid, NULL)) != KT_OK ||
+	    (rc = kt_store_key(old, "kt:grant:", gid, ":old")) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(o,
 			    kt_redis_cmdv(r, on_grant_refresh, o, "EVAL",
@@ -802,8 +725,8 @@ static const char lua_at_status[] =
 
 static void on_at_status(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
-	int rc = reply_rc(rep);
+	struct kt_store_op *o = arg;
+	int rc = kt_store_reply_rc(rep);
 
 	if (rc == KT_OK) {
 		if (rep->type != REDIS_REPLY_INTEGER)
@@ -813,7 +736,7 @@ static void on_at_status(const redisReply *rep, void *arg)
 		else /* EXISTS: 1 = revoked */
 			rc = rep->integer == 0 ? KT_OK : KT_ERR_DENIED;
 	}
-	op_finish(o, rc, NULL);
+	kt_store_op_finish(o, rc, NULL);
 }
 
 static int atrev_key(char *out, const char *jti, const char *gid)
@@ -822,18 +745,18 @@ static int atrev_key(char *out, const char *jti, const char *gid)
 	int n;
 
 	if (gid == NULL)
-		return mkkey(out, "kt:atrev:", jti, NULL);
+		return kt_store_key(out, "kt:atrev:", jti, NULL);
 	n = snprintf(suffix, sizeof(suffix), ":%s", jti);
 	if (n < 0 || (size_t)n >= sizeof(suffix))
 		return KT_ERR_LIMIT;
-	return mkkey(out, "kt:atrev:", gid, suffix);
+	return kt_store_key(out, "kt:atrev:", gid, suffix);
 }
 
 int kt_store_at_status(struct kt_redis *r, const char *jti, const char *gid,
 		       kt_store_cb *cb, void *arg)
 {
 	char gkey[KEY_MAX];
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
@@ -845,7 +768,7 @@ int kt_store_at_status(struct kt_redis *r, const char *jti, const char *gid,
 		return send_or_fail(o, kt_redis_cmdv(r, on_at_status, o,
 						     "EXISTS", o->key, NULL));
 	}
-	if ((rc = mkkey(gkey, "kt:grant:", gid, NULL)) != KT_OK)
+	if ((rc = kt_store_key(gkey, "kt:grant:", gid, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(o, kt_redis_cmdv(r, on_at_status, o, "EVAL",
 					     lua_at_status, "2", gkey, o->key,
@@ -856,7 +779,7 @@ int kt_store_at_revoke(struct kt_redis *r, const char *jti, const char *gid,
 		       int64_t ttl, kt_store_cb *cb, void *arg)
 {
 	char ttls[24];
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
@@ -874,19 +797,19 @@ int kt_store_at_revoke(struct kt_redis *r, const char *jti, const char *gid,
 
 static void on_once(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
-	int rc = reply_rc(rep);
+	struct kt_store_op *o = arg;
+	int rc = kt_store_reply_rc(rep);
 
 	if (rc == KT_OK && rep->type == REDIS_REPLY_NIL)
 		rc = KT_ERR_CONFLICT;
-	op_finish(o, rc, NULL);
+	kt_store_op_finish(o, rc, NULL);
 }
 
 int kt_store_once(struct kt_redis *r, const char *kind, const char *id,
 		  int64_t ttl, kt_store_cb *cb, void *arg)
 {
 	char ttls[24], hashed[23], prefix[64];
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
@@ -894,7 +817,7 @@ int kt_store_once(struct kt_redis *r, const char *kind, const char *id,
 	/* Hash: a jti is attacker-chosen text of any length. */
 	kt_token_hash(hashed, id);
 	snprintf(prefix, sizeof(prefix), "kt:once:%s:", kind);
-	if ((rc = mkkey(o->key, prefix, hashed, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, prefix, hashed, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	if (ttl < 1)
 		ttl = 1;
@@ -907,31 +830,31 @@ int kt_store_once(struct kt_redis *r, const char *kind, const char *id,
 
 static void on_throttle_ip(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
-	int rc = reply_rc(rep);
+	struct kt_store_op *o = arg;
+	int rc = kt_store_reply_rc(rep);
 	json_int_t n = 0;
 	json_t *res;
 
 	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 		return;
 	}
 	if (rep->type == REDIS_REPLY_STRING)
 		n = strtoll(rep->str, NULL, 10);
 	json_object_set_new(o->keep, "ip", json_integer(n));
 	res = json_incref(o->keep);
-	op_finish(o, KT_OK, res);
+	kt_store_op_finish(o, KT_OK, res);
 	json_decref(res);
 }
 
 static void on_throttle_acct(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
-	int rc = reply_rc(rep);
+	struct kt_store_op *o = arg;
+	int rc = kt_store_reply_rc(rep);
 	json_int_t n = 0;
 
 	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 		return;
 	}
 	if (rep->type == REDIS_REPLY_STRING)
@@ -939,7 +862,7 @@ static void on_throttle_acct(const redisReply *rep, void *arg)
 	json_object_set_new(o->keep, "account", json_integer(n));
 	rc = kt_redis_cmdv(o->r, on_throttle_ip, o, "GET", o->key, NULL);
 	if (rc != KT_OK)
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 }
 
 static void throttle_keys(char *acct_key, char *ip_key, const char *account,
@@ -948,16 +871,16 @@ static void throttle_keys(char *acct_key, char *ip_key, const char *account,
 	char h[23];
 
 	kt_token_hash(h, account);
-	mkkey(acct_key, "kt:thr:acct:", h, NULL);
+	kt_store_key(acct_key, "kt:thr:acct:", h, NULL);
 	kt_token_hash(h, ip);
-	mkkey(ip_key, "kt:thr:ip:", h, NULL);
+	kt_store_key(ip_key, "kt:thr:ip:", h, NULL);
 }
 
 int kt_store_throttle_get(struct kt_redis *r, const char *account,
 			  const char *ip, kt_store_cb *cb, void *arg)
 {
 	char acct_key[KEY_MAX];
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
@@ -984,7 +907,7 @@ int kt_store_throttle_fail(struct kt_redis *r, const char *account,
 			   void *arg)
 {
 	char acct_key[KEY_MAX], ip_key[KEY_MAX], ttls[24];
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
@@ -1013,32 +936,32 @@ int kt_store_throttle_reset(struct kt_redis *r, const char *account)
 
 static void on_consent(const redisReply *rep, void *arg)
 {
-	struct op *o = arg;
+	struct kt_store_op *o = arg;
 	json_t *res;
-	int rc = reply_rc(rep);
+	int rc = kt_store_reply_rc(rep);
 
 	if (rc != KT_OK) {
-		op_finish(o, rc, NULL);
+		kt_store_op_finish(o, rc, NULL);
 		return;
 	}
 	if (rep->type != REDIS_REPLY_STRING) {
-		op_finish(o, KT_ERR_NOTFOUND, NULL);
+		kt_store_op_finish(o, KT_ERR_NOTFOUND, NULL);
 		return;
 	}
 	res = json_pack("{s:s%}", "scope", rep->str, rep->len);
-	op_finish(o, res ? KT_OK : KT_ERR_NOMEM, res);
+	kt_store_op_finish(o, res ? KT_OK : KT_ERR_NOMEM, res);
 	json_decref(res);
 }
 
 int kt_store_consent_get(struct kt_redis *r, const char *person,
 			 const char *client_id, kt_store_cb *cb, void *arg)
 {
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:consent:", person, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:consent:", person, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(o, kt_redis_cmdv(r, on_consent, o, "HGET", o->key,
 					     client_id, NULL));
@@ -1048,12 +971,12 @@ int kt_store_consent_set(struct kt_redis *r, const char *person,
 			 const char *client_id, const char *scope,
 			 kt_store_cb *cb, void *arg)
 {
-	struct op *o = op_new(r, cb, arg);
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
-	if ((rc = mkkey(o->key, "kt:consent:", person, NULL)) != KT_OK)
+	if ((rc = kt_store_key(o->key, "kt:consent:", person, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	return send_or_fail(o, kt_redis_cmdv(r, on_status, o, "HSET", o->key,
 					     client_id, scope, NULL));

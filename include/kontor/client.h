@@ -73,7 +73,12 @@ struct kt_client {
 	enum kt_client_app_type application_type;
 	char *backchannel_logout_uri; /* NULL if not registered */
 	int backchannel_logout_session_required;
-	const char *subject_type; /* "public" or "pairwise" (static) */
+	const char *subject_type; /* "pairwise" (default) or "public" (static);
+				   * public only for config clients */
+	char *sector;		  /* pairwise sector: sector_identifier, else
+				   * the one host of redirect_uris, else
+				   * "client:<client_id>" */
+	int organisation_required; /* a login must act for an organisation */
 	int dynamic;
 	int64_t created_at; /* client_id_issued_at; 0 for config clients */
 	json_t *metadata;   /* effective metadata, see kt_client_to_json */

@@ -94,7 +94,9 @@ static void test_defaults(void **state)
 	assert_false(c->skip_consent);
 	assert_int_equal(c->application_type, KT_APP_WEB);
 	assert_null(c->backchannel_logout_uri);
-	assert_string_equal(c->subject_type, "public");
+	assert_string_equal(c->subject_type, "pairwise");
+	assert_string_equal(c->sector, "rp.example.com");
+	assert_false(c->organisation_required);
 	assert_false(c->dynamic);
 	assert_int_equal(c->created_at, 0);
 	assert_json(c->metadata,
@@ -104,8 +106,10 @@ static void test_defaults(void **state)
 		    "\"token_endpoint_auth_method\":\"client_secret_basic\","
 		    "\"scope\":\"openid profile email offline_access\","
 		    "\"id_token_signed_response_alg\":\"RS256\","
-		    "\"application_type\":\"web\",\"subject_type\":\"public\","
-		    "\"require_pkce\":true,\"skip_consent\":false}");
+		    "\"application_type\":\"web\",\"subject_type\":\"pairwise\","
+		    "\"organisation_required\":false,"
+		    "\"require_pkce\":true,\"skip_consent\":false,"
+		    "\"sector_identifier\":\"rp.example.com\"}");
 	kt_client_free(c);
 }
 
@@ -126,7 +130,9 @@ static const char full_client[] =
     "\"application_type\":\"native\",\"subject_type\":\"pairwise\","
     "\"backchannel_logout_uri\":\"https://crm.example.de/bcl\","
     "\"backchannel_logout_session_required\":true,"
-    "\"require_pkce\":false,\"skip_consent\":true}";
+    "\"require_pkce\":false,\"skip_consent\":true,"
+    "\"sector_identifier\":\"crm.example.de\","
+    "\"organisation_required\":true}";
 
 static void test_full(void **state)
 {
@@ -153,6 +159,8 @@ static void test_full(void **state)
 	assert_true(c->backchannel_logout_session_required);
 	assert_false(c->require_pkce);
 	assert_true(c->skip_consent);
+	assert_string_equal(c->sector, "crm.example.de");
+	assert_true(c->organisation_required);
 
 	/* to_json: no secret unless asked, redacted on request */
 	j = kt_client_to_json(c, 0);
@@ -227,8 +235,10 @@ static void test_public_and_jwt_clients(void **state)
 		    "\"scope\":\"api\",\"jwks\":{\"keys\":[{\"kty\":\"RSA\","
 		    "\"n\":\"AQAB\",\"e\":\"AQAB\"}]},"
 		    "\"id_token_signed_response_alg\":\"RS256\","
-		    "\"application_type\":\"web\",\"subject_type\":\"public\","
-		    "\"require_pkce\":true,\"skip_consent\":false}");
+		    "\"application_type\":\"web\",\"subject_type\":\"pairwise\","
+		    "\"organisation_required\":false,"
+		    "\"require_pkce\":true,\"skip_consent\":false,"
+		    "\"sector_identifier\":\"client:svc\"}");
 	kt_client_free(c);
 }
 
@@ -262,7 +272,8 @@ static void test_dynamic(void **state)
 	    "\"token_endpoint_auth_method\":\"client_secret_basic\","
 	    "\"scope\":\"openid profile email offline_access\","
 	    "\"id_token_signed_response_alg\":\"RS256\","
-	    "\"application_type\":\"web\",\"subject_type\":\"public\"}");
+	    "\"application_type\":\"web\",\"subject_type\":\"pairwise\","
+	    "\"organisation_required\":false}");
 
 	/* registration response: no secret material */
 	j = kt_client_to_json(c, 0);
@@ -535,6 +546,21 @@ static const struct bad bad_clients[] = {
      "{\"kty\":\"EC\"},{\"kty\":\"EC\"},{\"kty\":\"EC\"},{\"kty\":\"EC\"},"
      "{\"kty\":\"EC\"},{\"kty\":\"EC\"}]}," RU "}",
      1, "jwks: more than 16 keys", BAD_META},
+    {"{\"subject_type\":\"public\"," RU "}", 1,
+     "subject_type: 'public' is only available to clients in the "
+     "configuration file",
+     BAD_META},
+    {"{\"redirect_uris\":[\"https://a.example.com/cb\","
+     "\"https://b.example.com/cb\"]}",
+     1, "redirect_uris: span several hosts; register one client per host",
+     BAD_META},
+    {"{\"sector_identifier_uri\":\"https://a.example.com/s.json\"," RU "}",
+     1, "sector_identifier_uri: not supported; redirect_uris must share one "
+     "host", BAD_META},
+    {C0 ",\"sector_identifier\":\"https://x/\"}", 0,
+     ".clients[2].sector_identifier: must be a host name", BAD_META},
+    {C0 ",\"organisation_required\":\"yes\"}", 0,
+     ".clients[2].organisation_required: expected a boolean", BAD_META},
     {C0 ",\"id_token_signed_response_alg\":\"none\"}", 0,
      ".clients[2].id_token_signed_response_alg: must be 'RS256' or 'ES256', "
      "not 'none'",
