@@ -11,7 +11,7 @@ import urllib.parse
 import requests
 from authlib.jose import JsonWebKey, jwt
 
-from harness import Browser, DEMO_PASSWORD, Gateway, jwt_parts, parse_forms
+from harness import Browser, DEMO_PASSWORD, Gateway, jwt_parts
 
 SECRET = "portal-secret-0123456789-0123456789-xyz"
 CB = "http://127.0.0.1:9/cb"
@@ -236,7 +236,7 @@ class Endpoints(unittest.TestCase):
                     assertion("jwt-client", token_ep,
                               exp=int(time.time()) - 600),
                     assertion("jwt-client", token_ep,
-                              exp=int(time.time()) + 86400)):
+                              exp=int(time.time()) + 86400)):  # > 1 h
             r = self.cc_with(bad)
             self.assertEqual(r.json()["error"], "invalid_client", bad)
 

@@ -4,7 +4,6 @@ reuse, PKCE, userinfo, form_post, PAR."""
 
 import time
 import unittest
-import urllib.parse
 
 import requests
 
