@@ -53,7 +53,7 @@ fi
 # Signing keys: generated once, never committed.
 if [ ! -f "$top/keys/keyset.json" ]; then
 	say "generating signing keys into keys/"
-	"$idp" keys generate --dir "$top/keys" >/dev/null
+	"$idp" keys generate --dir "$top/keys" >/dev/null 2>>"$var/log/kontor-idp.log"
 fi
 
 # The portal's client secret: random, generated once.
