@@ -548,6 +548,16 @@ static void issue_code(struct kt_req *r)
 	int64_t now = kt_now();
 	int rc;
 
+	/* A login for the gateway's own pages ends there, without a code. */
+	if (areq_get(a, "_return") != NULL) {
+		if (a->areq_id[0])
+			kt_store_doc_delete(kt_req_redis(r), "areq",
+					    a->areq_id);
+		emit_cookies(r, a);
+		kt_req_send_redirect(r, 303, areq_get(a, "_return"));
+		return;
+	}
+
 	if (kt_random_token(code, sizeof(code), 32) != KT_OK) {
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
@@ -1158,6 +1168,10 @@ static void on_page_areq(int rc, json_t *doc, void *arg)
 				       "browser session");
 		return;
 	}
+	if (kt_str_eq(areq_get(a, "client_id"), KT_ACCOUNT_CLIENT_ID)) {
+		on_page_client(r, r->rt->account_client, KT_OK, NULL);
+		return;
+	}
 	rc = kt_client_find(r, areq_get(a, "client_id"), on_page_client, NULL);
 	if (rc != KT_OK)
 		kt_req_send_unavailable(r);
@@ -1443,4 +1457,28 @@ static void login_step(struct kt_req *r)
 				   on_throttle, r);
 	if (rc != KT_OK)
 		store_failed(r, rc);
+}
+
+/* Self-service login ------------------------------------------------------ */
+
+void kt_authz_login_then(struct kt_req *r, const char *return_path)
+{
+	struct authz *a = authz_new(r, ST_AUTHORIZE);
+	char uri[1100];
+
+	if (a == NULL || return_path == NULL || return_path[0] != '/' ||
+	    return_path[1] == '/' || strlen(return_path) > 512) {
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+		return;
+	}
+	snprintf(uri, sizeof(uri), "%s/account", kt_req_cfg(r)->issuer);
+	a->client = r->rt->account_client;
+	a->areq = json_pack("{s:s,s:s,s:s,s:s}", "client_id",
+			    KT_ACCOUNT_CLIENT_ID, "redirect_uri", uri, "scope",
+			    "openid", "_return", return_path);
+	if (a->areq == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	need_login(r);
 }

@@ -17,4 +17,12 @@ int kt_authz_validate(const struct kt_config *cfg, const struct kt_client *c,
 		      const struct kt_params *p, json_t **out,
 		      const char **error, const char **desc);
 
+/*
+ * Show the login page; after a successful login the browser goes to
+ * return_path (a path on this server) instead of a client. For the
+ * self-service pages and invitations.
+ */
+struct kt_req;
+void kt_authz_login_then(struct kt_req *r, const char *return_path);
+
 #endif

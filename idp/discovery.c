@@ -30,14 +30,16 @@ static json_t *endpoint(const char *issuer, const char *path)
 
 char *kt_discovery_build(const struct kt_config *cfg)
 {
-	static const char *const scopes[] = {"openid", "profile", "email",
-					     "offline_access", NULL};
+	static const char *const scopes[] = {
+	    "openid", "profile", "email", "offline_access", "company",
+	    "company_identifiers", NULL};
 	static const char *const response_types[] = {"code", NULL};
 	static const char *const response_modes[] = {"query", "form_post",
 						     NULL};
 	static const char *const grant_types[] = {
 	    "authorization_code", "refresh_token", "client_credentials", NULL};
-	static const char *const subject_types[] = {"public", NULL};
+	static const char *const subject_types[] = {"pairwise", "public",
+						    NULL};
 	static const char *const sig_algs[] = {"RS256", "ES256", NULL};
 	static const char *const auth_methods[] = {
 	    "client_secret_basic", "client_secret_post", "private_key_jwt",
@@ -49,7 +51,9 @@ char *kt_discovery_build(const struct kt_config *cfg)
 	    "sub",   "iss",   "aud",	 "exp",	    "iat",
 	    "auth_time", "nonce", "acr",	 "amr",	    "sid",
 	    "at_hash",	 "azp",   "name",	 "email",   "email_verified",
-	    NULL};
+	    "org_id", "org_name", "org_legal_form", "org_role", "org_vat_id",
+	    "org_register_court", "org_register_type", "org_register_number",
+	    "org_wid", NULL};
 	static const char *const locales[] = {"de", "en", NULL};
 	static const char *const prompts[] = {"none", "login", "consent",
 					      "select_account", NULL};
@@ -103,7 +107,7 @@ char *kt_discovery_build(const struct kt_config *cfg)
 	json_object_set_new(d, "code_challenge_methods_supported",
 			    strings(pkce));
 	json_object_set_new(d, "claims_supported", strings(claims));
-	json_object_set_new(d, "claims_parameter_supported", json_false());
+	json_object_set_new(d, "claims_parameter_supported", json_true());
 	json_object_set_new(d, "request_parameter_supported", json_false());
 	json_object_set_new(d, "request_uri_parameter_supported", json_false());
 	json_object_set_new(d, "require_pushed_authorization_requests",

@@ -35,8 +35,12 @@ struct kt_runtime {
 	struct kt_config *cfg;
 	struct kt_keyset *keys;
 	char *discovery; /* pre-serialised discovery document */
+	struct kt_client *account_client; /* the gateway's own pages */
 	uint64_t generation;
 };
+
+/* client_id of the built-in client behind the self-service pages. */
+#define KT_ACCOUNT_CLIENT_ID "kontor-account"
 
 struct kt_loop;
 

@@ -46,6 +46,33 @@
 
 /* Runtime snapshots ------------------------------------------------------ */
 
+/*
+ * The self-service pages log people in through the same pages and rules
+ * as any portal, as a built-in first-party client. It is never returned by
+ * kt_client_find, so no outside request can use it.
+ */
+static int account_client_new(const struct kt_config *cfg,
+			      struct kt_client **out, struct kt_error *err)
+{
+	struct kt_client_policy pol = {0};
+	char uri[1100];
+	json_t *meta;
+	int rc;
+
+	snprintf(uri, sizeof(uri), "%s/account", cfg->issuer);
+	pol.allow_http_loopback = cfg->dev_allow_http_loopback;
+	meta = json_pack("{s:s,s:s,s:[s],s:[s],s:s,s:s,s:b}", "client_id",
+			 KT_ACCOUNT_CLIENT_ID, "client_name", "kontor",
+			 "redirect_uris", uri, "grant_types",
+			 "authorization_code", "token_endpoint_auth_method",
+			 "none", "scope", "openid", "skip_consent", 1);
+	if (meta == NULL)
+		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+	rc = kt_client_from_json(meta, "account client", &pol, out, NULL, err);
+	json_decref(meta);
+	return rc;
+}
+
 int kt_runtime_new(struct kt_config *cfg, struct kt_runtime **out,
 		   struct kt_error *err)
 {
@@ -66,6 +93,9 @@ int kt_runtime_new(struct kt_config *cfg, struct kt_runtime **out,
 	rc = kt_keyset_load(cfg->keys_dir, retire + 60, &rt->keys, err);
 	if (rc != KT_OK)
 		goto fail;
+	if ((rc = account_client_new(cfg, &rt->account_client, err)) !=
+	    KT_OK)
+		goto fail;
 	if ((rt->discovery = kt_discovery_build(cfg)) == NULL) {
 		rc = kt_error_set(err, KT_ERR_NOMEM,
 				  "cannot build the discovery document");
@@ -84,6 +114,7 @@ void kt_runtime_release(struct kt_runtime *rt)
 	if (rt == NULL || atomic_fetch_sub(&rt->refs, 1) != 1)
 		return;
 	kt_keyset_free(rt->keys);
+	kt_client_free(rt->account_client);
 	kt_config_free(rt->cfg);
 	free(rt->discovery);
 	free(rt);
