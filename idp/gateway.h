@@ -143,6 +143,14 @@ int kt_req_secure(const struct kt_req *r);
 /* The session id (hash of the session cookie); KT_ERR_NOTFOUND without
  * a cookie. */
 int kt_req_session_sid(const struct kt_req *r, char sid[24]);
+/*
+ * A stateless CSRF token for forms of a session: HMAC of purpose and sid
+ * under keys/hmac.key. kt_req_csrf_ok compares in constant time.
+ */
+void kt_req_csrf(const struct kt_req *r, const char *sid, const char *purpose,
+		 char out[48]);
+int kt_req_csrf_ok(const struct kt_req *r, const char *sid,
+		   const char *purpose, const char *presented);
 
 /* Answers; each completes and frees the request. */
 void kt_req_send_json(struct kt_req *r, int status, json_t *body);

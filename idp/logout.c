@@ -51,20 +51,6 @@ static const char *pget(struct kt_req *r, const char *k)
 	return kt_req_param(r, k);
 }
 
-/* Stateless CSRF token for the confirmation form: HMAC of the session id. */
-static void csrf_for(struct kt_req *r, const char *sid, char out[48])
-{
-	const uint8_t *key;
-	size_t keylen;
-	uint8_t mac[KT_SHA256_LEN];
-	char msg[64];
-
-	kt_keyset_hmac_key(r->rt->keys, &key, &keylen);
-	snprintf(msg, sizeof(msg), "logout:%s", sid);
-	kt_hmac_sha256(mac, key, keylen, msg, strlen(msg));
-	kt_b64url_encode(out, mac, 24);
-}
-
 /* After logging out (or when there was nothing to log out). */
 static void finish(struct kt_req *r)
 {
@@ -143,7 +129,7 @@ static void confirm(struct kt_req *r)
 		kt_req_send_unavailable(r);
 		return;
 	}
-	csrf_for(r, l->sid, csrf);
+	kt_req_csrf(r, l->sid, "logout", csrf);
 	v.lang = kt_req_lang(r);
 	v.action = "/logout";
 	v.hidden = hidden;
@@ -181,9 +167,7 @@ static void on_session(int rc, json_t *res, void *arg)
 	}
 	l->session = json_incref(res);
 	if (r->method == KT_ROUTE_POST && decision != NULL) {
-		char csrf[48];
-		csrf_for(r, l->sid, csrf);
-		if (!kt_ct_streq(csrf, pget(r, "csrf"))) {
+		if (!kt_req_csrf_ok(r, l->sid, "logout", pget(r, "csrf"))) {
 			kt_req_send_error_page(r, 403, "session_expired",
 					       NULL);
 			return;

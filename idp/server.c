@@ -369,6 +369,29 @@ int kt_req_session_sid(const struct kt_req *r, char sid[24])
 	return KT_OK;
 }
 
+void kt_req_csrf(const struct kt_req *r, const char *sid, const char *purpose,
+		 char out[48])
+{
+	const uint8_t *key;
+	size_t keylen;
+	uint8_t mac[KT_SHA256_LEN];
+	char msg[128];
+
+	kt_keyset_hmac_key(r->rt->keys, &key, &keylen);
+	snprintf(msg, sizeof(msg), "%s:%s", purpose, sid);
+	kt_hmac_sha256(mac, key, keylen, msg, strlen(msg));
+	kt_b64url_encode(out, mac, 24);
+}
+
+int kt_req_csrf_ok(const struct kt_req *r, const char *sid,
+		   const char *purpose, const char *presented)
+{
+	char want[48];
+
+	kt_req_csrf(r, sid, purpose, want);
+	return kt_ct_streq(want, presented);
+}
+
 int kt_req_secure(const struct kt_req *r)
 {
 	return strncmp(kt_req_cfg(r)->issuer, "https://", 8) == 0;

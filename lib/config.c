@@ -62,6 +62,7 @@ static kt_cfg_check_fn check_issuer, check_listen_address, check_redis_url,
     check_cookie_name, check_absolute_timeout, check_scrypt_memory,
     check_log_level;
 
+static const char *const mail_senders[] = {"outbox", NULL};
 static const char *const locale_choices[] = {"de", "en", NULL};
 static const char *const level_choices[] = {"debug", "info", "warn",
 					    "error", "off",  NULL};
@@ -128,6 +129,11 @@ static const struct cfg_entry config_table[] = {
     B("registration.enabled", registration_enabled, 0),
     B("dev.allow_http_loopback", dev_allow_http_loopback, 0),
     E("ui.default_locale", ui_default_locale, "de", locale_choices, NULL),
+    E("mail.sender", mail_sender, "outbox", mail_senders, NULL),
+    S("mail.outbox_dir", mail_outbox_dir, "var/outbox", 1, 4096, 0, NULL),
+    S("mail.from", mail_from, "kontor <noreply@kontor.invalid>", 3, 256, 0,
+      NULL),
+    I("invitations.ttl_s", invitations_ttl_s, 604800, 3600, 2592000, NULL),
     E("log.level", log_level_name, "info", level_choices, check_log_level),
 };
 

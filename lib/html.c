@@ -51,6 +51,16 @@ static const char html_style[] =
     "color:var(--err-fg)}"
     ".muted{color:var(--muted);font-size:.875rem}"
     ".detail{overflow-wrap:anywhere}"
+    ".notice{padding:.75rem 1rem;border-radius:6px;border:1px solid "
+    "var(--accent)}"
+    "h2{font-size:1.125rem;margin:1.5rem 0 .5rem}"
+    "table{width:100%;border-collapse:collapse;margin:0 0 1rem}"
+    "th,td{text-align:left;padding:.375rem .25rem;border-bottom:1px solid "
+    "var(--line);vertical-align:top}"
+    "td form button{margin:0;padding:.25rem .5rem;width:auto}"
+    "select{width:100%;padding:.5rem;font:inherit;color:inherit;"
+    "background:var(--card);border:1px solid var(--line);border-radius:6px}"
+    "svg.qr{display:block;margin:1rem auto;background:#fff;padding:4px}"
     "fieldset{border:0;margin:0 0 .5rem;padding:0}"
     "legend{font-weight:600;margin-bottom:.5rem}"
     ".choice{display:flex;gap:.75rem;align-items:flex-start;margin:.5rem 0;"
@@ -145,25 +155,20 @@ int kt_html_escape(struct evbuffer *out, const char *s)
  * A page being written. Output errors are sticky so the page code reads
  * as a sequence of writes with one check at the end.
  */
-struct page {
-	struct evbuffer *out;
-	const char *lang;
-	int failed;
-};
 
-static void put(struct page *pg, const char *s)
+static void put(struct kt_html_doc *pg, const char *s)
 {
 	if (!pg->failed && evbuffer_add(pg->out, s, strlen(s)) != 0)
 		pg->failed = 1;
 }
 
-static void esc(struct page *pg, const char *s)
+static void esc(struct kt_html_doc *pg, const char *s)
 {
 	if (!pg->failed && kt_html_escape(pg->out, s) != KT_OK)
 		pg->failed = 1;
 }
 
-static void tr(struct page *pg, const char *key)
+static void tr(struct kt_html_doc *pg, const char *key)
 {
 	esc(pg, kt_i18n(pg->lang, key));
 }
@@ -172,7 +177,7 @@ static void tr(struct page *pg, const char *key)
  * The string for key with each placeholder ph replaced by value, all
  * escaped; value is wrapped in open/close (literal markup) when given.
  */
-static void tr_with(struct page *pg, const char *key, const char *ph,
+static void tr_with(struct kt_html_doc *pg, const char *key, const char *ph,
 		    const char *value, const char *open, const char *close)
 {
 	const char *s = kt_i18n(pg->lang, key), *hit;
@@ -206,7 +211,7 @@ static int action_ok(const char *a)
 	       strncasecmp(a, "http://", 7) == 0;
 }
 
-static void head(struct page *pg, const char *title)
+static void head(struct kt_html_doc *pg, const char *title)
 {
 	pthread_once(&csp_once, csp_init);
 	put(pg, "<!DOCTYPE html>\n<html lang=\"");
@@ -229,12 +234,12 @@ static void head(struct page *pg, const char *title)
 	put(pg, "</h1>\n");
 }
 
-static void foot(struct page *pg)
+static void foot(struct kt_html_doc *pg)
 {
 	put(pg, "</main>\n</body>\n</html>\n");
 }
 
-static void form_open(struct page *pg, const char *action,
+static void form_open(struct kt_html_doc *pg, const char *action,
 		      const char *const *kv, size_t n)
 {
 	put(pg, "<form method=\"post\" action=\"");
@@ -251,7 +256,7 @@ static void form_open(struct page *pg, const char *action,
 	}
 }
 
-static void button(struct page *pg, const char *name, const char *value,
+static void button(struct kt_html_doc *pg, const char *name, const char *value,
 		   int secondary, int novalidate)
 {
 	put(pg, "<button type=\"submit\" name=\"");
@@ -266,7 +271,7 @@ static void button(struct page *pg, const char *name, const char *value,
 	put(pg, ">");
 }
 
-static int page_end(struct page *pg)
+static int page_end(struct kt_html_doc *pg)
 {
 	foot(pg);
 	return pg->failed ? KT_ERR_NOMEM : KT_OK;
@@ -279,7 +284,7 @@ static int kv_ok(const char *const *kv, size_t n)
 
 int kt_html_page_login(struct evbuffer *out, const struct kt_html_login *v)
 {
-	struct page pg = {out, NULL, 0};
+	struct kt_html_doc pg = {out, NULL, 0};
 	const char *email;
 	int has_email;
 
@@ -349,7 +354,7 @@ int kt_html_page_login(struct evbuffer *out, const struct kt_html_login *v)
 }
 
 /* Scope values we have a description for are plain [a-z_]. */
-static void scope_line(struct page *pg, const char *scope)
+static void scope_line(struct kt_html_doc *pg, const char *scope)
 {
 	char key[64];
 	int plain = *scope != '\0' && strlen(scope) < 40;
@@ -372,7 +377,7 @@ static void scope_line(struct page *pg, const char *scope)
 
 int kt_html_page_consent(struct evbuffer *out, const struct kt_html_consent *v)
 {
-	struct page pg = {out, NULL, 0};
+	struct kt_html_doc pg = {out, NULL, 0};
 
 	if (out == NULL || v == NULL || !action_ok(v->action) ||
 	    v->client_name == NULL || !kv_ok(v->hidden, v->nhidden) ||
@@ -408,7 +413,7 @@ int kt_html_page_consent(struct evbuffer *out, const struct kt_html_consent *v)
 int kt_html_page_select_account(struct evbuffer *out,
 				const struct kt_html_select_account *v)
 {
-	struct page pg = {out, NULL, 0};
+	struct kt_html_doc pg = {out, NULL, 0};
 
 	if (out == NULL || v == NULL || !action_ok(v->action) ||
 	    v->account == NULL || *v->account == '\0' ||
@@ -437,7 +442,7 @@ int kt_html_page_select_account(struct evbuffer *out,
 int kt_html_page_select_org(struct evbuffer *out,
 			    const struct kt_html_select_org *v)
 {
-	struct page pg = {out, NULL, 0};
+	struct kt_html_doc pg = {out, NULL, 0};
 	const char *checked;
 	char id[32], key[48];
 
@@ -494,7 +499,7 @@ int kt_html_page_select_org(struct evbuffer *out,
 int kt_html_page_logout_confirm(struct evbuffer *out,
 				const struct kt_html_logout *v)
 {
-	struct page pg = {out, NULL, 0};
+	struct kt_html_doc pg = {out, NULL, 0};
 
 	if (out == NULL || v == NULL || !action_ok(v->action) ||
 	    !kv_ok(v->hidden, v->nhidden))
@@ -521,7 +526,7 @@ int kt_html_page_logout_confirm(struct evbuffer *out,
 
 int kt_html_page_logged_out(struct evbuffer *out, const char *lang)
 {
-	struct page pg = {out, lang, 0};
+	struct kt_html_doc pg = {out, lang, 0};
 
 	if (out == NULL)
 		return KT_ERR_INVALID;
@@ -535,7 +540,7 @@ int kt_html_page_logged_out(struct evbuffer *out, const char *lang)
 int kt_html_page_message(struct evbuffer *out, const char *lang,
 			 const char *title, const char *text)
 {
-	struct page pg = {out, lang, 0};
+	struct kt_html_doc pg = {out, lang, 0};
 
 	if (out == NULL || title == NULL)
 		return KT_ERR_INVALID;
@@ -576,7 +581,7 @@ static const char *error_for_status(int status)
 int kt_html_page_error(struct evbuffer *out, const char *lang, int status,
 		       const char *error, const char *description)
 {
-	struct page pg = {out, lang, 0};
+	struct kt_html_doc pg = {out, lang, 0};
 	char tkey[96], xkey[96];
 	const char *known = error ? error : error_for_status(status);
 	int plain = strlen(known) < 48;
@@ -731,7 +736,7 @@ int kt_html_page_form_post(struct evbuffer *out, const char *lang,
 			   const char *action, const char *const *kv,
 			   size_t npairs, char **csp_extra)
 {
-	struct page pg = {out, lang, 0};
+	struct kt_html_doc pg = {out, lang, 0};
 	char *origin = NULL, *csp = NULL;
 	size_t cap;
 	int r;
@@ -772,4 +777,100 @@ cleanup:
 	free(csp);
 	free(origin);
 	return r;
+}
+
+/* Page builder ------------------------------------------------------------ */
+
+void kt_html_doc_begin(struct kt_html_doc *d, struct evbuffer *out,
+		       const char *lang, const char *title)
+{
+	d->out = out;
+	d->lang = lang;
+	d->failed = out == NULL;
+	if (!d->failed)
+		head(d, title);
+}
+
+void kt_html_doc_raw(struct kt_html_doc *d, const char *markup)
+{
+	put(d, markup);
+}
+
+void kt_html_doc_text(struct kt_html_doc *d, const char *text)
+{
+	esc(d, text);
+}
+
+void kt_html_doc_t(struct kt_html_doc *d, const char *key)
+{
+	tr(d, key);
+}
+
+void kt_html_doc_tv(struct kt_html_doc *d, const char *key, const char *ph,
+		    const char *value)
+{
+	tr_with(d, key, ph, value, "<strong>", "</strong>");
+}
+
+void kt_html_doc_form(struct kt_html_doc *d, const char *action,
+		      const char *const *kv, size_t npairs)
+{
+	if (!action_ok(action) || !kv_ok(kv, npairs)) {
+		d->failed = 1;
+		return;
+	}
+	form_open(d, action, kv, npairs);
+}
+
+void kt_html_doc_input(struct kt_html_doc *d, const char *type,
+		       const char *name, const char *label_key,
+		       const char *autocomplete, const char *value, int focus)
+{
+	put(d, "<label for=\"f-");
+	esc(d, name);
+	put(d, "\">");
+	tr(d, label_key);
+	put(d, "</label>\n<input id=\"f-");
+	esc(d, name);
+	put(d, "\" name=\"");
+	esc(d, name);
+	put(d, "\" type=\"");
+	esc(d, type);
+	put(d, "\"");
+	if (autocomplete != NULL) {
+		put(d, " autocomplete=\"");
+		esc(d, autocomplete);
+		put(d, "\"");
+	}
+	if (value != NULL) {
+		put(d, " value=\"");
+		esc(d, value);
+		put(d, "\"");
+	}
+	put(d, focus ? " required autofocus>\n" : " required>\n");
+}
+
+void kt_html_doc_button(struct kt_html_doc *d, const char *name,
+			const char *value, int secondary, const char *label_key)
+{
+	put(d, "<button type=\"submit\" name=\"");
+	esc(d, name);
+	put(d, "\" value=\"");
+	esc(d, value);
+	put(d, secondary ? "\" class=\"secondary\">" : "\">");
+	tr(d, label_key);
+	put(d, "</button>\n");
+}
+
+void kt_html_doc_notice(struct kt_html_doc *d, int error, const char *key)
+{
+	put(d, error ? "<p class=\"error\" role=\"alert\">"
+		     : "<p class=\"notice\" role=\"status\">");
+	tr(d, key);
+	put(d, "</p>\n");
+}
+
+int kt_html_doc_end(struct kt_html_doc *d)
+{
+	return page_end(d);
 }

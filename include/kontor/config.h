@@ -80,6 +80,11 @@ struct kt_config {
 
 	char *ui_default_locale; /* "de" or "en" */
 
+	char *mail_sender;     /* "outbox": one .eml file per message */
+	char *mail_outbox_dir; /* where the outbox sender writes */
+	char *mail_from;
+	int invitations_ttl_s;
+
 	char *log_level_name;
 	enum kt_log_level log_level;
 

@@ -182,6 +182,43 @@ int kt_html_page_form_post(struct evbuffer *out, const char *lang,
 			   const char *action, const char *const *kv,
 			   size_t npairs, char **csp_extra);
 
+/*
+ * Building a page piece by piece (the self-service pages). Markup passed to
+ * kt_html_doc_raw must be a literal of the caller, never data; everything
+ * else is escaped. Errors are sticky: kt_html_doc_end returns KT_ERR_NOMEM
+ * if any step failed.
+ */
+struct kt_html_doc {
+	struct evbuffer *out;
+	const char *lang;
+	int failed;
+};
+
+/* <head> with the page style, the brand line and <h1>title</h1>. */
+void kt_html_doc_begin(struct kt_html_doc *d, struct evbuffer *out,
+		       const char *lang, const char *title);
+void kt_html_doc_raw(struct kt_html_doc *d, const char *markup);
+void kt_html_doc_text(struct kt_html_doc *d, const char *text);
+/* The i18n string for key, escaped; {ph} replaced by value (escaped). */
+void kt_html_doc_t(struct kt_html_doc *d, const char *key);
+void kt_html_doc_tv(struct kt_html_doc *d, const char *key, const char *ph,
+		    const char *value);
+/* <form method="post" action=...> with hidden kv fields. */
+void kt_html_doc_form(struct kt_html_doc *d, const char *action,
+		      const char *const *kv, size_t npairs);
+/* <label>+<input>; value may be NULL; autofocus if focus. */
+void kt_html_doc_input(struct kt_html_doc *d, const char *type,
+		       const char *name, const char *label_key,
+		       const char *autocomplete, const char *value,
+		       int focus);
+/* A submit button name=value labelled by label_key. */
+void kt_html_doc_button(struct kt_html_doc *d, const char *name,
+			const char *value, int secondary,
+			const char *label_key);
+/* A notice paragraph: error (role=alert) or success (role=status). */
+void kt_html_doc_notice(struct kt_html_doc *d, int error, const char *key);
+int kt_html_doc_end(struct kt_html_doc *d);
+
 /* A page with a title and one paragraph (both plain text, escaped). */
 int kt_html_page_message(struct evbuffer *out, const char *lang,
 			 const char *title, const char *text);
