@@ -36,6 +36,7 @@
 #include "authorize.h"
 #include "clients.h"
 #include "handlers.h"
+#include "mfa.h"
 #include "tokens.h"
 
 #define PAR_PREFIX "urn:ietf:params:oauth:request_uri:"
@@ -69,6 +70,10 @@ struct authz {
 	json_t *orgs;	  /* organisations the person may act for */
 	const char *last_org; /* last choice for this client (in orgs) */
 };
+
+static int mfa_required(const struct authz *a);
+static void on_stepup_person(int rc, json_t *res, void *arg);
+static void login_succeeded(struct kt_req *r);
 
 static void authz_free(void *p)
 {
@@ -935,6 +940,17 @@ static void on_session_loaded(int rc, json_t *res, void *arg)
 			save_then(r, render_select);
 			return;
 		}
+		if (mfa_required(a) &&
+		    !kt_str_eq(json_string_value(json_object_get(res, "acr")),
+			       KT_ACR_MFA)) {
+			rc = kt_store_person_get(
+			    kt_req_redis(r),
+			    json_string_value(json_object_get(res, "person")),
+			    on_stepup_person, r);
+			if (rc != KT_OK)
+				store_failed(r, rc);
+			return;
+		}
 	}
 	after_auth(r);
 }
@@ -1258,7 +1274,7 @@ static void on_session_created(int rc, json_t *res, void *arg)
 	after_auth(r);
 }
 
-static void start_session(struct kt_req *r)
+static void start_session(struct kt_req *r, const char *acr, const char *amr)
 {
 	struct authz *a = r->h;
 	const struct kt_config *cfg = kt_req_cfg(r);
@@ -1283,8 +1299,7 @@ static void start_session(struct kt_req *r)
 	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "person",
 	    json_string_value(json_object_get(a->person, "id")), "email",
 	    json_string_value(json_object_get(a->person, "email")), "auth_time",
-	    now, "acr", KT_ACR_PASSWORD, "amr", "pwd", "created", now,
-	    "abs_exp", abs);
+	    now, "acr", acr, "amr", amr, "created", now, "abs_exp", abs);
 	if (a->session == NULL) {
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
@@ -1303,6 +1318,272 @@ static void on_throttle_counted(int rc, json_t *res, void *arg)
 	(void)res;
 	(void)rc; /* the user sees the failure either way */
 	login_failed(r, "login.error.credentials", 200);
+}
+
+/* Second factor ------------------------------------------------------------ */
+
+#define MFA_WINDOW 300 /* seconds between password and code */
+
+static int mfa_required(const struct authz *a)
+{
+	return kt_mfa_required(areq_get(a, "acr_values"),
+			       areq_get(a, "claims"));
+}
+
+static void render_mfa(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *lang = kt_req_lang(r);
+	const char *hidden[] = {"areq", a->areq_id, "csrf",
+				areq_get(a, "_csrf")};
+	struct evbuffer *b = evbuffer_new();
+	struct kt_html_doc d;
+
+	if (b == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	kt_html_doc_begin(&d, b, lang, kt_i18n(lang, "mfa.login.title"));
+	if (a->login_error != NULL)
+		kt_html_doc_notice(&d, 1, a->login_error);
+	kt_html_doc_raw(&d, "<p>");
+	kt_html_doc_t(&d, "mfa.login.intro");
+	kt_html_doc_raw(&d, "</p>\n");
+	kt_html_doc_form(&d, "/login", hidden, 2);
+	kt_html_doc_input(&d, "text", "code", "mfa.code_or_recovery",
+			  "one-time-code", NULL, 1);
+	kt_html_doc_button(&d, KT_HTML_FIELD_ACTION, "mfa", 0,
+			   "mfa.login.submit");
+	kt_html_doc_raw(&d, "</form>\n");
+	render(r, a->login_status ? a->login_status : 200,
+	       kt_html_doc_end(&d), b);
+}
+
+/* Password accepted (or a session to step up): now the code. */
+static void ask_mfa(struct kt_req *r, const char *person, int stepup)
+{
+	struct authz *a = r->h;
+	char now[24];
+
+	if (prompt_has(a, "none")) {
+		error_to_client(r, "interaction_required",
+				"a second factor is required");
+		return;
+	}
+	snprintf(now, sizeof(now), "%lld", (long long)kt_now());
+	json_object_set_new(a->areq, "_mfa_person", json_string(person));
+	json_object_set_new(a->areq, "_mfa_at", json_string(now));
+	json_object_set_new(a->areq, "_mfa_stepup",
+			    json_string(stepup ? "1" : "0"));
+	a->dirty = 1;
+	save_then(r, render_mfa);
+}
+
+static void login_succeeded(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *pid = json_string_value(json_object_get(a->person, "id"));
+
+	if (kt_mfa_enabled(a->person)) {
+		ask_mfa(r, pid, 0);
+		return;
+	}
+	if (mfa_required(a)) {
+		error_to_client(r, "unmet_authentication_requirements",
+				"this application requires a second factor; "
+				"set it up in the account pages");
+		return;
+	}
+	start_session(r, KT_ACR_PASSWORD, "pwd");
+}
+
+static void on_stepped_up(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+
+	(void)res;
+	if (rc != KT_OK) {
+		store_failed(r, rc);
+		return;
+	}
+	after_auth(r);
+}
+
+/* The code matched and was consumed: a session at the mfa level. */
+static void on_mfa_consumed(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const struct kt_config *cfg = kt_req_cfg(r);
+	char now[24];
+
+	(void)res;
+	if (rc == KT_ERR_CONFLICT) { /* the same code, twice, in a race */
+		a->login_error = "mfa.code_wrong";
+		render_mfa(r);
+		return;
+	}
+	if (rc != KT_OK) {
+		store_failed(r, rc);
+		return;
+	}
+	kt_store_throttle_reset(kt_req_redis(r), areq_get(a, "_mfa_person"));
+	if (!kt_str_eq(areq_get(a, "_mfa_stepup"), "1")) {
+		start_session(r, KT_ACR_MFA, "pwd otp");
+		return;
+	}
+	/* Step-up: the same session, now at the mfa level. */
+	snprintf(now, sizeof(now), "%lld", (long long)kt_now());
+	json_object_set_new(a->session, "acr", json_string(KT_ACR_MFA));
+	json_object_set_new(a->session, "amr", json_string("pwd otp"));
+	json_object_set_new(a->session, "auth_time", json_string(now));
+	rc = kt_store_session_create(kt_req_redis(r), a->sid, a->session,
+				     cfg->session_idle_timeout_s,
+				     on_stepped_up, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void on_mfa_fail_counted(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+
+	(void)rc;
+	(void)res;
+	a->login_error = "mfa.code_wrong";
+	render_mfa(r);
+}
+
+static void on_mfa_person(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	json_t *update = NULL;
+	const char *field, *expected;
+
+	if (rc != KT_OK) {
+		store_failed(r, rc == KT_ERR_NOTFOUND ? KT_ERR_INTERNAL : rc);
+		return;
+	}
+	json_decref(a->person);
+	a->person = json_incref(res);
+	if (!kt_str_eq(json_string_value(json_object_get(res, "status")),
+		       "active") ||
+	    kt_mfa_check(r, res, kt_req_param(r, "code"), &update) != KT_OK) {
+		rc = kt_store_throttle_fail(kt_req_redis(r),
+					    areq_get(a, "_mfa_person"), r->ip,
+					    kt_req_cfg(r)->throttle_window_s,
+					    on_mfa_fail_counted, r);
+		if (rc != KT_OK)
+			store_failed(r, rc);
+		return;
+	}
+	/* Consume the code: compare-and-set on the field it changed. */
+	field = json_object_get(update, "totp_step") ? "totp_step" : "recovery";
+	expected = kt_str_or(
+	    json_string_value(json_object_get(res, field)), "");
+	rc = kt_store_person_cas(
+	    kt_req_redis(r), areq_get(a, "_mfa_person"), field, expected,
+	    json_string_value(json_object_get(update, field)), on_mfa_consumed,
+	    r);
+	json_decref(update);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void on_mfa_throttle(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const struct kt_config *cfg = kt_req_cfg(r);
+
+	if (rc != KT_OK) {
+		store_failed(r, rc);
+		return;
+	}
+	if (json_integer_value(json_object_get(res, "account")) >=
+		cfg->throttle_account_max_failures ||
+	    json_integer_value(json_object_get(res, "ip")) >=
+		cfg->throttle_ip_max_failures) {
+		kt_req_add_header(r, "Retry-After", "60");
+		a->login_error = "login.error.throttled";
+		a->login_status = 429;
+		render_mfa(r);
+		return;
+	}
+	rc = kt_store_person_get(kt_req_redis(r), areq_get(a, "_mfa_person"),
+				 on_mfa_person, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void on_stepup_session(int rc, json_t *res, void *arg);
+
+static void mfa_step(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *at = areq_get(a, "_mfa_at");
+	int rc;
+
+	if (areq_get(a, "_mfa_person") == NULL || at == NULL ||
+	    kt_now() - strtoll(at, NULL, 10) > MFA_WINDOW) {
+		kt_req_send_error_page(r, 400, "session_expired", NULL);
+		return;
+	}
+	if (kt_str_eq(areq_get(a, "_mfa_stepup"), "1")) {
+		/* The session being stepped up must still be there. */
+		if (kt_req_session_sid(r, a->sid) != KT_OK) {
+			kt_req_send_error_page(r, 400, "session_expired", NULL);
+			return;
+		}
+		rc = kt_store_session_get(kt_req_redis(r), a->sid,
+					  on_stepup_session, r);
+		if (rc != KT_OK)
+			store_failed(r, rc);
+		return;
+	}
+	rc = kt_store_throttle_get(kt_req_redis(r), areq_get(a, "_mfa_person"),
+				   r->ip, on_mfa_throttle, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void on_stepup_session(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+
+	if (rc != KT_OK ||
+	    !kt_str_eq(json_string_value(json_object_get(res, "person")),
+		       areq_get(a, "_mfa_person"))) {
+		kt_req_send_error_page(r, 400, "session_expired", NULL);
+		return;
+	}
+	json_decref(a->session);
+	a->session = json_incref(res);
+	rc = kt_store_throttle_get(kt_req_redis(r), areq_get(a, "_mfa_person"),
+				   r->ip, on_mfa_throttle, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+/* A live session at the password level meets a request for mfa. */
+static void on_stepup_person(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+
+	if (rc != KT_OK) {
+		store_failed(r, rc == KT_ERR_NOTFOUND ? KT_ERR_INTERNAL : rc);
+		return;
+	}
+	if (!kt_mfa_enabled(res)) {
+		error_to_client(r, "unmet_authentication_requirements",
+				"this application requires a second factor; "
+				"set it up in the account pages");
+		return;
+	}
+	ask_mfa(r, json_string_value(json_object_get(res, "id")), 1);
 }
 
 static void verify_work(void *arg)
@@ -1344,7 +1625,7 @@ static void verify_done(void *arg)
 			    j->new_hash, NULL, NULL);
 		free(j->new_hash);
 		free(j);
-		start_session(r);
+		login_succeeded(r);
 		return;
 	}
 	free(j->new_hash);
@@ -1434,6 +1715,10 @@ static void login_step(struct kt_req *r)
 		render_login(r);
 		return;
 	}
+	if (act != NULL && strcmp(act, "mfa") == 0) {
+		mfa_step(r);
+		return;
+	}
 	if (email == NULL || *email == '\0' || pw == NULL || *pw == '\0') {
 		a->email = kt_strdup(email);
 		login_failed(r, "login.error.missing", 400);
@@ -1463,6 +1748,12 @@ static void login_step(struct kt_req *r)
 
 void kt_authz_login_then(struct kt_req *r, const char *return_path)
 {
+	kt_authz_login_hint_then(r, NULL, return_path);
+}
+
+void kt_authz_login_hint_then(struct kt_req *r, const char *login_hint,
+			      const char *return_path)
+{
 	struct authz *a = authz_new(r, ST_AUTHORIZE);
 	char uri[1100];
 
@@ -1473,9 +1764,10 @@ void kt_authz_login_then(struct kt_req *r, const char *return_path)
 	}
 	snprintf(uri, sizeof(uri), "%s/account", kt_req_cfg(r)->issuer);
 	a->client = r->rt->account_client;
-	a->areq = json_pack("{s:s,s:s,s:s,s:s}", "client_id",
+	a->areq = json_pack("{s:s,s:s,s:s,s:s,s:s?}", "client_id",
 			    KT_ACCOUNT_CLIENT_ID, "redirect_uri", uri, "scope",
-			    "openid", "_return", return_path);
+			    "openid", "_return", return_path, "login_hint",
+			    login_hint);
 	if (a->areq == NULL) {
 		kt_req_send_unavailable(r);
 		return;

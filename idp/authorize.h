@@ -24,5 +24,7 @@ int kt_authz_validate(const struct kt_config *cfg, const struct kt_client *c,
  */
 struct kt_req;
 void kt_authz_login_then(struct kt_req *r, const char *return_path);
+void kt_authz_login_hint_then(struct kt_req *r, const char *login_hint,
+			      const char *return_path);
 
 #endif

@@ -12,6 +12,7 @@
 #include "discovery.h"
 #include "gateway.h"
 #include "handlers.h"
+#include "mfa.h"
 
 static json_t *strings(const char *const *v)
 {
@@ -57,7 +58,7 @@ char *kt_discovery_build(const struct kt_config *cfg)
 	static const char *const locales[] = {"de", "en", NULL};
 	static const char *const prompts[] = {"none", "login", "consent",
 					      "select_account", NULL};
-	static const char *const acrs[] = {KT_ACR_PASSWORD, NULL};
+	static const char *const acrs[] = {KT_ACR_PASSWORD, KT_ACR_MFA, NULL};
 	const char *iss = cfg->issuer;
 	json_t *d;
 	char *s;

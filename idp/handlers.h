@@ -23,5 +23,15 @@ void kt_h_register(struct kt_req *r);
 void kt_h_healthz(struct kt_req *r);
 void kt_h_metrics(struct kt_req *r);
 void kt_h_index(struct kt_req *r);
+void kt_h_account(struct kt_req *r);
+void kt_h_account_password(struct kt_req *r);
+void kt_h_account_session_end(struct kt_req *r);
+void kt_h_account_org(struct kt_req *r);
+void kt_h_account_totp(struct kt_req *r);
+void kt_h_account_totp_remove(struct kt_req *r);
+void kt_h_invite(struct kt_req *r);
+void kt_h_invite_accept(struct kt_req *r);
+void kt_h_invite_login(struct kt_req *r);
+void kt_h_invite_register(struct kt_req *r);
 
 #endif

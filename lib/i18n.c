@@ -185,6 +185,58 @@ static const struct i18n_entry i18n_table[] = {
     {"invite.mail.subject", "Einladung zu kontor / Invitation to kontor",
      "Einladung zu kontor / Invitation to kontor"},
 
+    {"invite.accepted_plain", "Die Einladung wurde angenommen.",
+     "The invitation has been accepted."},
+    {"mfa.title", "Zweiter Faktor", "Second factor"},
+    {"mfa.off",
+     "Schützen Sie Ihr Konto zusätzlich mit Einmal-Codes aus einer "
+     "Authenticator-App.",
+     "Protect your account further with one-time codes from an "
+     "authenticator app."},
+    {"mfa.on", "Einmal-Codes aus Ihrer Authenticator-App sind aktiv.",
+     "One-time codes from your authenticator app are active."},
+    {"mfa.enrol", "Zweiten Faktor einrichten", "Set up a second factor"},
+    {"mfa.remove", "Zweiten Faktor entfernen", "Remove the second factor"},
+    {"mfa.code", "Einmal-Code (6 Ziffern)", "One-time code (6 digits)"},
+    {"mfa.code_or_recovery", "Einmal-Code oder Wiederherstellungscode",
+     "One-time code or recovery code"},
+    {"mfa.code_wrong", "Der Code ist falsch oder wurde schon verwendet.",
+     "The code is wrong or has already been used."},
+    {"mfa.enrol.title", "Zweiten Faktor einrichten", "Set up a second factor"},
+    {"mfa.enrol.scan",
+     "Scannen Sie den QR-Code mit Ihrer Authenticator-App und geben Sie "
+     "dann den angezeigten Code ein.",
+     "Scan the QR code with your authenticator app, then enter the code it "
+     "shows."},
+    {"mfa.enrol.qr_label", "QR-Code für die Authenticator-App",
+     "QR code for the authenticator app"},
+    {"mfa.enrol.manual", "Oder geben Sie diesen Schlüssel von Hand ein:",
+     "Or enter this key by hand:"},
+    {"mfa.enrol.submit", "Bestätigen", "Confirm"},
+    {"mfa.enrolled", "Der zweite Faktor ist eingerichtet.",
+     "The second factor is set up."},
+    {"mfa.removed", "Der zweite Faktor wurde entfernt.",
+     "The second factor has been removed."},
+    {"mfa.recovery.title", "Wiederherstellungscodes", "Recovery codes"},
+    {"mfa.recovery.intro",
+     "Bewahren Sie diese Codes sicher auf. Jeder kann einmal statt eines "
+     "Einmal-Codes verwendet werden. Sie werden nur jetzt angezeigt.",
+     "Keep these codes safe. Each can be used once instead of a one-time "
+     "code. They are shown only now."},
+    {"mfa.login.title", "Bestätigung mit zweitem Faktor",
+     "Confirm with your second factor"},
+    {"mfa.login.intro",
+     "Geben Sie den Einmal-Code aus Ihrer Authenticator-App oder einen "
+     "Wiederherstellungscode ein.",
+     "Enter the one-time code from your authenticator app or a recovery "
+     "code."},
+    {"mfa.login.submit", "Bestätigen", "Confirm"},
+    {"mfa.login.required",
+     "Diese Anwendung verlangt einen zweiten Faktor. Richten Sie ihn in "
+     "Ihrem Konto ein.",
+     "This application requires a second factor. Set it up in your "
+     "account."},
+
     /* Landing page */
     {"index.title", "kontor", "kontor"},
     {"index.text",

@@ -292,6 +292,47 @@ int kt_store_person_set_pwhash(struct kt_redis *r, const char *id,
 			     "1", o->key, pwhash, now, NULL));
 }
 
+static const char lua_person_cas[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
+    "local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''\n"
+    "if cur ~= ARGV[2] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])\n"
+    "return 1\n";
+
+static void on_cas(const redisReply *rep, void *arg)
+{
+	struct kt_store_op *o = arg;
+	int rc = kt_store_reply_rc(rep);
+
+	if (rc == KT_OK && rep->type == REDIS_REPLY_INTEGER)
+		rc = rep->integer == 1	 ? KT_OK
+		     : rep->integer == 0 ? KT_ERR_CONFLICT
+					 : KT_ERR_NOTFOUND;
+	else if (rc == KT_OK)
+		rc = KT_ERR_REDIS;
+	kt_store_op_finish(o, rc, NULL);
+}
+
+int kt_store_person_cas(struct kt_redis *r, const char *id, const char *field,
+			const char *expected, const char *value,
+			kt_store_cb *cb, void *arg)
+{
+	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
+	int rc;
+
+	if (o == NULL)
+		return KT_ERR_NOMEM;
+	if ((rc = kt_store_key(o->key, "kt:person:", id, NULL)) != KT_OK) {
+		free(o);
+		return rc;
+	}
+	rc = kt_redis_cmdv(r, on_cas, o, "EVAL", lua_person_cas, "1", o->key,
+			   field, expected ? expected : "", value, NULL);
+	if (rc != KT_OK)
+		free(o);
+	return rc;
+}
+
 /* Sessions --------------------------------------------------------------- */
 
 static void on_exec(const redisReply *rep, void *arg)

@@ -48,6 +48,15 @@ int kt_store_person_set_pwhash(struct kt_redis *r, const char *id,
 			       const char *pwhash, kt_store_cb *cb, void *arg);
 
 /*
+ * Compare-and-set one field of a person: set it to value only if it still
+ * holds expected ("" for absent). KT_ERR_CONFLICT if someone was faster:
+ * a one-time code or recovery code is consumed exactly once.
+ */
+int kt_store_person_cas(struct kt_redis *r, const char *id, const char *field,
+			const char *expected, const char *value,
+			kt_store_cb *cb, void *arg);
+
+/*
  * Browser sessions, keyed by the hash of the session cookie (the "sid").
  * Fields: person, auth_time, acr, amr, created, abs_exp. The key's TTL is the
  * idle timeout; kt_store_session_touch extends it (never beyond abs_exp).
