@@ -260,12 +260,22 @@ class Gateway:
                 cfg[k].update(v)
             else:
                 cfg[k] = v
-        self.config = cfg
+        self.config = self._fill(cfg)
         self.config_path = os.path.join(self.tmp, "kontor.json")
         self.write_config()
         for person in people or []:
             self.add_person(**person)
         self.start()
+
+    def _fill(self, v):
+        """'{tmp}' in a config string stands for this gateway's temp dir."""
+        if isinstance(v, dict):
+            return {k: self._fill(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [self._fill(x) for x in v]
+        if isinstance(v, str):
+            return v.replace("{tmp}", self.tmp)
+        return v
 
     def write_config(self):
         with open(self.config_path, "w") as f:
