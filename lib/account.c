@@ -339,8 +339,9 @@ static const char lua_org_members[] =
     "p[2] or '', status = p[3] or ''}\n"
     "end\n"
     "table.sort(out, function(a, b) return a.email < b.email end)\n"
-    "if #out == 0 then return cjson.encode({org = oid, members = "
-    "cjson.decode('[]')}) end\n"
+    /* cjson encodes every empty table as {}: spell the empty list out */
+    "if #out == 0 then return '{\"org\":' .. cjson.encode(oid) .. "
+    "',\"members\":[]}' end\n"
     "return cjson.encode({org = oid, members = out})\n";
 
 /* ARGV: pid */
