@@ -89,6 +89,22 @@
 	"      (o.hr_type or '') .. '|' .. o.hr_number .. '}'\n"              \
 	"  end\n"                                                             \
 	"  return t\n"                                                        \
+	"end\n"                                                               \
+	"local OWNED = {id = true, version = true, created_at = true,\n"      \
+	"  updated_at = true, merged_into = true, resolved_from = true}\n"    \
+	"local function bad_fields(f, creating)\n"                           \
+	"  for k, v in pairs(f) do\n"                                        \
+	"    if OWNED[k] and not (creating and k == 'id') then\n"            \
+	"      return 'field ' .. k .. ' cannot be changed'\n"               \
+	"    end\n"                                                          \
+	"    if k == 'status' and v ~= 'active' and v ~= 'suspended' then\n" \
+	"      return 'status must be active or suspended'\n"                \
+	"    end\n"                                                          \
+	"  end\n"                                                            \
+	"end\n"                                                               \
+	"local function merged(oid, o)\n"                                    \
+	"  return fail('INVALID', 'organisation ' .. oid .. ' is merged "     \
+	"into ' .. (o.merged_into or '?'))\n"                                \
 	"end\n"
 
 /* ARGV: fields JSON, sources JSON array, actor, now */
@@ -97,6 +113,8 @@ static const char lua_org_create[] =
     "local f = cjson.decode(ARGV[1])\n"
     "local sources = cjson.decode(ARGV[2])\n"
     "local okey = 'kt:org:{' .. f.id .. '}'\n"
+    "local bad = bad_fields(f, true)\n"
+    "if bad then return fail('INVALID', bad) end\n"
     "if redis.call('EXISTS', okey) == 1 then return fail('CONFLICT', "
     "'organisation ' .. f.id .. ' exists') end\n"
     "local keys = idx_keys(f)\n"
@@ -141,17 +159,20 @@ static const char lua_org_update[] =
     "local before = hgetall(okey)\n"
     "if not before then return fail('NOTFOUND', 'no organisation ' .. "
     "ARGV[1]) end\n"
+    /* A merged organisation is history: its identifiers now lead to the
+     * survivor, and rewriting them here would take them back. */
+    "if before.status == 'merged' then return merged(ARGV[1], before) "
+    "end\n"
     "if ARGV[2] ~= '0' and before.version ~= ARGV[2] then\n"
     "  return fail('CONFLICT', 'version ' .. ARGV[2] .. ' is stale (now ' "
     ".. before.version .. ')')\n"
     "end\n"
     "local f = cjson.decode(ARGV[3])\n"
+    "local bad = bad_fields(f, false)\n"
+    "if bad then return fail('INVALID', bad) end\n"
     "local after = {}\n"
     "for k, v in pairs(before) do after[k] = v end\n"
     "for k, v in pairs(f) do\n"
-    "  if k == 'id' or k == 'version' or k == 'created_at' then\n"
-    "    return fail('INVALID', 'field ' .. k .. ' cannot be changed')\n"
-    "  end\n"
     "  if v == '' then after[k] = nil else after[k] = v end\n"
     "end\n"
     "local old_idx, new_idx = {}, {}\n"
@@ -250,8 +271,10 @@ static const char lua_org_merge[] =
 static const char lua_source_add[] =
     LUA_PRELUDE
     "local okey = 'kt:org:{' .. ARGV[1] .. '}'\n"
-    "if redis.call('EXISTS', okey) == 0 then return fail('NOTFOUND', 'no "
-    "organisation ' .. ARGV[1]) end\n"
+    "local o = hgetall(okey)\n"
+    "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
+    "end\n"
+    "if o.status == 'merged' then return merged(ARGV[1], o) end\n"
     "local ikey = 'kt:orgidx:source:{' .. ARGV[2] .. '}'\n"
     "local owner = redis.call('GET', ikey)\n"
     "if owner and owner ~= ARGV[1] then return fail('CONFLICT', 'source ' "
@@ -276,8 +299,7 @@ static const char lua_member_set[] =
     "local o = hgetall(okey)\n"
     "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
     "end\n"
-    "if o.status == 'merged' then return fail('INVALID', 'organisation ' "
-    ".. ARGV[1] .. ' is merged into ' .. (o.merged_into or '?')) end\n"
+    "if o.status == 'merged' then return merged(ARGV[1], o) end\n"
     "if redis.call('EXISTS', 'kt:person:{' .. ARGV[2] .. '}') == 0 then "
     "return fail('NOTFOUND', 'no person ' .. ARGV[2]) end\n"
     "local cur = redis.call('HGET', okey .. ':members', ARGV[2])\n"
