@@ -175,6 +175,14 @@ static const char lua_org_update[] =
     "for k, v in pairs(f) do\n"
     "  if v == '' then after[k] = nil else after[k] = v end\n"
     "end\n"
+    /* A changed identifier is only as valid as the caller says: the old
+     * flag belonged to the old value. */
+    "for kind, flag in pairs(IDX) do\n"
+    "  if f[kind] and not f[flag] then after[flag] = '0' end\n"
+    "end\n"
+    "if (f.hr_court or f.hr_type or f.hr_number) and not f.hr_valid then\n"
+    "  after.hr_valid = '0'\n"
+    "end\n"
     "local old_idx, new_idx = {}, {}\n"
     "for _, k in ipairs(idx_keys(before)) do old_idx[k] = true end\n"
     "for _, k in ipairs(idx_keys(after)) do new_idx[k] = true end\n"
