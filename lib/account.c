@@ -141,8 +141,11 @@ static const char lua_org_create[] =
     "  redis.call('SET', 'kt:orgidx:source:{' .. s .. '}', f.id)\n"
     "  redis.call('SADD', okey .. ':sources', s)\n"
     "end\n"
-    "audit(ARGV[3], 'org.create', 'org:' .. f.id, nil, f, ARGV[4])\n"
-    "return cjson.encode(hgetall(okey))\n";
+    /* Digest what was stored (empty fields are not), so that this
+     * entry's "after" equals the next change's "before". */
+    "local stored = hgetall(okey)\n"
+    "audit(ARGV[3], 'org.create', 'org:' .. f.id, nil, stored, ARGV[4])\n"
+    "return cjson.encode(stored)\n";
 
 /* ARGV: oid */
 static const char lua_org_get[] =
