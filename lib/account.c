@@ -261,6 +261,7 @@ static const char lua_org_merge[] =
     "  redis.call('SADD', skey .. ':sources', s)\n"
     "  redis.call('SET', 'kt:orgidx:source:{' .. s .. '}', ARGV[2])\n"
     "end\n"
+    "redis.call('DEL', lkey .. ':sources')\n"
     "for _, k in ipairs(idx_keys(loser)) do\n"
     "  if not redis.call('GET', k) or redis.call('GET', k) == ARGV[1] then\n"
     "    redis.call('SET', k, ARGV[2])\n"
