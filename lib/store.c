@@ -17,6 +17,8 @@
  *   kt:person:{<id>}            HASH   person record
  *   kt:email:{<email>}          STRING person id
  *   kt:session:{<sid>}          HASH   browser session, TTL = idle timeout
+ *   kt:person:{<id>}:sessions   SET    sids of the person's sessions (index,
+ *                                      pruned when read; see account.c)
  *   kt:<kind>:{<id>}            STRING JSON document (areq, par, client)
  *   kt:code:{<hash>}            HASH   data, gid once redeemed
  *   kt:grant:{<gid>}            HASH   grant; rt = current refresh hash
@@ -338,6 +340,10 @@ static int hset_expire(struct kt_redis *r, struct kt_store_op *o, json_t *fields
 int kt_store_session_create(struct kt_redis *r, const char *sid, json_t *fields,
 			    int64_t idle_ttl, kt_store_cb *cb, void *arg)
 {
+	char idx[KEY_MAX];
+	const char *person = json_string_value(json_object_get(fields, "person"));
+	const char *k;
+	json_t *v;
 	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
@@ -345,6 +351,26 @@ int kt_store_session_create(struct kt_redis *r, const char *sid, json_t *fields,
 		return KT_ERR_NOMEM;
 	if ((rc = kt_store_key(o->key, "kt:session:", sid, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
+	json_object_foreach(fields, k, v)
+	{
+		if (!json_is_string(v))
+			return send_or_fail(o, KT_ERR_INVALID);
+	}
+	/*
+	 * The person's index of sessions (listing, "end all my sessions"),
+	 * written before the session on the same connection, so a session
+	 * never exists unindexed. Dead entries are pruned when the index is
+	 * read (kt_account_person_sessions). Its own command rather than part
+	 * of the MULTI: the index has the person's hash tag, the session its
+	 * own.
+	 */
+	if (person != NULL) {
+		if ((rc = kt_store_key(idx, "kt:person:", person,
+				       ":sessions")) != KT_OK ||
+		    (rc = kt_redis_cmdv(r, NULL, NULL, "SADD", idx, sid,
+					NULL)) != KT_OK)
+			return send_or_fail(o, rc);
+	}
 	return send_or_fail(o, hset_expire(r, o, fields, idle_ttl));
 }
 

@@ -51,6 +51,8 @@ int kt_store_person_set_pwhash(struct kt_redis *r, const char *id,
  * Browser sessions, keyed by the hash of the session cookie (the "sid").
  * Fields: person, auth_time, acr, amr, created, abs_exp. The key's TTL is the
  * idle timeout; kt_store_session_touch extends it (never beyond abs_exp).
+ * create also adds the sid to the person's session index
+ * (kt:person:{<person>}:sessions), which kt_account_person_sessions reads.
  */
 int kt_store_session_create(struct kt_redis *r, const char *sid,
 			    json_t *fields, int64_t idle_ttl, kt_store_cb *cb,
