@@ -155,7 +155,7 @@ static const char lua_org_get[] =
     "end\n"
     "return cjson.encode(o)\n";
 
-/* ARGV: oid, expected version, fields JSON, actor, now */
+/* ARGV: oid, expected version, fields JSON, actor, now, action */
 static const char lua_org_update[] =
     LUA_PRELUDE
     "local okey = 'kt:org:{' .. ARGV[1] .. '}'\n"
@@ -186,6 +186,14 @@ static const char lua_org_update[] =
     "if (f.hr_court or f.hr_type or f.hr_number) and not f.hr_valid then\n"
     "  after.hr_valid = '0'\n"
     "end\n"
+    /* Nothing to change: no new version, no audit entry. */
+    "local same = true\n"
+    "for k, v in pairs(after) do if before[k] ~= v then same = false end "
+    "end\n"
+    "for k in pairs(before) do if after[k] == nil then same = false end "
+    "end\n"
+    "if same then before.unchanged = '1'; return cjson.encode(before) "
+    "end\n"
     "local old_idx, new_idx = {}, {}\n"
     "for _, k in ipairs(idx_keys(before)) do old_idx[k] = true end\n"
     "for _, k in ipairs(idx_keys(after)) do new_idx[k] = true end\n"
@@ -207,8 +215,7 @@ static const char lua_org_update[] =
     "for k, v in pairs(after) do flat[#flat + 1] = k; flat[#flat + 1] = v "
     "end\n"
     "redis.call('HSET', okey, unpack(flat))\n"
-    "audit(ARGV[4], 'org.update', 'org:' .. ARGV[1], before, after, "
-    "ARGV[5])\n"
+    "audit(ARGV[4], ARGV[6], 'org:' .. ARGV[1], before, after, ARGV[5])\n"
     "return cjson.encode(after)\n";
 
 /* KEYS: index key; ARGV: kind, value */
@@ -299,11 +306,24 @@ static const char lua_source_add[] =
     "end\n"
     "return cjson.encode({id = ARGV[1], source = ARGV[2]})\n";
 
+/* ARGV: oid */
+static const char lua_org_sources[] =
+    LUA_PRELUDE
+    "local o, oid = resolve(ARGV[1])\n"
+    "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
+    "end\n"
+    "local s = redis.call('SMEMBERS', 'kt:org:{' .. oid .. '}:sources')\n"
+    "table.sort(s)\n"
+    "if #s == 0 then return '{\"org\":' .. cjson.encode(oid) .. "
+    "',\"sources\":[]}' end\n"
+    "return cjson.encode({org = oid, sources = s})\n";
+
 /*
  * Membership writes: the person's index first, the organisation's member
  * list (authoritative) second, in one script; readers verify the index
  * against the member list, so a stale index entry is never believed.
- * ARGV: oid, pid, role, actor, now
+ * ARGV: oid, pid, role, actor, now, mode ("set", "add": must be new,
+ * "change": must exist)
  */
 static const char lua_member_set[] =
     LUA_PRELUDE
@@ -316,6 +336,11 @@ static const char lua_member_set[] =
     "return fail('NOTFOUND', 'no person ' .. ARGV[2]) end\n"
     "local cur = redis.call('HGET', okey .. ':members', ARGV[2])\n"
     "local before = cur and cjson.decode(cur) or nil\n"
+    "if before and ARGV[6] == 'add' then return fail('CONFLICT', 'person ' "
+    ".. ARGV[2] .. ' is already a member of ' .. ARGV[1] .. ' (' .. "
+    "before.role .. ')') end\n"
+    "if not before and ARGV[6] == 'change' then return fail('NOTFOUND', "
+    "'person ' .. ARGV[2] .. ' is not a member of ' .. ARGV[1]) end\n"
     "if before and before.role == 'admin' and ARGV[3] ~= 'admin' then\n"
     "  local admins = 0\n"
     "  local all = redis.call('HVALS', okey .. ':members')\n"
@@ -449,9 +474,44 @@ static const char lua_person_sessions[] =
     "  end\n"
     "end\n"
     "if #out == 0 then return '{\"sessions\":[]}' end\n"
-    "table.sort(out, function(a, b) return (a.created or '') > (b.created "
-    "or '') end)\n"
+    "table.sort(out, function(a, b) return (tonumber(a.created) or 0) > "
+    "(tonumber(b.created) or 0) end)\n"
     "return cjson.encode({sessions = out})\n";
+
+/* ARGV: sid, actor, now */
+static const char lua_session_revoke[] =
+    LUA_PRELUDE
+    "local skey = 'kt:session:{' .. ARGV[1] .. '}'\n"
+    "local s = hgetall(skey)\n"
+    "if not s then return fail('NOTFOUND', 'no session ' .. ARGV[1]) end\n"
+    "redis.call('DEL', skey)\n"
+    "if s.person then\n"
+    "  redis.call('SREM', 'kt:person:{' .. s.person .. '}:sessions', "
+    "ARGV[1])\n"
+    "end\n"
+    "audit(ARGV[2], 'session.revoke', 'session:' .. ARGV[1], s, nil, "
+    "ARGV[3])\n"
+    "return cjson.encode({sid = ARGV[1], person = s.person or ''})\n";
+
+/* ARGV: pid, actor, now. Only sessions that still name the person go:
+ * the index is a hint, the session record decides. */
+static const char lua_person_sessions_revoke[] =
+    LUA_PRELUDE
+    "local ikey = 'kt:person:{' .. ARGV[1] .. '}:sessions'\n"
+    "local n = 0\n"
+    "for _, sid in ipairs(redis.call('SMEMBERS', ikey)) do\n"
+    "  local skey = 'kt:session:{' .. sid .. '}'\n"
+    "  if redis.call('HGET', skey, 'person') == ARGV[1] then\n"
+    "    redis.call('DEL', skey)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "redis.call('DEL', ikey)\n"
+    "if n > 0 then\n"
+    "  audit(ARGV[2], 'session.revoke_all', 'person:' .. ARGV[1], nil, "
+    "nil, ARGV[3])\n"
+    "end\n"
+    "return cjson.encode({person = ARGV[1], revoked = n})\n";
 
 /* Completion --------------------------------------------------------------- */
 
@@ -654,9 +714,10 @@ int kt_account_org_get(struct kt_redis *r, const char *oid, kt_store_cb *cb,
 	return eval(r, lua_org_get, 0, NULL, 1, args, cb, arg);
 }
 
-int kt_account_org_update(struct kt_redis *r, const char *oid,
-			  int64_t expected_version, json_t *fields,
-			  const char *actor, kt_store_cb *cb, void *arg)
+static int org_update(struct kt_redis *r, const char *oid,
+		      int64_t expected_version, json_t *fields,
+		      const char *actor, const char *action, kt_store_cb *cb,
+		      void *arg)
 {
 	char ver[24], now[24];
 	char *f;
@@ -670,11 +731,50 @@ int kt_account_org_update(struct kt_redis *r, const char *oid,
 	if ((f = dump(fields)) == NULL)
 		return KT_ERR_NOMEM;
 	{
-		const char *args[] = {oid, ver, f, actor, now};
-		rc = eval(r, lua_org_update, 0, NULL, 5, args, cb, arg);
+		const char *args[] = {oid, ver, f, actor, now, action};
+		rc = eval(r, lua_org_update, 0, NULL, 6, args, cb, arg);
 	}
 	free(f);
 	return rc;
+}
+
+int kt_account_org_update(struct kt_redis *r, const char *oid,
+			  int64_t expected_version, json_t *fields,
+			  const char *actor, kt_store_cb *cb, void *arg)
+{
+	return org_update(r, oid, expected_version, fields, actor,
+			  "org.update", cb, arg);
+}
+
+int kt_account_org_set_status(struct kt_redis *r, const char *oid,
+			      const char *status, const char *actor,
+			      kt_store_cb *cb, void *arg)
+{
+	const char *action;
+	json_t *f;
+	int rc;
+
+	if (status != NULL && strcmp(status, "active") == 0)
+		action = "org.activate";
+	else if (status != NULL && strcmp(status, "suspended") == 0)
+		action = "org.suspend";
+	else
+		return KT_ERR_INVALID;
+	if ((f = json_pack("{s:s}", "status", status)) == NULL)
+		return KT_ERR_NOMEM;
+	rc = org_update(r, oid, 0, f, actor, action, cb, arg);
+	json_decref(f);
+	return rc;
+}
+
+int kt_account_org_sources(struct kt_redis *r, const char *oid,
+			   kt_store_cb *cb, void *arg)
+{
+	const char *args[] = {oid};
+
+	if (!id_ok(oid))
+		return KT_ERR_INVALID;
+	return eval(r, lua_org_sources, 0, NULL, 1, args, cb, arg);
 }
 
 int kt_account_org_find(struct kt_redis *r, const char *kind,
@@ -725,18 +825,39 @@ int kt_account_source_add(struct kt_redis *r, const char *oid,
 	return eval(r, lua_source_add, 0, NULL, 4, args, cb, arg);
 }
 
-int kt_account_member_set(struct kt_redis *r, const char *oid,
-			  const char *person, const char *role,
-			  const char *actor, kt_store_cb *cb, void *arg)
+static int member_set(struct kt_redis *r, const char *oid,
+		      const char *person, const char *role, const char *actor,
+		      const char *mode, kt_store_cb *cb, void *arg)
 {
 	char now[24];
-	const char *args[] = {oid, person, role, actor, now};
+	const char *args[] = {oid, person, role, actor, now, mode};
 
 	if (!id_ok(oid) || !id_ok(person) || !id_ok(actor) ||
 	    !kt_account_role_ok(role))
 		return KT_ERR_INVALID;
 	now_str(now);
-	return eval(r, lua_member_set, 0, NULL, 5, args, cb, arg);
+	return eval(r, lua_member_set, 0, NULL, 6, args, cb, arg);
+}
+
+int kt_account_member_set(struct kt_redis *r, const char *oid,
+			  const char *person, const char *role,
+			  const char *actor, kt_store_cb *cb, void *arg)
+{
+	return member_set(r, oid, person, role, actor, "set", cb, arg);
+}
+
+int kt_account_member_add(struct kt_redis *r, const char *oid,
+			  const char *person, const char *role,
+			  const char *actor, kt_store_cb *cb, void *arg)
+{
+	return member_set(r, oid, person, role, actor, "add", cb, arg);
+}
+
+int kt_account_member_change(struct kt_redis *r, const char *oid,
+			     const char *person, const char *role,
+			     const char *actor, kt_store_cb *cb, void *arg)
+{
+	return member_set(r, oid, person, role, actor, "change", cb, arg);
 }
 
 int kt_account_member_remove(struct kt_redis *r, const char *oid,
@@ -905,8 +1026,28 @@ static void on_audit(const redisReply *rep, void *arg)
 	json_decref(res);
 }
 
-int kt_account_audit_tail(struct kt_redis *r, unsigned count, kt_store_cb *cb,
-			  void *arg)
+/* A stream entry id: "<ms>" or "<ms>-<seq>", decimal. */
+static int stream_id_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strspn(s, "0123456789");
+	if (n == 0 || n > 20)
+		return 0;
+	if (s[n] == '\0')
+		return 1;
+	if (s[n] != '-')
+		return 0;
+	s += n + 1;
+	n = strspn(s, "0123456789");
+	return n > 0 && n <= 20 && s[n] == '\0';
+}
+
+static int audit_range(struct kt_redis *r, const char *cmd, const char *from,
+		       const char *to, unsigned count, kt_store_cb *cb,
+		       void *arg)
 {
 	struct kt_store_op *o;
 	char n[16];
@@ -917,11 +1058,39 @@ int kt_account_audit_tail(struct kt_redis *r, unsigned count, kt_store_cb *cb,
 	if ((o = kt_store_op_new(r, cb, arg)) == NULL)
 		return KT_ERR_NOMEM;
 	snprintf(n, sizeof(n), "%u", count);
-	rc = kt_redis_cmdv(r, on_audit, o, "XREVRANGE", AUDIT_KEY, "+", "-",
-			   "COUNT", n, NULL);
+	rc = kt_redis_cmdv(r, on_audit, o, cmd, AUDIT_KEY, from, to, "COUNT",
+			   n, NULL);
 	if (rc != KT_OK)
 		free(o);
 	return rc;
+}
+
+int kt_account_audit_page(struct kt_redis *r, const char *before,
+			  unsigned count, kt_store_cb *cb, void *arg)
+{
+	char from[48];
+
+	if (!stream_id_ok(before))
+		return KT_ERR_INVALID;
+	snprintf(from, sizeof(from), "(%s", before);
+	return audit_range(r, "XREVRANGE", from, "-", count, cb, arg);
+}
+
+int kt_account_audit_since(struct kt_redis *r, const char *after,
+			   unsigned count, kt_store_cb *cb, void *arg)
+{
+	char from[48];
+
+	if (!stream_id_ok(after))
+		return KT_ERR_INVALID;
+	snprintf(from, sizeof(from), "(%s", after);
+	return audit_range(r, "XRANGE", from, "+", count, cb, arg);
+}
+
+int kt_account_audit_tail(struct kt_redis *r, unsigned count, kt_store_cb *cb,
+			  void *arg)
+{
+	return audit_range(r, "XREVRANGE", "+", "-", count, cb, arg);
 }
 
 static void on_added(const redisReply *rep, void *arg)
@@ -959,4 +1128,29 @@ int kt_account_person_sessions(struct kt_redis *r, const char *person,
 	if (!id_ok(person))
 		return KT_ERR_INVALID;
 	return eval(r, lua_person_sessions, 0, NULL, 1, args, cb, arg);
+}
+
+int kt_account_session_revoke(struct kt_redis *r, const char *sid,
+			      const char *actor, kt_store_cb *cb, void *arg)
+{
+	char now[24];
+	const char *args[] = {sid, actor, now};
+
+	if (!id_ok(sid) || !id_ok(actor))
+		return KT_ERR_INVALID;
+	now_str(now);
+	return eval(r, lua_session_revoke, 0, NULL, 3, args, cb, arg);
+}
+
+int kt_account_person_sessions_revoke(struct kt_redis *r, const char *person,
+				      const char *actor, kt_store_cb *cb,
+				      void *arg)
+{
+	char now[24];
+	const char *args[] = {person, actor, now};
+
+	if (!id_ok(person) || !id_ok(actor))
+		return KT_ERR_INVALID;
+	now_str(now);
+	return eval(r, lua_person_sessions_revoke, 0, NULL, 3, args, cb, arg);
 }
