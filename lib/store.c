@@ -482,6 +482,69 @@ int kt_store_doc_delete(struct kt_redis *r, const char *kind, const char *id)
 	return kt_redis_cmdv(r, NULL, NULL, "DEL", key, NULL);
 }
 
+static void on_scan(const redisReply *rep, void *arg)
+{
+	struct kt_store_op *o = arg;
+	size_t plen = strlen(o->key);
+	const redisReply *keys;
+	json_t *ids = NULL, *res = NULL;
+	int rc = kt_store_reply_rc(rep);
+
+	if (rc != KT_OK) {
+		kt_store_op_finish(o, rc, NULL);
+		return;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_ARRAY ||
+	    (ids = json_array()) == NULL) {
+		kt_store_op_finish(o, KT_ERR_REDIS, NULL);
+		return;
+	}
+	keys = rep->element[1];
+	for (size_t i = 0; i < keys->elements; i++) {
+		const redisReply *k = keys->element[i];
+		/* "<prefix>{<id>}": the id is what lies between the braces. */
+		if (k->type != REDIS_REPLY_STRING || k->len < plen + 2 ||
+		    memcmp(k->str, o->key, plen) != 0 ||
+		    k->str[k->len - 1] != '}' ||
+		    memchr(k->str + plen, '{', k->len - plen - 1) != NULL ||
+		    memchr(k->str + plen, '}', k->len - plen - 1) != NULL)
+			continue;
+		json_array_append_new(
+		    ids, json_stringn(k->str + plen, k->len - plen - 1));
+	}
+	res = json_pack("{s:s,s:o}", "cursor", rep->element[0]->str, "ids",
+			ids);
+	kt_store_op_finish(o, res ? KT_OK : KT_ERR_NOMEM, res);
+	json_decref(res);
+}
+
+int kt_store_doc_scan(struct kt_redis *r, const char *kind, const char *cursor,
+		      kt_store_cb *cb, void *arg)
+{
+	char pattern[KEY_MAX];
+	struct kt_store_op *o;
+	int n;
+
+	if (kind == NULL || strpbrk(kind, "{}*?[]\\") != NULL ||
+	    cursor == NULL || *cursor == '\0' ||
+	    strspn(cursor, "0123456789") != strlen(cursor) ||
+	    strlen(cursor) > 20)
+		return KT_ERR_INVALID;
+	if ((o = kt_store_op_new(r, cb, arg)) == NULL)
+		return KT_ERR_NOMEM;
+	/* o->key holds the prefix up to and including the brace. */
+	n = snprintf(o->key, sizeof(o->key), "kt:%s:{", kind);
+	if (n < 0 || (size_t)n >= sizeof(o->key) ||
+	    snprintf(pattern, sizeof(pattern), "%s*}", o->key) >=
+		(int)sizeof(pattern))
+		return send_or_fail(o, KT_ERR_LIMIT);
+	return send_or_fail(o, kt_redis_cmdv(r, on_scan, o, "SCAN", cursor,
+					     "MATCH", pattern, "COUNT", "500",
+					     NULL));
+}
+
 /*
  * Our Lua scripts answer {tag, value...}. Returns the tag, or -1 after
  * finishing the operation with the error (transport, Redis, bad shape).

@@ -77,6 +77,15 @@ int kt_store_doc_get(struct kt_redis *r, const char *kind, const char *id,
 int kt_store_doc_delete(struct kt_redis *r, const char *kind, const char *id);
 
 /*
+ * One SCAN step over the documents of a kind (administration only: a scan
+ * walks the whole keyspace). cursor "0" starts; result {"cursor": next,
+ * "ids": [...]}, next "0" when done. SCAN may return an id more than once:
+ * callers dedupe. KT_ERR_INVALID for a cursor that is not decimal digits.
+ */
+int kt_store_doc_scan(struct kt_redis *r, const char *kind, const char *cursor,
+		      kt_store_cb *cb, void *arg);
+
+/*
  * Authorization codes (keyed by code hash). redeem marks the code used and
  * binds it to grant gid in one step; result is the stored data on first use.
  * A second redemption yields KT_ERR_CONFLICT with result {"gid": first gid}

@@ -1500,6 +1500,45 @@ static void test_session_revoke(void **state)
 /* Redis down ----------------------------------------------------------------
  */
 
+/* kt_store_doc_scan (kontor-admin's client list) lives in store.c, but
+ * needs the same server. */
+static void test_doc_scan(void **state)
+{
+	json_t *seen = json_object();
+	char cursor[32] = "0";
+	int steps = 0;
+
+	for (int i = 0; i < 1200; i++)
+		cmd_ok("SET kt:client:{c%d} {}", i);
+	cmd_ok("SET kt:par:{c9999} {}");
+	cmd_ok("SET kt:client:{bad}x {}");
+	cmd_ok("SET kt:clients {}");
+	do {
+		json_t *ids;
+		size_t i;
+		json_t *v;
+
+		assert_int_equal(
+		    DO(kt_store_doc_scan(conn, "client", cursor, CB)), KT_OK);
+		snprintf(cursor, sizeof(cursor), "%s", rstr("cursor"));
+		ids = json_object_get(R.result, "ids");
+		json_array_foreach(ids, i, v) json_object_set_new(
+		    seen, json_string_value(v), json_true());
+		assert_true(++steps < 1000);
+	} while (strcmp(cursor, "0") != 0);
+	assert_int_equal(json_object_size(seen), 1200);
+	assert_non_null(json_object_get(seen, "c0"));
+	assert_non_null(json_object_get(seen, "c1199"));
+	assert_null(json_object_get(seen, "c9999"));
+	json_decref(seen);
+
+	REFUSED(kt_store_doc_scan(conn, "client", "x", CB), KT_ERR_INVALID);
+	REFUSED(kt_store_doc_scan(conn, "client", "", CB), KT_ERR_INVALID);
+	REFUSED(kt_store_doc_scan(conn, "cl*", "0", CB), KT_ERR_INVALID);
+	REFUSED(kt_store_doc_scan(conn, "c{", "0", CB), KT_ERR_INVALID);
+	REFUSED(kt_store_doc_scan(conn, NULL, "0", CB), KT_ERR_INVALID);
+}
+
 /* Redis down: refused at once, or (sent while connecting) failed through
  * the callback; either way KT_ERR_UNAVAILABLE. */
 static void test_unavailable(void **state)
@@ -1560,6 +1599,7 @@ int main(void)
 	    T(test_person_sessions),
 	    T(test_session_index),
 	    T(test_session_revoke),
+	    T(test_doc_scan),
 	    T(test_unavailable),
 	};
 #undef T
