@@ -187,6 +187,10 @@ static int person_create(struct adm *a, const struct adm_cmd *cmd, int argc,
 				   "--email: '%s' is not an email address "
 				   "(%s)",
 				   in.email, err.msg);
+	/* The store keeps logins lower-cased as a whole (kt_store). */
+	for (char *c = email; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
 	if (in.name != NULL &&
 	    (r = adm_check_text(a, "--name", in.name, NAME_MAX_BYTES, 1)) != 0)
 		return r;
@@ -279,8 +283,8 @@ static int person_status(struct adm *a, const struct adm_cmd *cmd, int argc,
 			 char **argv, const char *status)
 {
 	struct person_in in = {0};
-	char *pos[ADM_MAX_POS], msg[300];
-	const char *pid, *action;
+	char *pos[ADM_MAX_POS], msg[300], pid[ADM_ID_MAX + 1];
+	const char *action;
 	json_t *p = NULL, *res = NULL, *f = NULL, *rev = NULL;
 	int npos, r, disable = strcmp(status, "disabled") == 0;
 
@@ -288,7 +292,8 @@ static int person_status(struct adm *a, const struct adm_cmd *cmd, int argc,
 			   pos, 1, 1, &npos)) != 0 ||
 	    (r = adm_connect(a)) != 0 || (r = adm_person(a, pos[0], &p)) != 0)
 		return r;
-	pid = adm_str(p, "id");
+	/* A copy: p is replaced by the updated record below. */
+	snprintf(pid, sizeof(pid), "%s", adm_str(p, "id"));
 	if (strcmp(adm_str(p, "status"), status) == 0) {
 		snprintf(msg, sizeof(msg), "person %s is already %s", pid,
 			 status);
