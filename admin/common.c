@@ -161,12 +161,42 @@ static const char *option_name(const struct option *opts, int val)
 	return "?";
 }
 
-int adm_parse(struct adm *a, const struct adm_cmd *cmd, int argc, char **argv,
+/*
+ * Generated ids and session ids are base64url and may begin with '-'. An
+ * argument with a single '-' that is not one of the command's short
+ * options is therefore an operand (or an option's value): getopt would
+ * take it for options, so it is hidden behind a placeholder during the
+ * parse and restored afterwards.
+ */
+#define MAX_ARGS 256
+#define HIDDEN '\001'
+
+static int is_short_option(const char *shorts, const char *arg)
+{
+	const char *p;
+
+	if (arg[0] != '-' || arg[1] == '-' || arg[1] == '\0')
+		return 1; /* not single-dash: getopt's business */
+	if (arg[1] == ':' || (p = strchr(shorts, arg[1])) == NULL)
+		return 0;
+	/* "-h", "-n"; "-n10" only for an option that takes a value */
+	return arg[2] == '\0' || p[1] == ':';
+}
+
+static char *unhide(char **orig, char *s)
+{
+	if (s != NULL && s[0] == HIDDEN)
+		return orig[strtol(s + 1, NULL, 10)];
+	return s;
+}
+
+int adm_parse(struct adm *a, const struct adm_cmd *cmd, int argc, char **orig,
 	      const struct option *opts, adm_opt_fn *on_opt, void *ctx,
 	      char **pos, int min_pos, int max_pos, int *npos)
 {
 	struct option all[MAX_OPTS + N_GLOBAL + 1];
-	char shorts[2 * MAX_OPTS + 8];
+	char shorts[2 * MAX_OPTS + 8], hidden[MAX_ARGS][16];
+	char *argv[MAX_ARGS + 1];
 	size_t n = 0, s = 0;
 	int c, r, help = 0;
 
@@ -185,22 +215,28 @@ int adm_parse(struct adm *a, const struct adm_cmd *cmd, int argc, char **argv,
 	for (size_t i = 0; i < N_GLOBAL; i++)
 		all[n++] = global_opts[i];
 	memset(&all[n], 0, sizeof(all[n]));
+	if (argc > MAX_ARGS)
+		return adm_usage(a, "more than %d arguments", MAX_ARGS);
+	for (int i = 0; i < argc; i++) {
+		argv[i] = orig[i];
+		if (i > 0 && !is_short_option(shorts, orig[i])) {
+			snprintf(hidden[i], sizeof(hidden[i]), "%c%d", HIDDEN,
+				 i);
+			argv[i] = hidden[i];
+		}
+	}
+	argv[argc] = NULL;
 
 	optind = 0; /* glibc: full re-initialisation */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
 		if (c == '?') {
 			if (optopt > 0 && optopt < 128)
-				return adm_usage(a,
-						 "unknown option '-%c' (an id "
-						 "that starts with '-' goes "
-						 "after '--')",
+				return adm_usage(a, "unknown option '-%c'",
 						 optopt);
 			/* Generated ids may start with '-'. */
-			return adm_usage(a,
-					 "unknown option '%s' (an id that "
-					 "starts with '-' goes after '--')",
-					 argv[optind - 1]);
+			return adm_usage(a, "unknown option '%s'",
+					 unhide(orig, argv[optind - 1]));
 		}
 		if (c == ':') {
 			if (optopt >= ADM_OPT_CONFIG)
@@ -210,18 +246,19 @@ int adm_parse(struct adm *a, const struct adm_cmd *cmd, int argc, char **argv,
 				return adm_usage(a, "-%c needs a value",
 						 optopt);
 			return adm_usage(a, "%s needs a value",
-					 argv[optind - 1]);
+					 unhide(orig, argv[optind - 1]));
 		}
 		if (c == 'h' || c == ADM_OPT_HELP) {
 			help = 1;
 			continue;
 		}
 		if (c >= ADM_OPT_CONFIG) {
-			if ((r = adm_global_option(a, c, optarg)) != 0)
+			if ((r = adm_global_option(a, c,
+						   unhide(orig, optarg))) != 0)
 				return r;
 			continue;
 		}
-		if ((r = on_opt(a, ctx, c, optarg)) != 0)
+		if ((r = on_opt(a, ctx, c, unhide(orig, optarg))) != 0)
 			return r;
 	}
 	if (help) {
@@ -231,8 +268,8 @@ int adm_parse(struct adm *a, const struct adm_cmd *cmd, int argc, char **argv,
 	for (int i = optind; i < argc; i++) {
 		if (*npos >= max_pos)
 			return adm_usage(a, "unexpected argument '%s'",
-					 argv[i]);
-		pos[(*npos)++] = argv[i];
+					 unhide(orig, argv[i]));
+		pos[(*npos)++] = unhide(orig, argv[i]);
 	}
 	if (*npos < min_pos)
 		return adm_usage(a, "missing argument (%d expected, %d given)",

@@ -140,8 +140,12 @@ class Admin(unittest.TestCase):
         self.assertIn("unknown command 'frobnicate'", err)
         self.fails(2, "unknown option '--colour'", "org", "show", "x",
                    "--colour")
-        self.fails(2, "unknown option '-x' (an id that starts with '-' "
-                   "goes after '--')", "org", "show", "-x")
+        # a single dash that is no option is an operand: ids may start
+        # with '-'
+        self.fails(1, "no organisation -x", "org", "show", "-x")
+        self.fails(2, "unexpected argument '-x'", "audit", "tail", "-x")
+        self.fails(2, "-n: '-5' is not a number", "audit", "tail", "-n",
+                   "-5")
         self.fails(2, "missing argument (1 expected, 0 given)",
                    "org", "show")
         self.fails(2, "unexpected argument 'b'", "org", "show", "a", "b")
@@ -517,6 +521,25 @@ class Admin(unittest.TestCase):
         actions = [x["action"] for x in self.audit(object="person:" + pid)]
         self.assertEqual(actions, ["person.create", "person.disable",
                                    "person.enable"])
+
+    def test_dash_ids(self):
+        """Ids that start with '-' work as operands and option values."""
+        oid = "-" + "A" * 21
+        self.gw.redis.cmd("HSET", "kt:org:{%s}" % oid, "id", oid,
+                          "legal_name", "Dash GmbH", "status", "active",
+                          "version", "1")
+        pid = "-" + "B" * 21
+        self.gw.redis.cmd("HSET", "kt:person:{%s}" % pid, "id", pid,
+                          "email", "dash@example.de", "status", "active")
+        self.gw.redis.cmd("SET", "kt:email:{dash@example.de}", pid)
+        self.assertEqual(self.ok("org", "show", oid)["org"]["id"], oid)
+        doc = self.ok("member", "add", oid, pid, "--role", "admin")
+        self.assertEqual(doc["person"], pid)
+        self.assertEqual(self.ok("member", "list", oid)["members"][0]
+                         ["person"], pid)
+        self.assertEqual(self.ok("session", "revoke", "--person", pid)
+                         ["revoked"], 0)
+        self.assertEqual(self.ok("org", "show", "--", oid)["org"]["id"], oid)
 
     def test_members(self):
         n = self.unique()
