@@ -1192,7 +1192,7 @@ const struct adm_cmd adm_org_cmds[] = {
      "    The survivor, as 'org show' prints it.\n"
      "\n"
      "EXAMPLES\n"
-     "    kontor-admin org merge 0bDuplicateXXXXXXXXXXX "
+     "    kontor-admin org merge 0bDupl1cateN8mQ2xR4tKw "
      "8fJ2kq0cXbqvYl1m3nA2Tw\n",
      org_merge},
     {NULL, NULL, NULL, NULL, NULL, NULL},

@@ -15,7 +15,8 @@
  *
  * Organisation records are JSON objects of strings with these fields:
  *   id, legal_name, legal_form, vat, vat_valid, taxno, taxno_valid,
- *   hr_court, hr_type, hr_number, hr_valid, wid, wid_valid,
+ *   hr_raw, hr_court, hr_court_name, hr_type, hr_number, hr_valid,
+ *   wid, wid_valid,
  *   street, house_number, postcode, city, country,
  *   status ("active" | "suspended" | "merged"), merged_into,
  *   created_at, updated_at, version
