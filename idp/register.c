@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <openssl/crypto.h>
 
 #include "kontor/http.h"
 #include "kontor/keyset.h"
@@ -69,13 +68,12 @@ void kt_h_register(struct kt_req *r)
 	struct evbuffer *in;
 	struct kt_http_auth auth;
 	struct kt_client_policy pol = {0};
-	struct kt_client *c = NULL;
+	struct kt_client_registration reg;
 	struct kt_error err;
 	const char *oauth_error = NULL;
-	char client_id[32], secret[48], hmac[KT_CLIENT_SECRET_HMAC_LEN + 1];
 	const uint8_t *key;
 	size_t keylen, len;
-	json_t *meta = NULL, *stored = NULL;
+	json_t *meta = NULL;
 	json_error_t jerr;
 	struct reg *g;
 	int rc;
@@ -115,49 +113,32 @@ void kt_h_register(struct kt_req *r)
 					desc);
 		return;
 	}
-	if (kt_random_token(client_id, sizeof(client_id), 16) != KT_OK ||
-	    kt_random_token(secret, sizeof(secret), 32) != KT_OK) {
-		json_decref(meta);
-		kt_req_send_oauth_error(r, 500, "server_error", NULL);
-		return;
-	}
 	kt_keyset_hmac_key(r->rt->keys, &key, &keylen);
-	kt_client_secret_hmac(secret, key, keylen, hmac);
 	pol.allow_http_loopback = cfg->dev_allow_http_loopback;
-	pol.dynamic = 1;
-	pol.client_id = client_id;
-	pol.secret_hmac = hmac;
-	pol.created_at = kt_now();
-	rc = kt_client_from_json(meta, NULL, &pol, &c, &oauth_error, &err);
+	rc = kt_client_register(meta, &pol, key, keylen, &reg, &oauth_error,
+				&err);
 	json_decref(meta);
-	if (rc != KT_OK) {
-		OPENSSL_cleanse(secret, sizeof(secret));
+	if (rc == KT_ERR_INVALID) {
+		kt_client_registration_clear(&reg);
 		kt_req_send_oauth_error(r, 400,
 					oauth_error ? oauth_error
 						    : "invalid_client_metadata",
 					err.msg);
 		return;
 	}
-	if ((g = calloc(1, sizeof(*g))) == NULL ||
-	    (stored = kt_client_to_json(c, KT_CLIENT_JSON_STORAGE)) == NULL ||
-	    (g->response = kt_client_to_json(c, 0)) == NULL) {
-		free(g);
-		json_decref(stored);
-		kt_client_free(c);
-		OPENSSL_cleanse(secret, sizeof(secret));
-		kt_req_send_unavailable(r);
+	if (rc != KT_OK || (g = calloc(1, sizeof(*g))) == NULL) {
+		kt_client_registration_clear(&reg);
+		kt_req_send_oauth_error(r, 500, "server_error", NULL);
 		return;
 	}
 	r->h = g;
 	r->h_free = reg_free;
-	if (c->secret_hmac != NULL)
-		json_object_set_new(g->response, "client_secret",
-				    json_string(secret));
-	OPENSSL_cleanse(secret, sizeof(secret));
-	kt_client_free(c);
-	rc = kt_store_doc_put(kt_req_redis(r), "client", client_id, stored, 0,
-			      on_stored, r);
-	json_decref(stored);
+	/* From here the plaintext secret lives only in the response. */
+	g->response = reg.response;
+	reg.response = NULL;
+	rc = kt_store_doc_put(kt_req_redis(r), "client", reg.client_id,
+			      reg.stored, 0, on_stored, r);
+	kt_client_registration_clear(&reg);
 	if (rc != KT_OK)
 		kt_req_send_unavailable(r);
 }

@@ -8,23 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "kontor/cli.h"
 #include "kontor/config.h"
 #include "kontor/log.h"
 #include "kontor/password.h"
-#include "kontor/redis.h"
 #include "kontor/store.h"
 #include "kontor/util.h"
 
 #include "user_cmd.h"
-
-struct result {
-	int done;
-	int rc;
-	char id[64];
-};
 
 static void usage(FILE *out)
 {
@@ -50,17 +43,6 @@ static void usage(FILE *out)
 	      "Exit status: 0 created (or exists with --exists-ok), 1 error,\n"
 	      "2 usage error.\n",
 	      out);
-}
-
-static void on_created(int rc, json_t *res, void *arg)
-{
-	struct result *r = arg;
-
-	r->done = 1;
-	r->rc = rc;
-	if (rc == KT_OK)
-		snprintf(r->id, sizeof(r->id), "%s",
-			 json_string_value(json_object_get(res, "id")));
 }
 
 static char *read_password(const char *env, int from_stdin)
@@ -98,16 +80,15 @@ int kt_idp_user_main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *email = NULL, *name = NULL, *env = NULL;
-	const char *reason = NULL, *redis_url;
-	int verified = 0, from_stdin = 0, exists_ok = 0, weak_ok = 0, c, ret = 1;
-	struct kt_config *cfg = NULL;
-	struct kt_redis *redis = NULL;
-	struct event_base *base = NULL;
+	const char *reason = NULL;
+	int verified = 0, from_stdin = 0, exists_ok = 0, weak_ok = 0, c,
+	    ret = 1;
+	int rc;
+	struct kt_cli *cli = NULL;
 	struct kt_password_params params;
 	struct kt_error err;
-	struct result res = {0};
 	char *pw = NULL, *hash = NULL;
-	json_t *person = NULL;
+	json_t *person = NULL, *res = NULL;
 
 	if (argc < 2 || strcmp(argv[1], "add") != 0) {
 		usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout
@@ -167,19 +148,11 @@ int kt_idp_user_main(int argc, char **argv)
 			kt_password_policy_describe(reason));
 		goto out;
 	}
-	if (kt_config_load_file(config, &cfg, &err) != KT_OK) {
+	if (kt_cli_open(config, &cli, &err) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: %s\n", err.msg);
 		goto out;
 	}
-	redis_url = getenv("KONTOR_REDIS_URL");
-	if (redis_url != NULL && *redis_url != '\0' &&
-	    kt_config_set_redis_url(cfg, redis_url, &err) != KT_OK) {
-		fprintf(stderr, "kontor-idp user: KONTOR_REDIS_URL: %s\n",
-			err.msg);
-		goto out;
-	}
-	redis_url = cfg->redis_url;
-	kt_config_password_params(cfg, &params);
+	kt_config_password_params(kt_cli_config(cli), &params);
 	if (kt_password_hash(pw, &params, &hash, &err) != KT_OK) {
 		fprintf(stderr, "kontor-idp user: %s\n", err.msg);
 		goto out;
@@ -187,43 +160,38 @@ int kt_idp_user_main(int argc, char **argv)
 	person = json_pack("{s:s,s:s,s:s,s:s}", "email", email, "name",
 			   name ? name : "", "pwhash", hash, "email_verified",
 			   verified ? "1" : "0");
-	if (person == NULL || (base = event_base_new()) == NULL ||
-	    kt_redis_new(base, &cfg->redis, cfg->redis_timeout_ms, &redis) != KT_OK ||
-	    kt_redis_wait_ready(redis, cfg->redis_timeout_ms) != KT_OK) {
-		fprintf(stderr, "kontor-idp user: cannot reach Redis at %s\n",
-			redis_url);
+	if (person == NULL) {
+		fprintf(stderr, "kontor-idp user: out of memory\n");
 		goto out;
 	}
-	if (kt_store_person_create(redis, person, on_created, &res) != KT_OK) {
-		fprintf(stderr, "kontor-idp user: cannot write to Redis\n");
-		goto out;
-	}
-	while (!res.done)
-		event_base_loop(base, EVLOOP_ONCE);
-	if (res.rc == KT_ERR_CONFLICT) {
+	rc = kt_cli_run(
+	    cli,
+	    kt_store_person_create(kt_cli_redis(cli), person, kt_cli_done, cli),
+	    &res);
+	if (rc == KT_ERR_CONFLICT) {
 		if (exists_ok) {
 			printf("exists: %s\n", email);
 			ret = 0;
 		} else {
-			fprintf(stderr, "kontor-idp user: %s is already "
-					"registered\n",
+			fprintf(stderr,
+				"kontor-idp user: %s is already "
+				"registered\n",
 				email);
 		}
 		goto out;
 	}
-	if (res.rc != KT_OK) {
-		fprintf(stderr, "kontor-idp user: %s\n", kt_strerror(res.rc));
+	if (rc != KT_OK) {
+		fprintf(stderr, "kontor-idp user: %s\n", kt_strerror(rc));
 		goto out;
 	}
-	printf("created: %s (id %s)\n", email, res.id);
+	printf("created: %s (id %s)\n", email,
+	       json_string_value(json_object_get(res, "id")));
 	ret = 0;
 out:
-	kt_redis_free(redis);
-	if (base)
-		event_base_free(base);
+	json_decref(res);
+	kt_cli_free(cli);
 	json_decref(person);
 	kt_free_secret(hash);
 	kt_free_secret(pw);
-	kt_config_free(cfg);
 	return ret;
 }

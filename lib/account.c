@@ -89,6 +89,22 @@
 	"      (o.hr_type or '') .. '|' .. o.hr_number .. '}'\n"              \
 	"  end\n"                                                             \
 	"  return t\n"                                                        \
+	"end\n"                                                               \
+	"local OWNED = {id = true, version = true, created_at = true,\n"      \
+	"  updated_at = true, merged_into = true, resolved_from = true}\n"    \
+	"local function bad_fields(f, creating)\n"                           \
+	"  for k, v in pairs(f) do\n"                                        \
+	"    if OWNED[k] and not (creating and k == 'id') then\n"            \
+	"      return 'field ' .. k .. ' cannot be changed'\n"               \
+	"    end\n"                                                          \
+	"    if k == 'status' and v ~= 'active' and v ~= 'suspended' then\n" \
+	"      return 'status must be active or suspended'\n"                \
+	"    end\n"                                                          \
+	"  end\n"                                                            \
+	"end\n"                                                               \
+	"local function merged(oid, o)\n"                                    \
+	"  return fail('INVALID', 'organisation ' .. oid .. ' is merged "     \
+	"into ' .. (o.merged_into or '?'))\n"                                \
 	"end\n"
 
 /* ARGV: fields JSON, sources JSON array, actor, now */
@@ -97,6 +113,8 @@ static const char lua_org_create[] =
     "local f = cjson.decode(ARGV[1])\n"
     "local sources = cjson.decode(ARGV[2])\n"
     "local okey = 'kt:org:{' .. f.id .. '}'\n"
+    "local bad = bad_fields(f, true)\n"
+    "if bad then return fail('INVALID', bad) end\n"
     "if redis.call('EXISTS', okey) == 1 then return fail('CONFLICT', "
     "'organisation ' .. f.id .. ' exists') end\n"
     "local keys = idx_keys(f)\n"
@@ -123,8 +141,11 @@ static const char lua_org_create[] =
     "  redis.call('SET', 'kt:orgidx:source:{' .. s .. '}', f.id)\n"
     "  redis.call('SADD', okey .. ':sources', s)\n"
     "end\n"
-    "audit(ARGV[3], 'org.create', 'org:' .. f.id, nil, f, ARGV[4])\n"
-    "return cjson.encode(hgetall(okey))\n";
+    /* Digest what was stored (empty fields are not), so that this
+     * entry's "after" equals the next change's "before". */
+    "local stored = hgetall(okey)\n"
+    "audit(ARGV[3], 'org.create', 'org:' .. f.id, nil, stored, ARGV[4])\n"
+    "return cjson.encode(stored)\n";
 
 /* ARGV: oid */
 static const char lua_org_get[] =
@@ -134,25 +155,44 @@ static const char lua_org_get[] =
     "end\n"
     "return cjson.encode(o)\n";
 
-/* ARGV: oid, expected version, fields JSON, actor, now */
+/* ARGV: oid, expected version, fields JSON, actor, now, action */
 static const char lua_org_update[] =
     LUA_PRELUDE
     "local okey = 'kt:org:{' .. ARGV[1] .. '}'\n"
     "local before = hgetall(okey)\n"
     "if not before then return fail('NOTFOUND', 'no organisation ' .. "
     "ARGV[1]) end\n"
+    /* A merged organisation is history: its identifiers now lead to the
+     * survivor, and rewriting them here would take them back. */
+    "if before.status == 'merged' then return merged(ARGV[1], before) "
+    "end\n"
     "if ARGV[2] ~= '0' and before.version ~= ARGV[2] then\n"
     "  return fail('CONFLICT', 'version ' .. ARGV[2] .. ' is stale (now ' "
     ".. before.version .. ')')\n"
     "end\n"
     "local f = cjson.decode(ARGV[3])\n"
+    "local bad = bad_fields(f, false)\n"
+    "if bad then return fail('INVALID', bad) end\n"
     "local after = {}\n"
     "for k, v in pairs(before) do after[k] = v end\n"
     "for k, v in pairs(f) do\n"
-    "  if k == 'id' or k == 'version' or k == 'created_at' then\n"
-    "    return fail('INVALID', 'field ' .. k .. ' cannot be changed')\n"
-    "  end\n"
     "  if v == '' then after[k] = nil else after[k] = v end\n"
+    "end\n"
+    /* A changed identifier is only as valid as the caller says: the old
+     * flag belonged to the old value. */
+    "for kind, flag in pairs(IDX) do\n"
+    "  if f[kind] and not f[flag] then after[flag] = '0' end\n"
+    "end\n"
+    "if (f.hr_court or f.hr_type or f.hr_number) and not f.hr_valid then\n"
+    "  after.hr_valid = '0'\n"
+    "end\n"
+    /* Nothing to change: no new version, no audit entry. */
+    "local same = true\n"
+    "for k, v in pairs(after) do if before[k] ~= v then same = false end "
+    "end\n"
+    "for k in pairs(before) do if after[k] == nil then same = false end "
+    "end\n"
+    "if same then before.unchanged = '1'; return cjson.encode(before) "
     "end\n"
     "local old_idx, new_idx = {}, {}\n"
     "for _, k in ipairs(idx_keys(before)) do old_idx[k] = true end\n"
@@ -175,8 +215,7 @@ static const char lua_org_update[] =
     "for k, v in pairs(after) do flat[#flat + 1] = k; flat[#flat + 1] = v "
     "end\n"
     "redis.call('HSET', okey, unpack(flat))\n"
-    "audit(ARGV[4], 'org.update', 'org:' .. ARGV[1], before, after, "
-    "ARGV[5])\n"
+    "audit(ARGV[4], ARGV[6], 'org:' .. ARGV[1], before, after, ARGV[5])\n"
     "return cjson.encode(after)\n";
 
 /* KEYS: index key; ARGV: kind, value */
@@ -229,6 +268,7 @@ static const char lua_org_merge[] =
     "  redis.call('SADD', skey .. ':sources', s)\n"
     "  redis.call('SET', 'kt:orgidx:source:{' .. s .. '}', ARGV[2])\n"
     "end\n"
+    "redis.call('DEL', lkey .. ':sources')\n"
     "for _, k in ipairs(idx_keys(loser)) do\n"
     "  if not redis.call('GET', k) or redis.call('GET', k) == ARGV[1] then\n"
     "    redis.call('SET', k, ARGV[2])\n"
@@ -250,8 +290,10 @@ static const char lua_org_merge[] =
 static const char lua_source_add[] =
     LUA_PRELUDE
     "local okey = 'kt:org:{' .. ARGV[1] .. '}'\n"
-    "if redis.call('EXISTS', okey) == 0 then return fail('NOTFOUND', 'no "
-    "organisation ' .. ARGV[1]) end\n"
+    "local o = hgetall(okey)\n"
+    "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
+    "end\n"
+    "if o.status == 'merged' then return merged(ARGV[1], o) end\n"
     "local ikey = 'kt:orgidx:source:{' .. ARGV[2] .. '}'\n"
     "local owner = redis.call('GET', ikey)\n"
     "if owner and owner ~= ARGV[1] then return fail('CONFLICT', 'source ' "
@@ -264,11 +306,24 @@ static const char lua_source_add[] =
     "end\n"
     "return cjson.encode({id = ARGV[1], source = ARGV[2]})\n";
 
+/* ARGV: oid */
+static const char lua_org_sources[] =
+    LUA_PRELUDE
+    "local o, oid = resolve(ARGV[1])\n"
+    "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
+    "end\n"
+    "local s = redis.call('SMEMBERS', 'kt:org:{' .. oid .. '}:sources')\n"
+    "table.sort(s)\n"
+    "if #s == 0 then return '{\"org\":' .. cjson.encode(oid) .. "
+    "',\"sources\":[]}' end\n"
+    "return cjson.encode({org = oid, sources = s})\n";
+
 /*
  * Membership writes: the person's index first, the organisation's member
  * list (authoritative) second, in one script; readers verify the index
  * against the member list, so a stale index entry is never believed.
- * ARGV: oid, pid, role, actor, now
+ * ARGV: oid, pid, role, actor, now, mode ("set", "add": must be new,
+ * "change": must exist)
  */
 static const char lua_member_set[] =
     LUA_PRELUDE
@@ -276,12 +331,16 @@ static const char lua_member_set[] =
     "local o = hgetall(okey)\n"
     "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
     "end\n"
-    "if o.status == 'merged' then return fail('INVALID', 'organisation ' "
-    ".. ARGV[1] .. ' is merged into ' .. (o.merged_into or '?')) end\n"
+    "if o.status == 'merged' then return merged(ARGV[1], o) end\n"
     "if redis.call('EXISTS', 'kt:person:{' .. ARGV[2] .. '}') == 0 then "
     "return fail('NOTFOUND', 'no person ' .. ARGV[2]) end\n"
     "local cur = redis.call('HGET', okey .. ':members', ARGV[2])\n"
     "local before = cur and cjson.decode(cur) or nil\n"
+    "if before and ARGV[6] == 'add' then return fail('CONFLICT', 'person ' "
+    ".. ARGV[2] .. ' is already a member of ' .. ARGV[1] .. ' (' .. "
+    "before.role .. ')') end\n"
+    "if not before and ARGV[6] == 'change' then return fail('NOTFOUND', "
+    "'person ' .. ARGV[2] .. ' is not a member of ' .. ARGV[1]) end\n"
     "if before and before.role == 'admin' and ARGV[3] ~= 'admin' then\n"
     "  local admins = 0\n"
     "  local all = redis.call('HVALS', okey .. ':members')\n"
@@ -339,8 +398,9 @@ static const char lua_org_members[] =
     "p[2] or '', status = p[3] or ''}\n"
     "end\n"
     "table.sort(out, function(a, b) return a.email < b.email end)\n"
-    "if #out == 0 then return cjson.encode({org = oid, members = "
-    "cjson.decode('[]')}) end\n"
+    /* cjson encodes every empty table as {}: spell the empty list out */
+    "if #out == 0 then return '{\"org\":' .. cjson.encode(oid) .. "
+    "',\"members\":[]}' end\n"
     "return cjson.encode({org = oid, members = out})\n";
 
 /* ARGV: pid */
@@ -414,9 +474,44 @@ static const char lua_person_sessions[] =
     "  end\n"
     "end\n"
     "if #out == 0 then return '{\"sessions\":[]}' end\n"
-    "table.sort(out, function(a, b) return (a.created or '') > (b.created "
-    "or '') end)\n"
+    "table.sort(out, function(a, b) return (tonumber(a.created) or 0) > "
+    "(tonumber(b.created) or 0) end)\n"
     "return cjson.encode({sessions = out})\n";
+
+/* ARGV: sid, actor, now */
+static const char lua_session_revoke[] =
+    LUA_PRELUDE
+    "local skey = 'kt:session:{' .. ARGV[1] .. '}'\n"
+    "local s = hgetall(skey)\n"
+    "if not s then return fail('NOTFOUND', 'no session ' .. ARGV[1]) end\n"
+    "redis.call('DEL', skey)\n"
+    "if s.person then\n"
+    "  redis.call('SREM', 'kt:person:{' .. s.person .. '}:sessions', "
+    "ARGV[1])\n"
+    "end\n"
+    "audit(ARGV[2], 'session.revoke', 'session:' .. ARGV[1], s, nil, "
+    "ARGV[3])\n"
+    "return cjson.encode({sid = ARGV[1], person = s.person or ''})\n";
+
+/* ARGV: pid, actor, now. Only sessions that still name the person go:
+ * the index is a hint, the session record decides. */
+static const char lua_person_sessions_revoke[] =
+    LUA_PRELUDE
+    "local ikey = 'kt:person:{' .. ARGV[1] .. '}:sessions'\n"
+    "local n = 0\n"
+    "for _, sid in ipairs(redis.call('SMEMBERS', ikey)) do\n"
+    "  local skey = 'kt:session:{' .. sid .. '}'\n"
+    "  if redis.call('HGET', skey, 'person') == ARGV[1] then\n"
+    "    redis.call('DEL', skey)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "redis.call('DEL', ikey)\n"
+    "if n > 0 then\n"
+    "  audit(ARGV[2], 'session.revoke_all', 'person:' .. ARGV[1], nil, "
+    "nil, ARGV[3])\n"
+    "end\n"
+    "return cjson.encode({person = ARGV[1], revoked = n})\n";
 
 /* Completion --------------------------------------------------------------- */
 
@@ -619,9 +714,10 @@ int kt_account_org_get(struct kt_redis *r, const char *oid, kt_store_cb *cb,
 	return eval(r, lua_org_get, 0, NULL, 1, args, cb, arg);
 }
 
-int kt_account_org_update(struct kt_redis *r, const char *oid,
-			  int64_t expected_version, json_t *fields,
-			  const char *actor, kt_store_cb *cb, void *arg)
+static int org_update(struct kt_redis *r, const char *oid,
+		      int64_t expected_version, json_t *fields,
+		      const char *actor, const char *action, kt_store_cb *cb,
+		      void *arg)
 {
 	char ver[24], now[24];
 	char *f;
@@ -635,11 +731,50 @@ int kt_account_org_update(struct kt_redis *r, const char *oid,
 	if ((f = dump(fields)) == NULL)
 		return KT_ERR_NOMEM;
 	{
-		const char *args[] = {oid, ver, f, actor, now};
-		rc = eval(r, lua_org_update, 0, NULL, 5, args, cb, arg);
+		const char *args[] = {oid, ver, f, actor, now, action};
+		rc = eval(r, lua_org_update, 0, NULL, 6, args, cb, arg);
 	}
 	free(f);
 	return rc;
+}
+
+int kt_account_org_update(struct kt_redis *r, const char *oid,
+			  int64_t expected_version, json_t *fields,
+			  const char *actor, kt_store_cb *cb, void *arg)
+{
+	return org_update(r, oid, expected_version, fields, actor,
+			  "org.update", cb, arg);
+}
+
+int kt_account_org_set_status(struct kt_redis *r, const char *oid,
+			      const char *status, const char *actor,
+			      kt_store_cb *cb, void *arg)
+{
+	const char *action;
+	json_t *f;
+	int rc;
+
+	if (status != NULL && strcmp(status, "active") == 0)
+		action = "org.activate";
+	else if (status != NULL && strcmp(status, "suspended") == 0)
+		action = "org.suspend";
+	else
+		return KT_ERR_INVALID;
+	if ((f = json_pack("{s:s}", "status", status)) == NULL)
+		return KT_ERR_NOMEM;
+	rc = org_update(r, oid, 0, f, actor, action, cb, arg);
+	json_decref(f);
+	return rc;
+}
+
+int kt_account_org_sources(struct kt_redis *r, const char *oid,
+			   kt_store_cb *cb, void *arg)
+{
+	const char *args[] = {oid};
+
+	if (!id_ok(oid))
+		return KT_ERR_INVALID;
+	return eval(r, lua_org_sources, 0, NULL, 1, args, cb, arg);
 }
 
 int kt_account_org_find(struct kt_redis *r, const char *kind,
@@ -690,18 +825,39 @@ int kt_account_source_add(struct kt_redis *r, const char *oid,
 	return eval(r, lua_source_add, 0, NULL, 4, args, cb, arg);
 }
 
-int kt_account_member_set(struct kt_redis *r, const char *oid,
-			  const char *person, const char *role,
-			  const char *actor, kt_store_cb *cb, void *arg)
+static int member_set(struct kt_redis *r, const char *oid,
+		      const char *person, const char *role, const char *actor,
+		      const char *mode, kt_store_cb *cb, void *arg)
 {
 	char now[24];
-	const char *args[] = {oid, person, role, actor, now};
+	const char *args[] = {oid, person, role, actor, now, mode};
 
 	if (!id_ok(oid) || !id_ok(person) || !id_ok(actor) ||
 	    !kt_account_role_ok(role))
 		return KT_ERR_INVALID;
 	now_str(now);
-	return eval(r, lua_member_set, 0, NULL, 5, args, cb, arg);
+	return eval(r, lua_member_set, 0, NULL, 6, args, cb, arg);
+}
+
+int kt_account_member_set(struct kt_redis *r, const char *oid,
+			  const char *person, const char *role,
+			  const char *actor, kt_store_cb *cb, void *arg)
+{
+	return member_set(r, oid, person, role, actor, "set", cb, arg);
+}
+
+int kt_account_member_add(struct kt_redis *r, const char *oid,
+			  const char *person, const char *role,
+			  const char *actor, kt_store_cb *cb, void *arg)
+{
+	return member_set(r, oid, person, role, actor, "add", cb, arg);
+}
+
+int kt_account_member_change(struct kt_redis *r, const char *oid,
+			     const char *person, const char *role,
+			     const char *actor, kt_store_cb *cb, void *arg)
+{
+	return member_set(r, oid, person, role, actor, "change", cb, arg);
 }
 
 int kt_account_member_remove(struct kt_redis *r, const char *oid,
@@ -870,8 +1026,28 @@ static void on_audit(const redisReply *rep, void *arg)
 	json_decref(res);
 }
 
-int kt_account_audit_tail(struct kt_redis *r, unsigned count, kt_store_cb *cb,
-			  void *arg)
+/* A stream entry id: "<ms>" or "<ms>-<seq>", decimal. */
+static int stream_id_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strspn(s, "0123456789");
+	if (n == 0 || n > 20)
+		return 0;
+	if (s[n] == '\0')
+		return 1;
+	if (s[n] != '-')
+		return 0;
+	s += n + 1;
+	n = strspn(s, "0123456789");
+	return n > 0 && n <= 20 && s[n] == '\0';
+}
+
+static int audit_range(struct kt_redis *r, const char *cmd, const char *from,
+		       const char *to, unsigned count, kt_store_cb *cb,
+		       void *arg)
 {
 	struct kt_store_op *o;
 	char n[16];
@@ -882,11 +1058,39 @@ int kt_account_audit_tail(struct kt_redis *r, unsigned count, kt_store_cb *cb,
 	if ((o = kt_store_op_new(r, cb, arg)) == NULL)
 		return KT_ERR_NOMEM;
 	snprintf(n, sizeof(n), "%u", count);
-	rc = kt_redis_cmdv(r, on_audit, o, "XREVRANGE", AUDIT_KEY, "+", "-",
-			   "COUNT", n, NULL);
+	rc = kt_redis_cmdv(r, on_audit, o, cmd, AUDIT_KEY, from, to, "COUNT",
+			   n, NULL);
 	if (rc != KT_OK)
 		free(o);
 	return rc;
+}
+
+int kt_account_audit_page(struct kt_redis *r, const char *before,
+			  unsigned count, kt_store_cb *cb, void *arg)
+{
+	char from[48];
+
+	if (!stream_id_ok(before))
+		return KT_ERR_INVALID;
+	snprintf(from, sizeof(from), "(%s", before);
+	return audit_range(r, "XREVRANGE", from, "-", count, cb, arg);
+}
+
+int kt_account_audit_since(struct kt_redis *r, const char *after,
+			   unsigned count, kt_store_cb *cb, void *arg)
+{
+	char from[48];
+
+	if (!stream_id_ok(after))
+		return KT_ERR_INVALID;
+	snprintf(from, sizeof(from), "(%s", after);
+	return audit_range(r, "XRANGE", from, "+", count, cb, arg);
+}
+
+int kt_account_audit_tail(struct kt_redis *r, unsigned count, kt_store_cb *cb,
+			  void *arg)
+{
+	return audit_range(r, "XREVRANGE", "+", "-", count, cb, arg);
 }
 
 static void on_added(const redisReply *rep, void *arg)
@@ -924,4 +1128,29 @@ int kt_account_person_sessions(struct kt_redis *r, const char *person,
 	if (!id_ok(person))
 		return KT_ERR_INVALID;
 	return eval(r, lua_person_sessions, 0, NULL, 1, args, cb, arg);
+}
+
+int kt_account_session_revoke(struct kt_redis *r, const char *sid,
+			      const char *actor, kt_store_cb *cb, void *arg)
+{
+	char now[24];
+	const char *args[] = {sid, actor, now};
+
+	if (!id_ok(sid) || !id_ok(actor))
+		return KT_ERR_INVALID;
+	now_str(now);
+	return eval(r, lua_session_revoke, 0, NULL, 3, args, cb, arg);
+}
+
+int kt_account_person_sessions_revoke(struct kt_redis *r, const char *person,
+				      const char *actor, kt_store_cb *cb,
+				      void *arg)
+{
+	char now[24];
+	const char *args[] = {person, actor, now};
+
+	if (!id_ok(person) || !id_ok(actor))
+		return KT_ERR_INVALID;
+	now_str(now);
+	return eval(r, lua_person_sessions_revoke, 0, NULL, 3, args, cb, arg);
 }

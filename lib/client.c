@@ -1141,3 +1141,125 @@ int kt_client_secret_check(const struct kt_client *c, const char *presented,
 	}
 	return ok ? KT_OK : KT_ERR_DENIED;
 }
+
+/* Registration ------------------------------------------------------------ */
+
+static int uses_secret(enum kt_client_auth m)
+{
+	return m == KT_AUTH_CLIENT_SECRET_BASIC ||
+	       m == KT_AUTH_CLIENT_SECRET_POST;
+}
+
+void kt_client_registration_clear(struct kt_client_registration *reg)
+{
+	json_t *s;
+
+	if (reg == NULL)
+		return;
+	/* jansson keeps the string's own copy: wipe it before the decref. */
+	s = json_object_get(reg->response, "client_secret");
+	if (json_is_string(s) && json_string_length(s) > 0)
+		OPENSSL_cleanse((char *)json_string_value(s),
+				json_string_length(s));
+	json_decref(reg->response);
+	json_decref(reg->stored);
+	OPENSSL_cleanse(reg->secret, sizeof(reg->secret));
+	memset(reg, 0, sizeof(*reg));
+}
+
+int kt_client_register(const json_t *meta, const struct kt_client_policy *pol,
+		       const uint8_t *hmac_key, size_t keylen,
+		       struct kt_client_registration *reg,
+		       const char **oauth_error, struct kt_error *err)
+{
+	char hmac[KT_CLIENT_SECRET_HMAC_LEN + 1];
+	struct kt_client_policy p = *pol;
+	struct kt_client *c = NULL;
+	int r;
+
+	memset(reg, 0, sizeof(*reg));
+	if (oauth_error != NULL)
+		*oauth_error = NULL;
+	kt_error_clear(err);
+	if (kt_random_token(reg->client_id, sizeof(reg->client_id), 16) !=
+		KT_OK ||
+	    kt_random_token(reg->secret, sizeof(reg->secret), 32) != KT_OK ||
+	    kt_client_secret_hmac(reg->secret, hmac_key, keylen, hmac) !=
+		KT_OK) {
+		r = kt_error_set(err, KT_ERR_CRYPTO, "no randomness or HMAC");
+		goto cleanup;
+	}
+	p.dynamic = 1;
+	p.client_id = reg->client_id;
+	p.secret_hmac = hmac;
+	p.created_at = kt_now();
+	if ((r = kt_client_from_json(meta, NULL, &p, &c, oauth_error, err)) !=
+	    KT_OK)
+		goto cleanup;
+	if ((reg->stored = kt_client_to_json(c, KT_CLIENT_JSON_STORAGE)) ==
+		NULL ||
+	    (reg->response = kt_client_to_json(c, 0)) == NULL) {
+		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (c->secret_hmac == NULL)
+		OPENSSL_cleanse(reg->secret, sizeof(reg->secret));
+	else if (json_object_set_new(reg->response, "client_secret",
+				     json_string(reg->secret)) != 0)
+		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+cleanup:
+	OPENSSL_cleanse(hmac, sizeof(hmac));
+	kt_client_free(c);
+	return r;
+}
+
+int kt_client_rotate_secret(const json_t *stored,
+			    const struct kt_client_policy *pol,
+			    const uint8_t *hmac_key, size_t keylen,
+			    json_t **new_stored, char secret[48],
+			    struct kt_error *err)
+{
+	char hmac[KT_CLIENT_SECRET_HMAC_LEN + 1];
+	struct kt_client *c = NULL, *n = NULL;
+	json_t *doc = NULL;
+	int r;
+
+	*new_stored = NULL;
+	secret[0] = '\0';
+	kt_error_clear(err);
+	if ((r = kt_client_from_storage(stored, pol, &c, err)) != KT_OK)
+		goto cleanup;
+	if (!uses_secret(c->auth_method)) {
+		r = kt_error_set(err, KT_ERR_UNSUPPORTED,
+				 "client %s authenticates with %s and has no "
+				 "secret",
+				 c->client_id,
+				 kt_client_auth_name(c->auth_method));
+		goto cleanup;
+	}
+	if (kt_random_token(secret, 48, 32) != KT_OK ||
+	    kt_client_secret_hmac(secret, hmac_key, keylen, hmac) != KT_OK) {
+		r = kt_error_set(err, KT_ERR_CRYPTO, "no randomness or HMAC");
+		goto cleanup;
+	}
+	if ((doc = json_deep_copy(stored)) == NULL ||
+	    json_object_set_new(doc, "client_secret_hmac", json_string(hmac)) !=
+		0) {
+		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	/* Built like every load, so what is stored is what loads. */
+	if ((r = kt_client_from_storage(doc, pol, &n, err)) != KT_OK)
+		goto cleanup;
+	if ((*new_stored = kt_client_to_json(n, KT_CLIENT_JSON_STORAGE)) ==
+	    NULL)
+		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+cleanup:
+	if (r != KT_OK)
+		OPENSSL_cleanse(secret, 48);
+	OPENSSL_cleanse(hmac, sizeof(hmac));
+	json_decref(doc);
+	kt_client_free(c);
+	kt_client_free(n);
+	return r;
+}

@@ -17,6 +17,8 @@
  *   kt:person:{<id>}            HASH   person record
  *   kt:email:{<email>}          STRING person id
  *   kt:session:{<sid>}          HASH   browser session, TTL = idle timeout
+ *   kt:person:{<id>}:sessions   SET    sids of the person's sessions (index,
+ *                                      pruned when read; see account.c)
  *   kt:<kind>:{<id>}            STRING JSON document (areq, par, client)
  *   kt:code:{<hash>}            HASH   data, gid once redeemed
  *   kt:grant:{<gid>}            HASH   grant; rt = current refresh hash
@@ -379,6 +381,10 @@ static int hset_expire(struct kt_redis *r, struct kt_store_op *o, json_t *fields
 int kt_store_session_create(struct kt_redis *r, const char *sid, json_t *fields,
 			    int64_t idle_ttl, kt_store_cb *cb, void *arg)
 {
+	char idx[KEY_MAX];
+	const char *person = json_string_value(json_object_get(fields, "person"));
+	const char *k;
+	json_t *v;
 	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
 	int rc;
 
@@ -386,6 +392,26 @@ int kt_store_session_create(struct kt_redis *r, const char *sid, json_t *fields,
 		return KT_ERR_NOMEM;
 	if ((rc = kt_store_key(o->key, "kt:session:", sid, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
+	json_object_foreach(fields, k, v)
+	{
+		if (!json_is_string(v))
+			return send_or_fail(o, KT_ERR_INVALID);
+	}
+	/*
+	 * The person's index of sessions (listing, "end all my sessions"),
+	 * written before the session on the same connection, so a session
+	 * never exists unindexed. Dead entries are pruned when the index is
+	 * read (kt_account_person_sessions). Its own command rather than part
+	 * of the MULTI: the index has the person's hash tag, the session its
+	 * own.
+	 */
+	if (person != NULL) {
+		if ((rc = kt_store_key(idx, "kt:person:", person,
+				       ":sessions")) != KT_OK ||
+		    (rc = kt_redis_cmdv(r, NULL, NULL, "SADD", idx, sid,
+					NULL)) != KT_OK)
+			return send_or_fail(o, rc);
+	}
 	return send_or_fail(o, hset_expire(r, o, fields, idle_ttl));
 }
 
@@ -495,6 +521,69 @@ int kt_store_doc_delete(struct kt_redis *r, const char *kind, const char *id)
 	if ((rc = doc_key(key, kind, id)) != KT_OK)
 		return rc;
 	return kt_redis_cmdv(r, NULL, NULL, "DEL", key, NULL);
+}
+
+static void on_scan(const redisReply *rep, void *arg)
+{
+	struct kt_store_op *o = arg;
+	size_t plen = strlen(o->key);
+	const redisReply *keys;
+	json_t *ids = NULL, *res = NULL;
+	int rc = kt_store_reply_rc(rep);
+
+	if (rc != KT_OK) {
+		kt_store_op_finish(o, rc, NULL);
+		return;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_ARRAY ||
+	    (ids = json_array()) == NULL) {
+		kt_store_op_finish(o, KT_ERR_REDIS, NULL);
+		return;
+	}
+	keys = rep->element[1];
+	for (size_t i = 0; i < keys->elements; i++) {
+		const redisReply *k = keys->element[i];
+		/* "<prefix>{<id>}": the id is what lies between the braces. */
+		if (k->type != REDIS_REPLY_STRING || k->len < plen + 2 ||
+		    memcmp(k->str, o->key, plen) != 0 ||
+		    k->str[k->len - 1] != '}' ||
+		    memchr(k->str + plen, '{', k->len - plen - 1) != NULL ||
+		    memchr(k->str + plen, '}', k->len - plen - 1) != NULL)
+			continue;
+		json_array_append_new(
+		    ids, json_stringn(k->str + plen, k->len - plen - 1));
+	}
+	res = json_pack("{s:s,s:o}", "cursor", rep->element[0]->str, "ids",
+			ids);
+	kt_store_op_finish(o, res ? KT_OK : KT_ERR_NOMEM, res);
+	json_decref(res);
+}
+
+int kt_store_doc_scan(struct kt_redis *r, const char *kind, const char *cursor,
+		      kt_store_cb *cb, void *arg)
+{
+	char pattern[KEY_MAX];
+	struct kt_store_op *o;
+	int n;
+
+	if (kind == NULL || strpbrk(kind, "{}*?[]\\") != NULL ||
+	    cursor == NULL || *cursor == '\0' ||
+	    strspn(cursor, "0123456789") != strlen(cursor) ||
+	    strlen(cursor) > 20)
+		return KT_ERR_INVALID;
+	if ((o = kt_store_op_new(r, cb, arg)) == NULL)
+		return KT_ERR_NOMEM;
+	/* o->key holds the prefix up to and including the brace. */
+	n = snprintf(o->key, sizeof(o->key), "kt:%s:{", kind);
+	if (n < 0 || (size_t)n >= sizeof(o->key) ||
+	    snprintf(pattern, sizeof(pattern), "%s*}", o->key) >=
+		(int)sizeof(pattern))
+		return send_or_fail(o, KT_ERR_LIMIT);
+	return send_or_fail(o, kt_redis_cmdv(r, on_scan, o, "SCAN", cursor,
+					     "MATCH", pattern, "COUNT", "500",
+					     NULL));
 }
 
 /*

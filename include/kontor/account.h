@@ -15,12 +15,17 @@
  *
  * Organisation records are JSON objects of strings with these fields:
  *   id, legal_name, legal_form, vat, vat_valid, taxno, taxno_valid,
- *   hr_court, hr_type, hr_number, hr_valid, wid, wid_valid,
+ *   hr_raw, hr_court, hr_court_name, hr_type, hr_number, hr_valid,
+ *   wid, wid_valid,
  *   street, house_number, postcode, city, country,
  *   status ("active" | "suspended" | "merged"), merged_into,
  *   created_at, updated_at, version
  * *_valid is "1" when the identifier passed its check (kt_ident_*); only
- * valid identifiers are indexed and only they prove identity.
+ * valid identifiers are indexed and only they prove identity. id (on
+ * create), version, created_at, updated_at, merged_into and resolved_from
+ * belong to the model and cannot be set by callers; status can be set to
+ * "active" or "suspended" only ("merged" is kt_account_org_merge's). A
+ * merged organisation is read-only.
  *
  * All functions follow kt_store's contract (kontor/store.h): the callback
  * runs exactly once unless the function itself returns an error. Errors:
@@ -60,13 +65,22 @@ int kt_account_org_get(struct kt_redis *r, const char *oid, kt_store_cb *cb,
 
 /*
  * Change fields (strings; "" deletes) if the stored version equals
- * expected_version (0: no check). Identifier indexes follow the change.
+ * expected_version (0: no check). Identifier indexes follow the change; an
+ * identifier changed without its *_valid flag gets "0" (not indexed).
  * result: the updated organisation. A stale version is KT_ERR_CONFLICT:
- * optimistic concurrency, no lost update.
+ * optimistic concurrency, no lost update. An update that changes nothing
+ * writes nothing (no new version, no audit entry); its result is the
+ * stored organisation plus "unchanged": "1".
  */
 int kt_account_org_update(struct kt_redis *r, const char *oid,
 			  int64_t expected_version, json_t *fields,
 			  const char *actor, kt_store_cb *cb, void *arg);
+
+/* Suspend or reactivate (status "suspended" or "active"): an update with
+ * its own audit action, org.suspend or org.activate. */
+int kt_account_org_set_status(struct kt_redis *r, const char *oid,
+			      const char *status, const char *actor,
+			      kt_store_cb *cb, void *arg);
 
 /* Find by identifier: kind is "vat", "hr" (value "court|type|number"),
  * "taxno", "wid", "source" ("LAND:legacy-id") or "id". */
@@ -83,18 +97,31 @@ int kt_account_org_merge(struct kt_redis *r, const char *loser,
 			 kt_store_cb *cb, void *arg);
 
 /* Add a source link "LAND:legacy-id" (KT_ERR_CONFLICT if it points
- * elsewhere). */
+ * elsewhere; adding an existing link changes nothing). */
 int kt_account_source_add(struct kt_redis *r, const char *oid,
 			  const char *source, const char *actor,
 			  kt_store_cb *cb, void *arg);
 
+/* The source links, merged ids resolved: {"org": id, "sources": [sorted]} */
+int kt_account_org_sources(struct kt_redis *r, const char *oid,
+			   kt_store_cb *cb, void *arg);
+
 /*
- * Memberships. set creates or changes a role; remove deletes it (removing
- * the last admin of an active organisation is refused: KT_ERR_DENIED).
+ * Memberships. set creates or changes a role; add only creates
+ * (KT_ERR_CONFLICT naming the current role if the person is a member);
+ * change only changes (KT_ERR_NOTFOUND if not a member). remove deletes.
+ * Demoting or removing the last admin of an active organisation is
+ * refused: KT_ERR_DENIED. result: {"role","granted_by","granted_at"}.
  */
 int kt_account_member_set(struct kt_redis *r, const char *oid,
 			  const char *person, const char *role,
 			  const char *actor, kt_store_cb *cb, void *arg);
+int kt_account_member_add(struct kt_redis *r, const char *oid,
+			  const char *person, const char *role,
+			  const char *actor, kt_store_cb *cb, void *arg);
+int kt_account_member_change(struct kt_redis *r, const char *oid,
+			     const char *person, const char *role,
+			     const char *actor, kt_store_cb *cb, void *arg);
 int kt_account_member_remove(struct kt_redis *r, const char *oid,
 			     const char *person, const char *actor,
 			     kt_store_cb *cb, void *arg);
@@ -146,13 +173,34 @@ int kt_account_invite_take(struct kt_redis *r, const char *token_hash,
  */
 int kt_account_audit_tail(struct kt_redis *r, unsigned count,
 			  kt_store_cb *cb, void *arg);
+/* Paging: entries older than stream id before (newest first), or newer
+ * than after (oldest first; "0" = from the start), at most count (1..4000)
+ * each. Ids are "<ms>" or "<ms>-<seq>": KT_ERR_INVALID otherwise. */
+int kt_account_audit_page(struct kt_redis *r, const char *before,
+			  unsigned count, kt_store_cb *cb, void *arg);
+int kt_account_audit_since(struct kt_redis *r, const char *after,
+			   unsigned count, kt_store_cb *cb, void *arg);
 int kt_account_audit_add(struct kt_redis *r, const char *actor,
 			 const char *action, const char *object,
 			 kt_store_cb *cb, void *arg);
 
-/* Sessions of a person (result {"sessions": [session fields + "sid"]});
- * expired ones are pruned from the index on the way. */
+/* Sessions of a person (result {"sessions": [session fields + "sid"]},
+ * newest first); expired ones are pruned from the index on the way. The
+ * index (kt:person:{<id>}:sessions) is written by kt_store_session_create. */
 int kt_account_person_sessions(struct kt_redis *r, const char *person,
 			       kt_store_cb *cb, void *arg);
+
+/*
+ * End a browser session (audited as session.revoke; result {"sid",
+ * "person"}; KT_ERR_NOTFOUND if it does not exist), or every session of a
+ * person (session.revoke_all when there was one; result {"person",
+ * "revoked": n}). Tokens already issued stay valid until they expire or
+ * are revoked; this ends single sign-on, as a logout does.
+ */
+int kt_account_session_revoke(struct kt_redis *r, const char *sid,
+			      const char *actor, kt_store_cb *cb, void *arg);
+int kt_account_person_sessions_revoke(struct kt_redis *r, const char *person,
+				      const char *actor, kt_store_cb *cb,
+				      void *arg);
 
 #endif

@@ -183,6 +183,46 @@ int kt_client_secret_hmac(const char *secret, const uint8_t *hmac_key,
 int kt_client_secret_check(const struct kt_client *c, const char *presented,
 			   const uint8_t *hmac_key, size_t keylen);
 
+/*
+ * Registration of a dynamic client (RFC 7591), shared by the registration
+ * endpoint and kontor-admin: a fresh client_id (128 bits) and, for the
+ * client_secret_* methods, a fresh secret (256 bits) stored only as its
+ * HMAC under hmac_key; the metadata validated under the dynamic policy
+ * (pol->allow_http_loopback is used, the identity fields are filled in).
+ */
+struct kt_client_registration {
+	char client_id[32];
+	char secret[48];  /* "" when the auth method uses no secret */
+	json_t *stored;	  /* for kt_store_doc_put("client", client_id, ...) */
+	json_t *response; /* the RFC 7591 response, with "client_secret" */
+};
+
+/*
+ * Fill *reg (cleared first). Errors as kt_client_from_json (KT_ERR_INVALID
+ * with err and *oauth_error set), KT_ERR_CRYPTO or KT_ERR_NOMEM. Clear reg
+ * with kt_client_registration_clear in every case.
+ */
+int kt_client_register(const json_t *meta, const struct kt_client_policy *pol,
+		       const uint8_t *hmac_key, size_t keylen,
+		       struct kt_client_registration *reg,
+		       const char **oauth_error, struct kt_error *err);
+
+/* Wipe the secret (also inside response) and drop the documents. */
+void kt_client_registration_clear(struct kt_client_registration *reg);
+
+/*
+ * A new secret for a stored dynamic client: *new_stored is stored with the
+ * new client_secret_hmac (re-validated like every load), secret gets the
+ * plaintext (wipe it). KT_ERR_INVALID (err: the stored document fails
+ * validation), KT_ERR_UNSUPPORTED (err: the auth method uses no secret),
+ * KT_ERR_CRYPTO, KT_ERR_NOMEM.
+ */
+int kt_client_rotate_secret(const json_t *stored,
+			    const struct kt_client_policy *pol,
+			    const uint8_t *hmac_key, size_t keylen,
+			    json_t **new_stored, char secret[48],
+			    struct kt_error *err);
+
 /* "client_secret_basic", ...; kt_client_auth_parse returns 0/KT_ERR_INVALID */
 const char *kt_client_auth_name(enum kt_client_auth m);
 int kt_client_auth_parse(const char *s, enum kt_client_auth *out);

@@ -60,6 +60,8 @@ int kt_store_person_cas(struct kt_redis *r, const char *id, const char *field,
  * Browser sessions, keyed by the hash of the session cookie (the "sid").
  * Fields: person, auth_time, acr, amr, created, abs_exp. The key's TTL is the
  * idle timeout; kt_store_session_touch extends it (never beyond abs_exp).
+ * create also adds the sid to the person's session index
+ * (kt:person:{<person>}:sessions), which kt_account_person_sessions reads.
  */
 int kt_store_session_create(struct kt_redis *r, const char *sid,
 			    json_t *fields, int64_t idle_ttl, kt_store_cb *cb,
@@ -82,6 +84,15 @@ int kt_store_doc_put(struct kt_redis *r, const char *kind, const char *id,
 int kt_store_doc_get(struct kt_redis *r, const char *kind, const char *id,
 		     int take, kt_store_cb *cb, void *arg);
 int kt_store_doc_delete(struct kt_redis *r, const char *kind, const char *id);
+
+/*
+ * One SCAN step over the documents of a kind (administration only: a scan
+ * walks the whole keyspace). cursor "0" starts; result {"cursor": next,
+ * "ids": [...]}, next "0" when done. SCAN may return an id more than once:
+ * callers dedupe. KT_ERR_INVALID for a cursor that is not decimal digits.
+ */
+int kt_store_doc_scan(struct kt_redis *r, const char *kind, const char *cursor,
+		      kt_store_cb *cb, void *arg);
 
 /*
  * Authorization codes (keyed by code hash). redeem marks the code used and

@@ -857,6 +857,128 @@ static void test_secret_dynamic(void **state)
 	kt_client_free(c);
 }
 
+/* Registration as the endpoint and kontor-admin do it. */
+static void test_register(void **state)
+{
+	static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
+	struct kt_client_policy pol = {0};
+	struct kt_client_registration reg;
+	struct kt_client *c = NULL;
+	struct kt_error err;
+	const char *oerr = "unset";
+	json_t *meta = parse("{" RU ",\"client_name\":\"Portal\"}");
+	json_t *stored;
+
+	assert_int_equal(
+	    kt_client_register(meta, &pol, key, sizeof(key), &reg, &oerr, &err),
+	    KT_OK);
+	assert_null(oerr);
+	assert_int_equal(strlen(reg.client_id), 22);
+	assert_int_equal(strlen(reg.secret), 43);
+	/* The response has the plaintext, the stored form only the HMAC. */
+	assert_string_equal(
+	    json_string_value(json_object_get(reg.response, "client_secret")),
+	    reg.secret);
+	assert_string_equal(
+	    json_string_value(json_object_get(reg.response, "client_id")),
+	    reg.client_id);
+	assert_null(json_object_get(reg.response, "client_secret_hmac"));
+	assert_null(json_object_get(reg.stored, "client_secret"));
+	assert_int_equal(strlen(json_string_value(json_object_get(
+			     reg.stored, "client_secret_hmac"))),
+			 KT_CLIENT_SECRET_HMAC_LEN);
+	/* What is stored loads, and the secret authenticates it. */
+	assert_int_equal(kt_client_from_storage(reg.stored, &pol, &c, &err),
+			 KT_OK);
+	assert_true(c->dynamic);
+	assert_true(c->require_pkce);
+	assert_string_equal(c->client_name, "Portal");
+	assert_int_equal(
+	    kt_client_secret_check(c, reg.secret, key, sizeof(key)), KT_OK);
+
+	/* Rotation: a new secret; the old one stops working. */
+	{
+		char secret[48], old[48];
+		struct kt_client *n = NULL;
+
+		snprintf(old, sizeof(old), "%s", reg.secret);
+		assert_int_equal(kt_client_rotate_secret(reg.stored, &pol, key,
+							 sizeof(key), &stored,
+							 secret, &err),
+				 KT_OK);
+		assert_int_equal(strlen(secret), 43);
+		assert_string_not_equal(secret, old);
+		assert_int_equal(kt_client_from_storage(stored, &pol, &n, &err),
+				 KT_OK);
+		assert_int_equal(
+		    kt_client_secret_check(n, secret, key, sizeof(key)), KT_OK);
+		assert_int_equal(
+		    kt_client_secret_check(n, old, key, sizeof(key)),
+		    KT_ERR_DENIED);
+		/* Everything else stayed. */
+		assert_string_equal(n->client_id, c->client_id);
+		assert_int_equal(n->created_at, c->created_at);
+		assert_string_equal(n->client_name, "Portal");
+		kt_client_free(n);
+		json_decref(stored);
+	}
+	kt_client_free(c);
+	kt_client_registration_clear(&reg);
+	assert_null(reg.stored);
+	assert_string_equal(reg.secret, "");
+	json_decref(meta);
+
+	/* A public client gets no secret, and none can be rotated in. */
+	meta = parse("{" RU ",\"token_endpoint_auth_method\":\"none\"}");
+	assert_int_equal(
+	    kt_client_register(meta, &pol, key, sizeof(key), &reg, &oerr, &err),
+	    KT_OK);
+	assert_string_equal(reg.secret, "");
+	assert_null(json_object_get(reg.response, "client_secret"));
+	assert_null(json_object_get(reg.stored, "client_secret_hmac"));
+	{
+		char secret[48];
+		assert_int_equal(kt_client_rotate_secret(reg.stored, &pol, key,
+							 sizeof(key), &stored,
+							 secret, &err),
+				 KT_ERR_UNSUPPORTED);
+		assert_null(stored);
+		assert_string_equal(secret, "");
+		assert_string_equal(err.msg + strlen(reg.client_id) + 7,
+				    " authenticates with none and has no "
+				    "secret");
+	}
+	kt_client_registration_clear(&reg);
+	json_decref(meta);
+
+	/* Bad metadata: the validator's message and OAuth error. */
+	meta = parse("{\"redirect_uris\":[\"http://rp.example/cb\"]}");
+	assert_int_equal(
+	    kt_client_register(meta, &pol, key, sizeof(key), &reg, &oerr, &err),
+	    KT_ERR_INVALID);
+	assert_string_equal(oerr, BAD_URI);
+	assert_string_equal(err.msg,
+			    "redirect_uris[0]: not an absolute https URL");
+	kt_client_registration_clear(&reg);
+	/* A stored document that does not validate cannot be rotated. */
+	{
+		char secret[48];
+		assert_int_equal(kt_client_rotate_secret(meta, &pol, key,
+							 sizeof(key), &stored,
+							 secret, &err),
+				 KT_ERR_INVALID);
+		assert_string_equal(err.msg, "stored client: bad client_id");
+	}
+	json_decref(meta);
+	/* No HMAC key. */
+	meta = parse("{" RU "}");
+	assert_int_equal(
+	    kt_client_register(meta, &pol, NULL, 0, &reg, &oerr, &err),
+	    KT_ERR_CRYPTO);
+	kt_client_registration_clear(&reg);
+	json_decref(meta);
+}
+
 static void test_auth_names(void **state)
 {
 	enum kt_client_auth m;
@@ -887,6 +1009,7 @@ int main(void)
 	    cmocka_unit_test(test_scope_filter),
 	    cmocka_unit_test(test_secret_config),
 	    cmocka_unit_test(test_secret_dynamic),
+	    cmocka_unit_test(test_register),
 	    cmocka_unit_test(test_auth_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
