@@ -659,7 +659,10 @@ static int needs_org(const struct authz *a)
 
 	return a->client->organisation_required ||
 	       kt_scope_has(scope, "company") ||
-	       kt_scope_has(scope, "company_identifiers");
+	       kt_scope_has(scope, "company_identifiers") ||
+	       (kt_tok_claims_want_org(areq_get(a, "claims")) &&
+		(kt_scope_has(a->client->scope, "company") ||
+		 kt_scope_has(a->client->scope, "company_identifiers")));
 }
 
 static const char *org_field(json_t *o, const char *k)

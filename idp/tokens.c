@@ -124,7 +124,7 @@ static const struct claim_def {
     {"org_legal_form", "company", C_ORG, "legal_form", NULL},
     {"org_role", "company", C_ROLE, NULL, NULL},
     {"org_vat_id", "company_identifiers", C_ORG, "vat", "vat_valid"},
-    {"org_register_court", "company_identifiers", C_ORG, "hr_court",
+    {"org_register_court", "company_identifiers", C_ORG, "hr_court_name",
      "hr_valid"},
     {"org_register_type", "company_identifiers", C_ORG, "hr_type",
      "hr_valid"},
@@ -179,6 +179,24 @@ int kt_tok_claims_param_ok(const char *text)
 	}
 	json_decref(root);
 	return ok ? KT_OK : KT_ERR_INVALID;
+}
+
+int kt_tok_claims_want_org(const char *claims_json)
+{
+	static const char *const targets[] = {"id_token", "userinfo"};
+	json_error_t jerr;
+	json_t *req, *v;
+	const char *name;
+	int want = 0;
+
+	if (claims_json == NULL || (req = json_loads(claims_json, 0, &jerr)) ==
+				       NULL)
+		return 0;
+	for (size_t t = 0; t < 2; t++)
+		json_object_foreach(json_object_get(req, targets[t]), name, v)
+			want |= strncmp(name, "org_", 4) == 0;
+	json_decref(req);
+	return want;
 }
 
 static int requested(json_t *req, const char *target, const char *claim)

@@ -42,6 +42,9 @@ int kt_tok_sub(struct kt_req *r, const struct kt_client *c,
  */
 int kt_tok_claims_param_ok(const char *json);
 
+/* 1 if a claims parameter asks for any claim about the organisation. */
+int kt_tok_claims_want_org(const char *claims_json);
+
 /*
  * The claims released about the person (and organisation) to client c in
  * target ("id_token" or "userinfo"): those the granted scopes cover, plus

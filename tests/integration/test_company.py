@@ -64,10 +64,10 @@ class Company(unittest.TestCase):
         cls.muster = cls.admin("org", "create", "--legal-name",
                                "Muster Maschinenbau", "--legal-form", "GmbH",
                                "--vat", "DE123456788", "--register",
-                               "HRB 1234, Amtsgericht Kiel")["id"]
+                               "HRB 1234, Amtsgericht Kiel")["org"]["id"]
         cls.baeckerei = cls.admin("org", "create", "--legal-name",
                                   "Bäckerei Sonnenschein", "--legal-form",
-                                  "e.K.", "--vat", "DE123456789")["id"]
+                                  "e.K.")["org"]["id"]
         cls.admin("member", "add", cls.muster, ANNA, "--role", "admin")
         cls.admin("member", "add", cls.baeckerei, ANNA, "--role", "member")
         cls.admin("member", "add", cls.muster, BEN,
@@ -131,7 +131,8 @@ class Company(unittest.TestCase):
         tok = self.tokens("gewerbe", b, params)
         _, idt = jwt_parts(tok["id_token"])
         self.assertEqual(idt["org_name"], "Muster Maschinenbau")
-        self.assertEqual(idt["org_legal_form"], "GmbH")
+        self.assertEqual(idt["org_legal_form"], "GMBH")
+        self.assertEqual(idt["org_register_court"], "Kiel")
         self.assertEqual(idt["org_role"], "admin")
         self.assertEqual(idt["org_vat_id"], "DE123456788")
         self.assertEqual(idt["org_register_type"], "HRB")
@@ -164,7 +165,8 @@ class Company(unittest.TestCase):
         self.assertNotIn("org_id", idt)
 
     def test_suspended_company_is_not_offered(self):
-        org = self.admin("org", "create", "--legal-name", "Ruhend AG")["id"]
+        org = self.admin("org", "create", "--legal-name",
+                         "Ruhend AG")["org"]["id"]
         self.gw.add_person("dora@example.com")
         self.admin("member", "add", org, "dora@example.com", "--role",
                    "admin")
@@ -188,7 +190,7 @@ class Company(unittest.TestCase):
         self.assertEqual(a1, same_sector)     # one sector, one identity
         self.assertNotEqual(a1[0], other_sector[0])
         self.assertNotEqual(a1[1], other_sector[1])
-        person = self.admin("person", "show", ANNA)
+        person = self.admin("person", "show", ANNA)["person"]
         self.assertNotIn(person["id"], a1 + other_sector)
 
     def test_claim_minimisation(self):
@@ -334,7 +336,7 @@ class Company(unittest.TestCase):
                          "unmet_authentication_requirements")
 
     def test_concurrent_updates_no_lost_update(self):
-        org = self.admin("org", "create", "--legal-name", "Race KG")
+        org = self.admin("org", "create", "--legal-name", "Race KG")["org"]
         version = org["version"]
         results = []
 
@@ -353,7 +355,7 @@ class Company(unittest.TestCase):
         winners = [n for rc, n in results if rc == 0]
         self.assertEqual(len(winners), 1, results)
         self.assertTrue(all(rc == 1 for rc, n in results if n not in winners))
-        now = self.admin("org", "show", org["id"])
+        now = self.admin("org", "show", org["id"])["org"]
         self.assertEqual(now["legal_name"], winners[0])
         self.assertEqual(int(now["version"]), int(version) + 1)
 
