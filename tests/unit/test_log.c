@@ -166,8 +166,7 @@ static void test_error_variants(void **state)
 	kt_log_error_r(KT_ERR_UNAVAILABLE, "store %s", "down");
 	j = one_line();
 	assert_string_equal(sget(j, "level"), "error");
-	assert_string_equal(sget(j, "msg"),
-			    "store down: service unavailable");
+	assert_string_equal(sget(j, "msg"), "store down: service unavailable");
 	json_decref(j);
 	kt_log_warn_r(KT_ERR_LIMIT, "no args");
 	j = one_line();
@@ -210,11 +209,12 @@ static void test_escaping(void **state)
 	json_decref(j);
 
 	/* UTF-8 passes through as is. */
-	kt_log_info("Gr\xc3\xbc\xc3\x9f""e \xe2\x82\xac \xf0\x9f\x94\x91");
+	kt_log_info("Gr\xc3\xbc\xc3\x9f"
+		    "e \xe2\x82\xac \xf0\x9f\x94\x91");
 	j = one_line();
-	assert_string_equal(sget(j, "msg"),
-			    "Gr\xc3\xbc\xc3\x9f""e \xe2\x82\xac "
-			    "\xf0\x9f\x94\x91");
+	assert_string_equal(sget(j, "msg"), "Gr\xc3\xbc\xc3\x9f"
+					    "e \xe2\x82\xac "
+					    "\xf0\x9f\x94\x91");
 	json_decref(j);
 }
 
@@ -225,10 +225,16 @@ static void test_invalid_utf8(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-	    {"a\xff" "b", "a\xef\xbf\xbd" "b"},
-	    {"a\xc3", "a\xef\xbf\xbd"},		       /* cut sequence */
-	    {"a\xc3" "b", "a\xef\xbf\xbd" "b"},	       /* bad continuation */
-	    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},  /* overlong '/' */
+	    {"a\xff"
+	     "b",
+	     "a\xef\xbf\xbd"
+	     "b"},
+	    {"a\xc3", "a\xef\xbf\xbd"}, /* cut sequence */
+	    {"a\xc3"
+	     "b",
+	     "a\xef\xbf\xbd"
+	     "b"},				      /* bad continuation */
+	    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong '/' */
 	    {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* D800 */
 	    {"\xf4\x90\x80\x80x", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 				  "\xef\xbf\xbdx"}, /* > U+10FFFF */
@@ -376,8 +382,7 @@ static void test_fields(void **state)
 	assert_null(json_object_get(j, "src"));
 	assert_string_equal(sget(j, "method"), "GET");
 	assert_string_equal(sget(j, "path"), "/a\"b\n\xc3\xa4");
-	assert_int_equal(json_integer_value(json_object_get(j, "status")),
-			 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "status")), 200);
 	assert_true(json_real_value(json_object_get(j, "ms")) == 1.5);
 	assert_true(json_is_false(json_object_get(j, "gone")));
 	assert_true(json_is_null(json_object_get(j, "none")));
@@ -533,8 +538,8 @@ static void test_long_fields(void **state)
 			assert_null(json_object_get(j, "truncated"));
 		} else {
 			assert_null(json_object_get(j, "b"));
-			assert_true(json_is_true(
-			    json_object_get(j, "truncated")));
+			assert_true(
+			    json_is_true(json_object_get(j, "truncated")));
 		}
 		json_decref(j);
 		free(m);
@@ -551,8 +556,8 @@ static void test_long_fields(void **state)
 		if (json_object_get(j, "k") != NULL)
 			assert_string_equal(sget(j, "k"), v);
 		else
-			assert_true(json_is_true(
-			    json_object_get(j, "truncated")));
+			assert_true(
+			    json_is_true(json_object_get(j, "truncated")));
 		json_decref(j);
 		json_decref(f);
 		free(v);
@@ -566,9 +571,9 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_format),	  T(test_error_variants), T(test_errno_kept),
-	    T(test_escaping),	  T(test_invalid_utf8),	  T(test_request_id),
-	    T(test_levels),	  T(test_fields),	  T(test_long_message),
+	    T(test_format),	 T(test_error_variants), T(test_errno_kept),
+	    T(test_escaping),	 T(test_invalid_utf8),	 T(test_request_id),
+	    T(test_levels),	 T(test_fields),	 T(test_long_message),
 	    T(test_long_fields),
 	};
 #undef T

@@ -111,8 +111,8 @@ static void fx_connect(struct fx *f, int timeout_ms)
 }
 
 /* Send argv and run the loop until the callback ran. */
-static void roundtrip(struct fx *f, struct got *g, int argc,
-		      const char **argv, const size_t *lens)
+static void roundtrip(struct fx *f, struct got *g, int argc, const char **argv,
+		      const size_t *lens)
 {
 	memset(g, 0, sizeof(*g));
 	assert_int_equal(kt_redis_cmd(f->r, on_got, g, argc, argv, lens),
@@ -196,9 +196,8 @@ static void test_roundtrip(void **state)
 	assert_int_equal(kt_redis_pending(f->r), 0);
 
 	/* A NULL callback is fire-and-forget; the next command still works. */
-	assert_int_equal(kt_redis_cmdv(f->r, NULL, NULL, "SET", "rt:ff", "1",
-				       NULL),
-			 KT_OK);
+	assert_int_equal(
+	    kt_redis_cmdv(f->r, NULL, NULL, "SET", "rt:ff", "1", NULL), KT_OK);
 	RT(f, &g, "GET", "rt:ff");
 	assert_string_equal(g.str, "1");
 	assert_int_equal(kt_redis_pending(f->r), 0);
@@ -294,9 +293,9 @@ static void test_arg_limits(void **state)
 	for (int i = 0; i <= KT_REDIS_MAX_ARGS; i++)
 		lens[i] = strlen(argv[i]);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(kt_redis_cmd(f->r, on_got, &g, KT_REDIS_MAX_ARGS + 1,
-				      argv, lens),
-			 KT_ERR_LIMIT);
+	assert_int_equal(
+	    kt_redis_cmd(f->r, on_got, &g, KT_REDIS_MAX_ARGS + 1, argv, lens),
+	    KT_ERR_LIMIT);
 	assert_int_equal(kt_redis_cmd(f->r, on_got, &g, 0, argv, lens),
 			 KT_ERR_LIMIT);
 	assert_int_equal(kt_redis_pending(f->r), 0);
@@ -481,9 +480,9 @@ static void test_outage(void **state)
 
 	/* A command in flight when the server dies gets NULL. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(kt_redis_cmdv(f->r, on_got, &g, "BLPOP", "out:none",
-				       "0", NULL),
-			 KT_OK);
+	assert_int_equal(
+	    kt_redis_cmdv(f->r, on_got, &g, "BLPOP", "out:none", "0", NULL),
+	    KT_OK);
 	test_redis_kill(&own);
 	assert_true(test_run_until(f->base, &g.calls, 2000));
 	assert_true(g.null);
@@ -669,8 +668,7 @@ int main(void)
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_timeout, fx_setup,
 					    fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_outage, fx_setup,
-					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_outage, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_down_from_start, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_free_pending, fx_setup,

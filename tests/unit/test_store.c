@@ -564,9 +564,9 @@ static void test_code(void **state)
 
 static json_t *grant_fields(const char *client, const char *rt)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s}", "client_id", client,
-			 "person", "p1", "scope", "openid offline_access",
-			 "auth_time", "1700000000", "rt", rt);
+	return json_pack("{s:s,s:s,s:s,s:s,s:s}", "client_id", client, "person",
+			 "p1", "scope", "openid offline_access", "auth_time",
+			 "1700000000", "rt", rt);
 }
 
 static void test_grant(void **state)
@@ -716,8 +716,7 @@ static void test_at_status(void **state)
 
 	REFUSED(kt_store_at_status(conn, "g1.{j}", "g1", CB), KT_ERR_INVALID);
 	REFUSED(kt_store_at_status(conn, "j}", NULL, CB), KT_ERR_INVALID);
-	REFUSED(kt_store_at_status(conn, "g{1}.j", "g{1}", CB),
-		KT_ERR_INVALID);
+	REFUSED(kt_store_at_status(conn, "g{1}.j", "g{1}", CB), KT_ERR_INVALID);
 	REFUSED(kt_store_at_status(conn, "", NULL, CB), KT_ERR_INVALID);
 	REFUSED(kt_store_at_revoke(conn, "{j}", NULL, 60, CB), KT_ERR_INVALID);
 	REFUSED(kt_store_at_revoke(conn, "g.j", "g}", 60, CB), KT_ERR_INVALID);
@@ -767,13 +766,11 @@ static void thr_keys(char *acct, char *ip, size_t cap, const char *a,
 	snprintf(ip, cap, "kt:thr:ip:{%s}", h);
 }
 
-static void assert_counts(const char *a, const char *ip, long account,
-			  long ipn)
+static void assert_counts(const char *a, const char *ip, long account, long ipn)
 {
 	assert_int_equal(DO(kt_store_throttle_get(conn, a, ip, CB)), KT_OK);
-	assert_int_equal(json_integer_value(json_object_get(R.result,
-							    "account")),
-			 account);
+	assert_int_equal(
+	    json_integer_value(json_object_get(R.result, "account")), account);
 	assert_int_equal(json_integer_value(json_object_get(R.result, "ip")),
 			 ipn);
 	assert_int_equal(json_object_size(R.result), 2);
@@ -790,9 +787,9 @@ static void test_throttle(void **state)
 	assert_int_equal(DO(kt_store_throttle_fail(conn, acct, ip, 60, CB)),
 			 KT_OK);
 	assert_counts(acct, ip, 1, 1);
-	assert_int_equal(DO(kt_store_throttle_fail(conn, acct, "2001:db8::1",
-						   60, CB)),
-			 KT_OK);
+	assert_int_equal(
+	    DO(kt_store_throttle_fail(conn, acct, "2001:db8::1", 60, CB)),
+	    KT_OK);
 	assert_counts(acct, ip, 2, 1);
 	assert_counts(acct, "2001:db8::1", 2, 1);
 	assert_counts("other@example.de", ip, 0, 1);
@@ -827,9 +824,9 @@ static void test_throttle(void **state)
 
 	/* Parallel failures are all counted. */
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(kt_store_throttle_fail(conn, acct, ip, 60,
-							NULL, NULL),
-				 KT_OK);
+		assert_int_equal(
+		    kt_store_throttle_fail(conn, acct, ip, 60, NULL, NULL),
+		    KT_OK);
 	assert_counts(acct, ip, 10, 11);
 }
 
@@ -843,8 +840,7 @@ static void test_consent(void **state)
 	assert_int_equal(
 	    DO(kt_store_consent_set(conn, "p1", "c1", "openid email", CB)),
 	    KT_OK);
-	assert_int_equal(DO(kt_store_consent_get(conn, "p1", "c1", CB)),
-			 KT_OK);
+	assert_int_equal(DO(kt_store_consent_get(conn, "p1", "c1", CB)), KT_OK);
 	assert_string_equal(rstr("scope"), "openid email");
 	assert_int_equal(json_object_size(R.result), 1);
 	assert_int_equal(DO(kt_store_consent_get(conn, "p1", "c2", CB)),
@@ -853,8 +849,7 @@ static void test_consent(void **state)
 			 KT_ERR_NOTFOUND);
 	assert_int_equal(
 	    DO(kt_store_consent_set(conn, "p1", "c1", "openid", CB)), KT_OK);
-	assert_int_equal(DO(kt_store_consent_get(conn, "p1", "c1", CB)),
-			 KT_OK);
+	assert_int_equal(DO(kt_store_consent_get(conn, "p1", "c1", CB)), KT_OK);
 	assert_string_equal(rstr("scope"), "openid");
 	/* Client ids are hash fields, not keys: any bytes are fine. */
 	assert_int_equal(
