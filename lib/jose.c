@@ -479,6 +479,26 @@ static int sig_part_len(const struct jose_parts *p, size_t *out,
 	return KT_OK;
 }
 
+/*
+ * The payload of a foreign JWS goes to cjose as it is. cjose 0.6 (Debian
+ * 12) stops decoding at the first '=' and then assert()s when one
+ * character is left over, so "<header>.AAAAA=AA.<sig>" would abort the
+ * whole process: only unpadded base64url of a possible length passes.
+ */
+static int payload_part_ok(const struct jose_parts *p, struct kt_error *err)
+{
+	for (size_t i = 0; i < p->pay_len; i++) {
+		if (!b64url_value_ok((unsigned char)p->pay[i]))
+			return kt_error_set(err, KT_ERR_INVALID,
+					    "JWS payload is not valid "
+					    "base64url");
+	}
+	if (p->pay_len % 4 == 1)
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "JWS payload is not valid base64url");
+	return KT_OK;
+}
+
 static int decode_json_part(const char *b64, size_t n, const char *what,
 			    json_t **out, struct kt_error *err)
 {
@@ -823,6 +843,7 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 	if ((r = split_compact(compact, KT_JOSE_MAX_COMPACT, &p, err)) !=
 		KT_OK ||
 	    (r = sig_part_len(&p, &siglen, err)) != KT_OK ||
+	    (r = payload_part_ok(&p, err)) != KT_OK ||
 	    (r = decode_json_part(p.hdr, p.hdr_len, "header", &h, err)) !=
 		KT_OK)
 		goto cleanup;
