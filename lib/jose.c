@@ -750,6 +750,39 @@ static size_t b64url_uint_bits(const char *s)
 }
 
 /*
+ * cjose 0.6 (Debian 12) base64url-decodes every key member it knows when
+ * it imports a JWK and assert()s on some malformed values ("AQAAA=AB"
+ * aborts the process). A client's JWKS is registration input, so each of
+ * those members that is present must be unpadded base64url of a possible
+ * length before cjose sees it.
+ */
+static int jwk_members_ok(const json_t *k, enum jose_alg a)
+{
+	static const char *const rsa[] = {"n", "e",  "d",  "p",
+					  "q", "dp", "dq", "qi"};
+	static const char *const ec[] = {"x", "y", "d"};
+	const char *const *names = a == JOSE_ALG_ES256 ? ec : rsa;
+	size_t count = a == JOSE_ALG_ES256 ? sizeof(ec) / sizeof(ec[0])
+					   : sizeof(rsa) / sizeof(rsa[0]);
+
+	for (size_t i = 0; i < count; i++) {
+		const json_t *v = json_object_get(k, names[i]);
+		const char *s = json_string_value(v);
+		size_t n;
+
+		if (v == NULL)
+			continue;
+		if (s == NULL || (n = json_string_length(v)) == 0 ||
+		    n % 4 == 1 || strlen(s) != n)
+			return 0;
+		for (size_t j = 0; j < n; j++)
+			if (!b64url_value_ok((unsigned char)s[j]))
+				return 0;
+	}
+	return 1;
+}
+
+/*
  * Check one JWKS member against the token before it goes to cjose, so that
  * cjose only ever sees a key of the right type and size and a signature of
  * the right length. Returns KT_OK, or an error that describes why this key
@@ -772,6 +805,11 @@ static int foreign_key_check(const json_t *k, enum jose_alg a, const char *alg,
 				    "verify alg '%s'",
 				    pk, printable(pv, kty ? kty : "(none)"),
 				    alg);
+	if (!jwk_members_ok(k, a))
+		return kt_error_set(err, KT_ERR_NOTFOUND,
+				    "key '%s' has a member that is not "
+				    "base64url",
+				    pk);
 	if (use != NULL &&
 	    (!json_is_string(use) || strcmp(json_string_value(use), "sig")))
 		return kt_error_set(err, KT_ERR_NOTFOUND,
