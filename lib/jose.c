@@ -462,17 +462,44 @@ static int b64url_value_ok(unsigned char c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-/* Decoded length of a signature part, after checking its alphabet. */
+/*
+ * Unpadded, canonical base64url (RFC 7515 section 2, RFC 4648 section
+ * 3.5: the unused low bits of the last character are zero). This is what
+ * kt_b64url_decode reads; cjose also accepts padding in odd places (and
+ * then may abort, see payload_part_ok) and non-zero low bits, so without
+ * this check one token or key could have two spellings that our two
+ * verifiers judge differently.
+ */
+static int b64url_strict(const char *s, size_t n)
+{
+	unsigned char last;
+	int v;
+
+	if (n % 4 == 1)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!b64url_value_ok((unsigned char)s[i]))
+			return 0;
+	if (n % 4 == 0)
+		return 1;
+	last = (unsigned char)s[n - 1];
+	if (last >= 'A' && last <= 'Z')
+		v = last - 'A';
+	else if (last >= 'a' && last <= 'z')
+		v = last - 'a' + 26;
+	else if (last >= '0' && last <= '9')
+		v = last - '0' + 52;
+	else
+		v = last == '-' ? 62 : 63;
+	/* 2 characters carry 8 bits (4 unused), 3 carry 16 (2 unused). */
+	return n % 4 == 2 ? (v & 0x0f) == 0 : (v & 0x03) == 0;
+}
+
+/* Decoded length of a signature part, after checking its encoding. */
 static int sig_part_len(const struct jose_parts *p, size_t *out,
 			struct kt_error *err)
 {
-	for (size_t i = 0; i < p->sig_len; i++) {
-		if (!b64url_value_ok((unsigned char)p->sig[i]))
-			return kt_error_set(err, KT_ERR_INVALID,
-					    "JWS signature is not valid "
-					    "base64url");
-	}
-	if (p->sig_len % 4 == 1)
+	if (!b64url_strict(p->sig, p->sig_len))
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "JWS signature is not valid base64url");
 	*out = p->sig_len / 4 * 3 + (p->sig_len % 4 ? p->sig_len % 4 - 1 : 0);
@@ -487,13 +514,7 @@ static int sig_part_len(const struct jose_parts *p, size_t *out,
  */
 static int payload_part_ok(const struct jose_parts *p, struct kt_error *err)
 {
-	for (size_t i = 0; i < p->pay_len; i++) {
-		if (!b64url_value_ok((unsigned char)p->pay[i]))
-			return kt_error_set(err, KT_ERR_INVALID,
-					    "JWS payload is not valid "
-					    "base64url");
-	}
-	if (p->pay_len % 4 == 1)
+	if (!b64url_strict(p->pay, p->pay_len))
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "JWS payload is not valid base64url");
 	return KT_OK;
@@ -773,11 +794,8 @@ static int jwk_members_ok(const json_t *k, enum jose_alg a)
 		if (v == NULL)
 			continue;
 		if (s == NULL || (n = json_string_length(v)) == 0 ||
-		    n % 4 == 1 || strlen(s) != n)
+		    strlen(s) != n || !b64url_strict(s, n))
 			return 0;
-		for (size_t j = 0; j < n; j++)
-			if (!b64url_value_ok((unsigned char)s[j]))
-				return 0;
 	}
 	return 1;
 }
