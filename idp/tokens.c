@@ -17,11 +17,13 @@
 
 int kt_scope_has(const char *scopes, const char *scope)
 {
-	size_t n = strlen(scope);
 	const char *p = scopes;
+	size_t n;
 
-	if (scopes == NULL)
+	/* An empty scope would match at every position without advancing. */
+	if (scopes == NULL || scope == NULL || *scope == '\0')
 		return 0;
+	n = strlen(scope);
 	while ((p = strstr(p, scope)) != NULL) {
 		if ((p == scopes || p[-1] == ' ') &&
 		    (p[n] == '\0' || p[n] == ' '))

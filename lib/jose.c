@@ -462,20 +462,61 @@ static int b64url_value_ok(unsigned char c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-/* Decoded length of a signature part, after checking its alphabet. */
+/*
+ * Unpadded, canonical base64url (RFC 7515 section 2, RFC 4648 section
+ * 3.5: the unused low bits of the last character are zero). This is what
+ * kt_b64url_decode reads; cjose also accepts padding in odd places (and
+ * then may abort, see payload_part_ok) and non-zero low bits, so without
+ * this check one token or key could have two spellings that our two
+ * verifiers judge differently.
+ */
+static int b64url_strict(const char *s, size_t n)
+{
+	unsigned char last;
+	int v;
+
+	if (n % 4 == 1)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!b64url_value_ok((unsigned char)s[i]))
+			return 0;
+	if (n % 4 == 0)
+		return 1;
+	last = (unsigned char)s[n - 1];
+	if (last >= 'A' && last <= 'Z')
+		v = last - 'A';
+	else if (last >= 'a' && last <= 'z')
+		v = last - 'a' + 26;
+	else if (last >= '0' && last <= '9')
+		v = last - '0' + 52;
+	else
+		v = last == '-' ? 62 : 63;
+	/* 2 characters carry 8 bits (4 unused), 3 carry 16 (2 unused). */
+	return n % 4 == 2 ? (v & 0x0f) == 0 : (v & 0x03) == 0;
+}
+
+/* Decoded length of a signature part, after checking its encoding. */
 static int sig_part_len(const struct jose_parts *p, size_t *out,
 			struct kt_error *err)
 {
-	for (size_t i = 0; i < p->sig_len; i++) {
-		if (!b64url_value_ok((unsigned char)p->sig[i]))
-			return kt_error_set(err, KT_ERR_INVALID,
-					    "JWS signature is not valid "
-					    "base64url");
-	}
-	if (p->sig_len % 4 == 1)
+	if (!b64url_strict(p->sig, p->sig_len))
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "JWS signature is not valid base64url");
 	*out = p->sig_len / 4 * 3 + (p->sig_len % 4 ? p->sig_len % 4 - 1 : 0);
+	return KT_OK;
+}
+
+/*
+ * The payload of a foreign JWS goes to cjose as it is. cjose 0.6 (Debian
+ * 12) stops decoding at the first '=' and then assert()s when one
+ * character is left over, so "<header>.AAAAA=AA.<sig>" would abort the
+ * whole process: only unpadded base64url of a possible length passes.
+ */
+static int payload_part_ok(const struct jose_parts *p, struct kt_error *err)
+{
+	if (!b64url_strict(p->pay, p->pay_len))
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "JWS payload is not valid base64url");
 	return KT_OK;
 }
 
@@ -730,6 +771,36 @@ static size_t b64url_uint_bits(const char *s)
 }
 
 /*
+ * cjose 0.6 (Debian 12) base64url-decodes every key member it knows when
+ * it imports a JWK and assert()s on some malformed values ("AQAAA=AB"
+ * aborts the process). A client's JWKS is registration input, so each of
+ * those members that is present must be unpadded base64url of a possible
+ * length before cjose sees it.
+ */
+static int jwk_members_ok(const json_t *k, enum jose_alg a)
+{
+	static const char *const rsa[] = {"n", "e",  "d",  "p",
+					  "q", "dp", "dq", "qi"};
+	static const char *const ec[] = {"x", "y", "d"};
+	const char *const *names = a == JOSE_ALG_ES256 ? ec : rsa;
+	size_t count = a == JOSE_ALG_ES256 ? sizeof(ec) / sizeof(ec[0])
+					   : sizeof(rsa) / sizeof(rsa[0]);
+
+	for (size_t i = 0; i < count; i++) {
+		const json_t *v = json_object_get(k, names[i]);
+		const char *s = json_string_value(v);
+		size_t n;
+
+		if (v == NULL)
+			continue;
+		if (s == NULL || (n = json_string_length(v)) == 0 ||
+		    strlen(s) != n || !b64url_strict(s, n))
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * Check one JWKS member against the token before it goes to cjose, so that
  * cjose only ever sees a key of the right type and size and a signature of
  * the right length. Returns KT_OK, or an error that describes why this key
@@ -752,6 +823,11 @@ static int foreign_key_check(const json_t *k, enum jose_alg a, const char *alg,
 				    "verify alg '%s'",
 				    pk, printable(pv, kty ? kty : "(none)"),
 				    alg);
+	if (!jwk_members_ok(k, a))
+		return kt_error_set(err, KT_ERR_NOTFOUND,
+				    "key '%s' has a member that is not "
+				    "base64url",
+				    pk);
 	if (use != NULL &&
 	    (!json_is_string(use) || strcmp(json_string_value(use), "sig")))
 		return kt_error_set(err, KT_ERR_NOTFOUND,
@@ -823,6 +899,7 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 	if ((r = split_compact(compact, KT_JOSE_MAX_COMPACT, &p, err)) !=
 		KT_OK ||
 	    (r = sig_part_len(&p, &siglen, err)) != KT_OK ||
+	    (r = payload_part_ok(&p, err)) != KT_OK ||
 	    (r = decode_json_part(p.hdr, p.hdr_len, "header", &h, err)) !=
 		KT_OK)
 		goto cleanup;

@@ -8,6 +8,7 @@
 
 #include "kontor/err.h"
 #include "kontor/log.h"
+#include "kontor/util.h"
 
 #define KT_LOG_LINE_MAX 4096
 
@@ -55,13 +56,35 @@ const char *kt_log_request_id(void)
 	return log_rid[0] ? log_rid : NULL;
 }
 
-/* Append s as a JSON string body (without quotes); truncates safely. */
-static size_t json_escape(char *dst, size_t cap, size_t off, const char *s)
+/*
+ * Room always left at the end of a line for ',"truncated":true' and "}\n",
+ * so that a line cut anywhere still closes as valid JSON.
+ */
+#define TRUNCATED_MARK ",\"truncated\":true"
+#define TAIL_RESERVE 24
+
+/*
+ * Append s as a JSON string body (without quotes) at dst+off, never past
+ * limit. A character is written whole or not at all; bytes that are not
+ * UTF-8 become U+FFFD, because a log line must be valid JSON whatever the
+ * message holds (header values, client names). Sets *cut if s did not
+ * fit.
+ */
+static size_t json_escape(char *dst, size_t limit, size_t off, const char *s,
+			  int *cut)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
 
-	for (; *s && off + 7 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*p) {
+		unsigned char c = *p;
+		size_t n, k;
+
+		/* The most one character takes: "\u00XX" or "\ufffd". */
+		if (off + 6 > limit) {
+			*cut = 1;
+			break;
+		}
 		if (c == '"' || c == '\\') {
 			dst[off++] = '\\';
 			dst[off++] = (char)c;
@@ -75,9 +98,25 @@ static size_t json_escape(char *dst, size_t cap, size_t off, const char *s)
 			dst[off++] = '0';
 			dst[off++] = hex[c >> 4];
 			dst[off++] = hex[c & 15];
-		} else {
+		} else if (c < 0x80) {
 			dst[off++] = (char)c;
+		} else {
+			n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+			/* Stops at the terminator: it is no continuation. */
+			for (k = 1; k < n && (p[k] & 0xc0) == 0x80; k++)
+				;
+			if (n == 1 || k < n || !kt_utf8_valid(p, n)) {
+				memcpy(dst + off, "\\ufffd", 6);
+				off += 6;
+				p++;
+				continue;
+			}
+			memcpy(dst + off, p, n);
+			off += n;
+			p += n;
+			continue;
 		}
+		p++;
 	}
 	return off;
 }
@@ -92,10 +131,11 @@ static size_t append(char *dst, size_t cap, size_t off, const char *s)
 }
 
 static void emit(enum kt_log_level level, const char *func, int line,
-		 const char *msg, json_t *fields)
+		 const char *msg, json_t *fields, int cut)
 {
 	char buf[KT_LOG_LINE_MAX];
 	char ts[40], num[24];
+	const size_t limit = sizeof(buf) - TAIL_RESERVE;
 	struct timespec now;
 	struct tm tm;
 	size_t off = 0;
@@ -105,41 +145,51 @@ static void emit(enum kt_log_level level, const char *func, int line,
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 
-	off = append(buf, sizeof(buf), off, "{\"ts\":\"");
-	off = append(buf, sizeof(buf), off, ts);
+	off = append(buf, limit, off, "{\"ts\":\"");
+	off = append(buf, limit, off, ts);
 	snprintf(num, sizeof(num), ".%03ldZ", now.tv_nsec / 1000000);
-	off = append(buf, sizeof(buf), off, num);
-	off = append(buf, sizeof(buf), off, "\",\"level\":\"");
-	off = append(buf, sizeof(buf), off, level_names[level]);
-	off = append(buf, sizeof(buf), off, "\"");
+	off = append(buf, limit, off, num);
+	off = append(buf, limit, off, "\",\"level\":\"");
+	off = append(buf, limit, off, level_names[level]);
+	off = append(buf, limit, off, "\"");
 	if (log_rid[0]) {
-		off = append(buf, sizeof(buf), off, ",\"rid\":\"");
-		off = json_escape(buf, sizeof(buf), off, log_rid);
-		off = append(buf, sizeof(buf), off, "\"");
+		off = append(buf, limit, off, ",\"rid\":\"");
+		off = json_escape(buf, limit, off, log_rid, &cut);
+		off = append(buf, limit, off, "\"");
 	}
 	if (func != NULL) {
-		off = append(buf, sizeof(buf), off, ",\"src\":\"");
-		off = json_escape(buf, sizeof(buf), off, func);
+		off = append(buf, limit, off, ",\"src\":\"");
+		off = json_escape(buf, limit, off, func, &cut);
 		snprintf(num, sizeof(num), ":%d\"", line);
-		off = append(buf, sizeof(buf), off, num);
+		off = append(buf, limit, off, num);
 	}
-	off = append(buf, sizeof(buf), off, ",\"msg\":\"");
-	off = json_escape(buf, sizeof(buf), off, msg);
-	off = append(buf, sizeof(buf), off, "\"");
+	off = append(buf, limit, off, ",\"msg\":\"");
+	off = json_escape(buf, limit, off, msg, &cut);
+	/* json_escape stops at limit, so the quote always fits. */
+	buf[off++] = '"';
 	if (fields != NULL && json_is_object(fields)) {
-		/* Compact dump without the outer braces, appended as fields. */
-		char *extra = json_dumps(fields, JSON_COMPACT | JSON_ENSURE_ASCII);
+		/* Compact dump without the outer braces, appended as fields.
+		 * All or nothing: a dump cut anywhere is not JSON. */
+		char *extra =
+		    json_dumps(fields, JSON_COMPACT | JSON_ENSURE_ASCII);
 		size_t n = extra ? strlen(extra) : 0;
-		if (n > 2) {
-			extra[n - 1] = '\0';
-			off = append(buf, sizeof(buf), off, ",");
-			off = append(buf, sizeof(buf), off, extra + 1);
+		size_t mark = cut ? sizeof(TRUNCATED_MARK) - 1 : 0;
+
+		if (extra == NULL)
+			cut = 1;
+		else if (n > 2 && off + 1 + (n - 2) + mark + 2 > sizeof(buf))
+			cut = 1;
+		else if (n > 2) {
+			buf[off++] = ',';
+			memcpy(buf + off, extra + 1, n - 2);
+			off += n - 2;
 		}
 		free(extra);
 	}
-	/* Room for the closing brace and newline is always kept. */
-	if (off > sizeof(buf) - 3)
-		off = sizeof(buf) - 3;
+	if (cut) {
+		memcpy(buf + off, TRUNCATED_MARK, sizeof(TRUNCATED_MARK) - 1);
+		off += sizeof(TRUNCATED_MARK) - 1;
+	}
 	buf[off++] = '}';
 	buf[off++] = '\n';
 
@@ -154,18 +204,40 @@ static void emit(enum kt_log_level level, const char *func, int line,
 	errno = saved_errno;
 }
 
+/* Drop a multi-byte character that vsnprintf cut in half at the end. */
+static void trim_partial_utf8(char *s, size_t len)
+{
+	size_t i = len, k = 0, need;
+	unsigned char c;
+
+	while (i > 0 && k < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80) {
+		i--;
+		k++;
+	}
+	if (i == 0 || (c = (unsigned char)s[i - 1]) < 0xc0)
+		return;
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (k + 1 < need)
+		s[i - 1] = '\0';
+}
+
 void kt_log_write(enum kt_log_level level, const char *func, int line,
 		  const char *fmt, ...)
 {
 	char msg[KT_LOG_LINE_MAX / 2];
 	va_list ap;
+	int n;
 
 	if (!kt_log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	emit(level, func, line, msg, NULL);
+	if (n < 0)
+		snprintf(msg, sizeof(msg), "(unformattable message)");
+	else if ((size_t)n >= sizeof(msg))
+		trim_partial_utf8(msg, sizeof(msg) - 1);
+	emit(level, func, line, msg, NULL, n < 0 || (size_t)n >= sizeof(msg));
 }
 
 void kt_log_fields(enum kt_log_level level, const char *func, int line,
@@ -173,5 +245,5 @@ void kt_log_fields(enum kt_log_level level, const char *func, int line,
 {
 	if (!kt_log_enabled(level))
 		return;
-	emit(level, func, line, msg, fields);
+	emit(level, func, line, msg, fields, 0);
 }

@@ -196,6 +196,25 @@ static void on_person_written(const redisReply *rep, void *arg)
 	json_decref(res);
 }
 
+/*
+ * What on_email_claimed would refuse, checked before the email is claimed:
+ * failing after the claim would leave the address taken by a person that
+ * was never written, so nobody could ever register it again.
+ */
+static int person_record_ok(json_t *rec)
+{
+	const char *argv[KT_REDIS_MAX_ARGS];
+	size_t lens[KT_REDIS_MAX_ARGS];
+	char key[KEY_MAX];
+	int argc = 2, rc;
+
+	if ((rc = kt_store_key(key, "kt:person:",
+			json_string_value(json_object_get(rec, "id")),
+			NULL)) != KT_OK)
+		return rc;
+	return object_to_args(rec, argv, lens, &argc, KT_REDIS_MAX_ARGS);
+}
+
 static void on_email_claimed(const redisReply *rep, void *arg)
 {
 	struct kt_store_op *o = arg;
@@ -258,7 +277,8 @@ int kt_store_person_create(struct kt_redis *r, json_t *person, kt_store_cb *cb,
 	json_object_set_new(o->keep, "updated_at", json_string(now));
 	if (json_object_get(o->keep, "status") == NULL)
 		json_object_set_new(o->keep, "status", json_string("active"));
-	if ((rc = kt_store_key(o->key, "kt:email:", low, NULL)) != KT_OK) {
+	if ((rc = person_record_ok(o->keep)) != KT_OK ||
+	    (rc = kt_store_key(o->key, "kt:email:", low, NULL)) != KT_OK) {
 		json_decref(o->keep);
 		return send_or_fail(o, rc);
 	}
@@ -948,13 +968,15 @@ int kt_store_once(struct kt_redis *r, const char *kind, const char *id,
 {
 	char ttls[24], hashed[23], prefix[64];
 	struct kt_store_op *o = kt_store_op_new(r, cb, arg);
-	int rc;
+	int rc, n;
 
 	if (o == NULL)
 		return KT_ERR_NOMEM;
 	/* Hash: a jti is attacker-chosen text of any length. */
 	kt_token_hash(hashed, id);
-	snprintf(prefix, sizeof(prefix), "kt:once:%s:", kind);
+	n = snprintf(prefix, sizeof(prefix), "kt:once:%s:", kind);
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return send_or_fail(o, KT_ERR_LIMIT);
 	if ((rc = kt_store_key(o->key, prefix, hashed, NULL)) != KT_OK)
 		return send_or_fail(o, rc);
 	if (ttl < 1)

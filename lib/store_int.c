@@ -37,6 +37,9 @@ int kt_store_key(char *out, const char *prefix, const char *tag,
 
 	if (tag == NULL || *tag == '\0' || strpbrk(tag, "{}") != NULL)
 		return KT_ERR_INVALID;
+	/* The prefix may carry a caller's kind ("kt:once:<kind>:"). */
+	if (strpbrk(prefix, "{}") != NULL)
+		return KT_ERR_INVALID;
 	if (suffix != NULL && strpbrk(suffix, "{}") != NULL)
 		return KT_ERR_INVALID;
 	n = snprintf(out, KEY_MAX, "%s{%s}%s", prefix, tag,

@@ -6,6 +6,11 @@
  * written with a single write(2) so lines from several threads never
  * interleave. Every line carries the current request id when there is one.
  *
+ * A line is always one valid JSON object of at most 4 KiB: bytes that are
+ * not UTF-8 become U+FFFD, a message too long is cut at a character
+ * boundary, extra fields that do not fit are dropped whole, and either cut
+ * adds "truncated":true.
+ *
  * Never pass passwords, codes, tokens, client secrets or cookies to these
  * functions; log a kt_util_fingerprint() of them if correlation is needed.
  */
