@@ -31,18 +31,18 @@ gateway)
       "redirect_uris": [ "$portal_url/protected/redirect_uri" ],
       "post_logout_redirect_uris": [ "$portal_url/" ],
       "grant_types": [ "authorization_code", "refresh_token" ],
+      "scope": "openid profile email company company_identifiers",
       "skip_consent": true } ]
 }
 JSON
-	KT_DEMO_PW=kontor-demo "$build/kontor-idp" user add --config "$config" \
-		--email demo@example.com --name "Demo Nutzerin" --verified \
-		--password-env KT_DEMO_PW --exists-ok --allow-weak-password
+	"$top/scripts/seed-demo.sh" "$build" "$config"
 	exec "$build/kontor-idp" --config "$config"
 	;;
 portal)
 	export KONTOR_DEMO_CLIENT_SECRET="$secret"
 	exec "$build/kontor-demo-portal" --port "$portal_port" --issuer "$issuer" \
-		--client-id demo-portal --redirect-uri "$portal_url/protected/redirect_uri"
+		--client-id demo-portal --redirect-uri "$portal_url/protected/redirect_uri" \
+		--scope "openid profile email company company_identifiers"
 	;;
 *)
 	exec "$@"

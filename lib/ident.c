@@ -313,12 +313,16 @@ static void to_federal(const struct taxno_fmt *f, const struct taxno_in *t,
 {
 	size_t w = 0, pl = strlen(f->prefix);
 
+	/* The formats add up to 13 digits; the bounds keep that provable. */
+	if (pl > 13)
+		pl = 13;
 	memcpy(out, f->prefix, pl);
 	w = pl;
-	for (int i = f->drop; i < f->fa; i++)
+	for (int i = f->drop; i < f->fa && w < 13; i++)
 		out[w++] = t->d[i];
-	out[w++] = '0';
-	for (int i = f->fa; i < t->n; i++)
+	if (w < 13)
+		out[w++] = '0';
+	for (int i = f->fa; i < t->n && w < 13; i++)
 		out[w++] = t->d[i];
 	out[w] = '\0';
 }

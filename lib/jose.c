@@ -889,7 +889,7 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 	json_t *h = NULL, *pl = NULL, *keys;
 	const char *alg, *kid = NULL;
 	uint8_t *plain = NULL;
-	size_t siglen, plain_len, nkeys, sigfail = 0;
+	size_t siglen = 0, plain_len = 0, nkeys = 0, sigfail = 0;
 	enum jose_alg a;
 	int verified = 0, r;
 	char pa[48];

@@ -85,6 +85,7 @@ cat >"$config" <<EOF
       "redirect_uris": [ "$portal_url/protected/redirect_uri" ],
       "post_logout_redirect_uris": [ "$portal_url/" ],
       "grant_types": [ "authorization_code", "refresh_token" ],
+      "scope": "openid profile email company company_identifiers",
       "skip_consent": true
     }
   ]
@@ -93,9 +94,7 @@ EOF
 chmod 600 "$config"
 "$idp" --check-config --config "$config" >/dev/null
 
-KT_DEMO_PW=kontor-demo "$idp" user add --config "$config" \
-	--email demo@example.com --name "Demo Nutzerin" --verified \
-	--password-env KT_DEMO_PW --exists-ok --allow-weak-password >/dev/null
+"$top/scripts/seed-demo.sh" "$build" "$config"
 
 "$idp" --config "$config" 2>>"$var/log/kontor-idp.log" &
 idp_pid=$!
@@ -115,6 +114,7 @@ if [ -x "$portal" ]; then
 	KONTOR_DEMO_CLIENT_SECRET=$secret "$portal" --port "$portal_port" \
 		--issuer "$issuer" --client-id demo-portal \
 		--redirect-uri "$portal_url/protected/redirect_uri" \
+		--scope "openid profile email company company_identifiers" \
 		2>>"$var/log/demo-portal.log" &
 	pids="$pids $!"
 fi
@@ -128,6 +128,7 @@ cat <<EOF
   Discovery document:          $issuer/.well-known/openid-configuration
 
   Demo account:                demo@example.com / kontor-demo
+                               (acts for two companies: choose one)
   Dynamic registration token:  demo-registration-token
                                (demo configuration only)
 
