@@ -335,6 +335,107 @@ class Company(unittest.TestCase):
         self.assertEqual(Browser.callback_params(r)["error"],
                          "unmet_authentication_requirements")
 
+    def account_browser(self, email, password=DEMO_PASSWORD):
+        b = Browser(self.gw)
+        page = b.get(self.gw.url + "/account")
+        r = b.login(page, email, password)
+        self.assertEqual(r.status_code, 303, r.text[:300])
+        return b, b.get(self.gw.url + r.headers["Location"])
+
+    @staticmethod
+    def form(page, action):
+        return [f for f in parse_forms(page.text) if f["action"] == action][0]
+
+    def test_self_service_password_and_sessions(self):
+        self.gw.add_person("gerd@example.com", name="Gerd")
+        other, _ = self.account_browser("gerd@example.com")
+        b, page = self.account_browser("gerd@example.com")
+        self.assertIn("gerd@example.com", page.text)
+        self.assertEqual(page.text.count('action="/account/sessions/end"'), 2)
+        pw = self.form(page, "/account/password")["fields"]
+        r = b.post(self.gw.url + "/account/password", data=dict(
+            pw, current="wrong password!!", new="brand new password",
+            repeat="brand new password"))
+        self.assertIn('role="alert"', r.text)
+        r = b.post(self.gw.url + "/account/password", data=dict(
+            pw, current=DEMO_PASSWORD, new="brand new password",
+            repeat="brand new passwort"))
+        self.assertIn('role="alert"', r.text)
+        r = b.post(self.gw.url + "/account/password", data=dict(
+            pw, current=DEMO_PASSWORD, new="short", repeat="short"))
+        self.assertIn('role="alert"', r.text)
+        r = b.post(self.gw.url + "/account/password", data=dict(
+            pw, current=DEMO_PASSWORD, new="brand new password",
+            repeat="brand new password"))
+        self.assertIn('role="status"', r.text)
+        self.account_browser("gerd@example.com", "brand new password")
+        # a forged form (no token) changes nothing
+        r = b.post(self.gw.url + "/account/password", data={
+            "current": "brand new password", "new": "x" * 20,
+            "repeat": "x" * 20})
+        self.assertEqual(r.status_code, 403)
+        # end the other browser's session from this one
+        page = b.get(self.gw.url + "/account")
+        def own_sid(p):
+            for row in re.findall(r"<tr>(.*?)</tr>", p.text, re.S):
+                if 'name="sid"' in row and "<strong>(" in row:
+                    return re.search(r'name="sid" value="([^"]+)"',
+                                     row).group(1)
+        other_sid = own_sid(other.get(self.gw.url + "/account"))
+        self.assertIn(other_sid, page.text)
+        self.assertNotEqual(other_sid, own_sid(page))
+        r = b.post(self.gw.url + "/account/sessions/end",
+                   data=self.form(page, "/account/sessions/end")["fields"]
+                   | {"sid": other_sid})
+        self.assertEqual(r.status_code, 303)
+        r = other.get(self.gw.url + "/account")
+        self.assertIn('name="password"', r.text)  # logged out there
+        self.assertIn("gerd@example.com",
+                      b.get(self.gw.url + "/account").text)
+
+    def test_admin_pages_roles_and_last_admin(self):
+        org = self.admin("org", "create", "--legal-name",
+                         "Rollen OHG")["org"]["id"]
+        self.gw.add_person("hanna@example.com", name="Hanna")
+        self.gw.add_person("ida@example.com", name="Ida")
+        self.admin("member", "add", org, "hanna@example.com", "--role",
+                   "admin")
+        self.admin("member", "add", org, "ida@example.com", "--role",
+                   "member")
+        # a member cannot manage
+        ida, _ = self.account_browser("ida@example.com")
+        r = ida.get(self.gw.url + "/account/org", params={"id": org})
+        self.assertEqual(r.status_code, 403)
+        b, page = self.account_browser("hanna@example.com")
+        self.assertIn("/account/org?id=" + org, page.text)
+        page = b.get(self.gw.url + "/account/org", params={"id": org})
+        roles = [f for f in parse_forms(page.text)
+                 if f["action"] == "/account/org/role"]
+        persons = {f["fields"]["person"]: f for f in roles}
+        hanna = self.admin("person", "show", "hanna@example.com")["person"]
+        ida_id = self.admin("person", "show", "ida@example.com")["person"]
+        # promote Ida, then Hanna may step down
+        r = b.post(self.gw.url + "/account/org/role", data=dict(
+            persons[ida_id["id"]]["fields"], role="admin"))
+        self.assertIn('role="status"', r.text)
+        # last-admin protection once Ida is removed again
+        rm = [f for f in parse_forms(r.text)
+              if f["action"] == "/account/org/remove" and
+              f["fields"]["person"] == ida_id["id"]][0]
+        r = b.post(self.gw.url + "/account/org/remove", data=rm["fields"])
+        self.assertIn('role="status"', r.text)
+        own = [f for f in parse_forms(r.text)
+               if f["action"] == "/account/org/remove" and
+               f["fields"]["person"] == hanna["id"]][0]
+        r = b.post(self.gw.url + "/account/org/remove", data=own["fields"])
+        self.assertIn('role="alert"', r.text)
+        members = self.admin("member", "list", org)["members"]
+        self.assertEqual([(m["email"], m["role"]) for m in members],
+                         [("hanna@example.com", "admin")])
+        actors = {e["actor"] for e in
+                  self.admin("audit", "tail", "-n", "20")["entries"]}
+        self.assertIn("person:" + hanna["id"], actors)
+
     def test_concurrent_updates_no_lost_update(self):
         org = self.admin("org", "create", "--legal-name", "Race KG")["org"]
         version = org["version"]
