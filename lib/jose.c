@@ -806,6 +806,38 @@ static int jwk_members_ok(const json_t *k, enum jose_alg a)
  * the right length. Returns KT_OK, or an error that describes why this key
  * cannot be used (KT_ERR_DENIED for a signature of the wrong length).
  */
+/*
+ * RFC 7518 §6.2.1.2 wants EC coordinates at full length (32 bytes for
+ * P-256), but some libraries (authlib 1.2) drop leading zero bytes, which
+ * cjose refuses. The value is the same point: pad it back. Returns a new
+ * reference (a padded copy, or k itself).
+ */
+static json_t *ec_full_length(const json_t *k)
+{
+	static const char *const coords[] = {"x", "y"};
+	json_t *copy = NULL;
+
+	for (size_t c = 0; c < 2; c++) {
+		const char *v = json_string_value(json_object_get(k, coords[c]));
+		uint8_t raw[32], padded[32];
+		char enc[48];
+		size_t n;
+
+		if (v == NULL ||
+		    kt_b64url_decode(raw, sizeof(raw), &n, v, strlen(v)) !=
+			KT_OK ||
+		    n == 32 || n == 0)
+			continue;
+		memset(padded, 0, 32 - n);
+		memcpy(padded + 32 - n, raw, n);
+		kt_b64url_encode(enc, padded, 32);
+		if (copy == NULL && (copy = json_deep_copy(k)) == NULL)
+			return NULL;
+		json_object_set_new(copy, coords[c], json_string(enc));
+	}
+	return copy ? copy : json_incref((json_t *)(uintptr_t)k);
+}
+
 static int foreign_key_check(const json_t *k, enum jose_alg a, const char *alg,
 			     size_t siglen, struct kt_error *err)
 {
@@ -979,9 +1011,15 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 				first = kerr;
 			continue;
 		}
-		/* cjose takes a non-const json_t but only reads it. */
-		jwk = cjose_jwk_import_json((cjose_header_t *)(uintptr_t)k,
-					    &cerr);
+		{
+			json_t *full = a == JOSE_ALG_ES256
+					   ? ec_full_length(k)
+					   : json_incref((json_t *)(uintptr_t)k);
+			jwk = full ? cjose_jwk_import_json(
+					 (cjose_header_t *)full, &cerr)
+				   : NULL;
+			json_decref(full);
+		}
 		if (jwk == NULL) {
 			if (first.code == KT_OK)
 				kt_error_set(

@@ -330,6 +330,32 @@ class Endpoints(unittest.TestCase):
                                    "Bearer test-registration-token"})
         self.assertEqual(r.status_code, 415)
 
+    def test_private_key_jwt_short_ec_coordinate(self):
+        """Some libraries (authlib 1.2) drop a leading zero byte of an EC
+        coordinate; the key is the same and must still verify."""
+        import base64 as b64mod
+        while True:
+            key = JsonWebKey.generate_key("EC", "P-256", is_private=True)
+            pub = key.as_dict(is_private=False)
+            raw = b64mod.urlsafe_b64decode(pub["x"] + "=" * (-len(pub["x"]) % 4))
+            if len(raw) == 32 and raw[0] == 0:
+                break
+        pub["x"] = b64mod.urlsafe_b64encode(raw[1:]).rstrip(b"=").decode()
+        pub = dict(pub, use="sig", alg="ES256")
+        r = self.register({"redirect_uris": [CB],
+                           "token_endpoint_auth_method": "private_key_jwt",
+                           "jwks": {"keys": [pub]},
+                           "grant_types": ["client_credentials"],
+                           "scope": "orders:read"})
+        self.assertEqual(r.status_code, 201, r.text)
+        cid = r.json()["client_id"]
+        now = int(time.time())
+        a = jwt.encode({"alg": "ES256", "kid": pub["kid"]},
+                       {"iss": cid, "sub": cid, "aud": self.gw.url,
+                        "jti": secrets.token_urlsafe(8), "exp": now + 60},
+                       key).decode()
+        self.assertEqual(self.cc_with(a).status_code, 200)
+
     def test_registered_private_key_jwt_client(self):
         r = self.register({"redirect_uris": [CB],
                            "token_endpoint_auth_method": "private_key_jwt",
