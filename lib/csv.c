@@ -387,6 +387,57 @@ static int field_byte(struct kt_csv *c, unsigned char b, uint64_t rec_line,
 	return KT_OK;
 }
 
+/*
+ * A run of ordinary bytes (no delimiter, quote, line break or NUL): the
+ * common case, appended with one limit check and one copy.
+ */
+static int field_run(struct kt_csv *c, const unsigned char *s, size_t n,
+		     uint64_t rec_line, struct kt_error *err)
+{
+	int r;
+
+	if (c->raw_field + n > c->o.max_field)
+		return fail(c, err, KT_ERR_LIMIT, rec_line,
+			    "field %zu longer than %zu bytes", c->nf,
+			    c->o.max_field);
+	if (c->raw_record + n > c->o.max_record)
+		return fail(c, err, KT_ERR_LIMIT, rec_line,
+			    "record longer than %zu bytes", c->o.max_record);
+	c->raw_field += n;
+	c->raw_record += n;
+	if ((r = buf_reserve(c, 3 * n, err)) != KT_OK)
+		return r;
+	if (c->o.encoding == KT_CSV_UTF8) {
+		memcpy(c->buf + c->blen, s, n);
+		c->blen += n;
+		return KT_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = conv_byte(c->o.encoding, s[i], c->buf + c->blen);
+		if (k == 0)
+			return fail(c, err, KT_ERR_INVALID, c->line,
+				    "byte 0x%02X in field %zu is not defined "
+				    "in Windows-1252",
+				    s[i], c->nf);
+		c->blen += k;
+	}
+	return KT_OK;
+}
+
+/* End of the run of ordinary bytes starting at i. */
+static size_t run_end(const unsigned char *p, size_t i, size_t avail,
+		      unsigned char stop1, unsigned char stop2)
+{
+	while (i < avail) {
+		unsigned char b = p[i];
+		if (b == stop1 || b == stop2 || b == '\n' || b == '\r' ||
+		    b == 0)
+			break;
+		i++;
+	}
+	return i;
+}
+
 static int field_end(struct kt_csv *c, struct kt_error *err)
 {
 	size_t s = c->fstart[c->nf - 1];
@@ -563,9 +614,21 @@ int kt_csv_next(struct kt_csv *c, struct kt_csv_row *row, struct kt_error *err)
 					continue;
 				}
 				st = S_UNQUOTED;
-				if ((r = field_byte(c, b, rec_line, err)) !=
-				    KT_OK)
-					return r;
+				if (b == 0) {
+					if ((r = field_byte(c, b, rec_line,
+							    err)) != KT_OK)
+						return r;
+					continue;
+				}
+				{
+					size_t e = run_end(p, i + 1, avail,
+							   delim, delim);
+					if ((r = field_run(c, p + i, e - i,
+							   rec_line, err)) !=
+					    KT_OK)
+						return r;
+					i = e - 1;
+				}
 				continue;
 			case S_UNQUOTED:
 				if (b == delim) {
@@ -582,9 +645,21 @@ int kt_csv_next(struct kt_csv *c, struct kt_csv_row *row, struct kt_error *err)
 					goto record_done;
 				}
 				/* a quote here is literal: Müller "Bau" */
-				if ((r = field_byte(c, b, rec_line, err)) !=
-				    KT_OK)
-					return r;
+				if (b == 0) {
+					if ((r = field_byte(c, b, rec_line,
+							    err)) != KT_OK)
+						return r;
+					continue;
+				}
+				{
+					size_t e = run_end(p, i + 1, avail,
+							   delim, delim);
+					if ((r = field_run(c, p + i, e - i,
+							   rec_line, err)) !=
+					    KT_OK)
+						return r;
+					i = e - 1;
+				}
 				continue;
 			case S_QUOTED:
 				if (b == quote) {
@@ -593,9 +668,21 @@ int kt_csv_next(struct kt_csv *c, struct kt_csv_row *row, struct kt_error *err)
 				}
 				if (b == '\n')
 					c->line++;
-				if ((r = field_byte(c, b, rec_line, err)) !=
-				    KT_OK)
-					return r;
+				if (b == '\n' || b == '\r' || b == 0) {
+					if ((r = field_byte(c, b, rec_line,
+							    err)) != KT_OK)
+						return r;
+					continue;
+				}
+				{
+					size_t e = run_end(p, i + 1, avail,
+							   quote, quote);
+					if ((r = field_run(c, p + i, e - i,
+							   rec_line, err)) !=
+					    KT_OK)
+						return r;
+					i = e - 1;
+				}
 				continue;
 			case S_QUOTE_SEEN:
 				if (b == quote) {

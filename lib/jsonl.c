@@ -181,8 +181,8 @@ static int next_line(struct kt_jsonl *j, const char **s, size_t *n,
 int kt_jsonl_next(struct kt_jsonl *j, json_t **obj, uint64_t *line,
 		  struct kt_error *err)
 {
-	const char *s;
-	size_t n;
+	const char *s = NULL;
+	size_t n = 0;
 	int r;
 
 	*obj = NULL;

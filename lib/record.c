@@ -287,7 +287,18 @@ int kt_rec_parse_date(const char *in, char out[11])
 	if (y < 1990 || y > 2100 || m < 1 || m > 12 || d < 1 ||
 	    d > days_in_month(y, m))
 		return KT_ERR_INVALID;
-	snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
+	/* y, m, d are range-checked: write the digits directly */
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + d / 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = '\0';
 	return KT_OK;
 }
 
@@ -457,13 +468,14 @@ static void build_ident(struct kt_rec *r, const struct kt_mapping *m,
 	}
 	if ((s = rv->v[KT_FIELD_TAX_NUMBER])[0] != '\0') {
 		/* The tax office is the one of the company's seat: try the
-		 * Land of its postcode before the exporting portal's. */
-		enum kt_land cand[2] = {kt_land_from_postcode(r->addr.postcode),
-					m->land};
+		 * Land of its postcode and of its register court before the
+		 * exporting portal's. */
+		enum kt_land cand[3] = {kt_land_from_postcode(r->addr.postcode),
+					r->reg_land, m->land};
 		char out[14];
 
 		r->taxno.raw = s;
-		r->taxno.valid = kt_ident_taxno_resolve(s, cand, 2, out,
+		r->taxno.valid = kt_ident_taxno_resolve(s, cand, 3, out,
 							&r->taxno_land,
 							&e) == KT_OK;
 		r->taxno.norm = ar_strdup(r, out);
@@ -501,6 +513,7 @@ static void build_register(struct kt_rec *r, const struct row_view *rv)
 	r->reg.court = ar_strdup(r, reg.court);
 	r->reg.court_id = ar_strdup(r, reg.court_id);
 	r->reg.court_known = reg.court_known;
+	r->reg_land = reg.court_known ? reg.court_land : KT_LAND_NONE;
 	if (!reg.court_known) {
 		if (reg.court[0] == '\0')
 			add_issue(r, KT_FIELD_REGISTER,
@@ -711,8 +724,8 @@ int kt_rec_build(struct kt_rec *r, const struct kt_mapping *m,
 				  "not a date: '%s'", s);
 	}
 	build_address(r, m, &rv);
-	build_ident(r, m, &rv);
 	build_register(r, &rv);
+	build_ident(r, m, &rv);
 	build_contact(r, &rv);
 	if (r->arena->oom)
 		return KT_ERR_NOMEM;
@@ -729,30 +742,41 @@ int kt_rec_id(const struct kt_rec *r, char *buf, size_t cap)
 
 /* ---- JSON out ------------------------------------------------------------ */
 
+/* Grow the output buffer for n more bytes; 0 on allocation failure. */
+static int jb_grow(struct kt_rec_arena *a, size_t n)
+{
+	size_t cap = a->jcap ? a->jcap : 4096;
+	char *nb;
+
+	if (a->oom)
+		return 0;
+	while (cap < a->jlen + n + 1)
+		cap *= 2;
+	/* not realloc: the old buffer may hold a password hash */
+	if ((nb = malloc(cap)) == NULL) {
+		a->oom = 1;
+		return 0;
+	}
+	if (a->json) {
+		memcpy(nb, a->json, a->jlen);
+		kt_free_secret(a->json);
+	}
+	a->json = nb;
+	a->jcap = cap;
+	return 1;
+}
+
+static inline int jb_room(struct kt_rec_arena *a, size_t n)
+{
+	return a->jlen + n + 1 <= a->jcap || jb_grow(a, n);
+}
+
 static void jb_put(struct kt_rec_arena *a, const char *s, size_t n)
 {
-	if (a->oom)
+	if (!jb_room(a, n))
 		return;
-	if (a->jlen + n + 1 > a->jcap) {
-		size_t cap = a->jcap ? a->jcap : 4096;
-		char *nb;
-		while (cap < a->jlen + n + 1)
-			cap *= 2;
-		/* not realloc: the old buffer may hold a password hash */
-		if ((nb = malloc(cap)) == NULL) {
-			a->oom = 1;
-			return;
-		}
-		if (a->json) {
-			memcpy(nb, a->json, a->jlen);
-			kt_free_secret(a->json);
-		}
-		a->json = nb;
-		a->jcap = cap;
-	}
 	memcpy(a->json + a->jlen, s, n);
 	a->jlen += n;
-	a->json[a->jlen] = '\0';
 }
 
 static void jb_lit(struct kt_rec_arena *a, const char *s)
@@ -760,63 +784,83 @@ static void jb_lit(struct kt_rec_arena *a, const char *s)
 	jb_put(a, s, strlen(s));
 }
 
+/* 1 for bytes that need escaping in a JSON string. */
+static const unsigned char json_esc[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+};
+
 static void jb_str(struct kt_rec_arena *a, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
+	size_t n = strlen(s);
+	char *w;
 
-	jb_put(a, "\"", 1);
+	/* worst case: every byte as \u00XX, plus the quotes */
+	if (!jb_room(a, 6 * n + 2))
+		return;
+	w = a->json + a->jlen;
+	*w++ = '"';
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		char esc[8];
 
-		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+		if (!json_esc[c]) {
+			*w++ = (char)c;
 			continue;
-		jb_put(a, run, (size_t)(s - run));
-		run = s + 1;
+		}
+		*w++ = '\\';
 		switch (c) {
 		case '"':
-			jb_put(a, "\\\"", 2);
+			*w++ = '"';
 			break;
 		case '\\':
-			jb_put(a, "\\\\", 2);
+			*w++ = '\\';
 			break;
 		case '\n':
-			jb_put(a, "\\n", 2);
+			*w++ = 'n';
 			break;
 		case '\r':
-			jb_put(a, "\\r", 2);
+			*w++ = 'r';
 			break;
 		case '\t':
-			jb_put(a, "\\t", 2);
+			*w++ = 't';
 			break;
 		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			jb_put(a, esc, 6);
+			memcpy(w, "u00", 3);
+			w += 3;
+			*w++ = hex[c >> 4];
+			*w++ = hex[c & 15];
 		}
 	}
-	jb_put(a, run, (size_t)(s - run));
-	jb_put(a, "\"", 1);
+	*w++ = '"';
+	a->jlen = (size_t)(w - a->json);
 }
 
-static void jb_kv(struct kt_rec_arena *a, const char *k, const char *v,
-		  int comma)
-{
-	if (comma)
-		jb_put(a, ",", 1);
-	jb_str(a, k);
-	jb_put(a, ":", 1);
-	jb_str(a, v);
-}
+/* Keys are literals: written with their quotes and colon in one copy. */
+#define jb_kv(a, k, v, comma)                                                  \
+	do {                                                                   \
+		if (comma)                                                     \
+			jb_put((a), ",\"" k "\":", sizeof(",\"" k "\":") - 1); \
+		else                                                           \
+			jb_put((a), "\"" k "\":", sizeof("\"" k "\":") - 1);   \
+		jb_str((a), (v));                                              \
+	} while (0)
 
-static void jb_kb(struct kt_rec_arena *a, const char *k, int v)
-{
-	jb_put(a, ",", 1);
-	jb_str(a, k);
-	jb_lit(a, v ? ":true" : ":false");
-}
+#define jb_kb(a, k, v)                                                         \
+	do {                                                                   \
+		if (v)                                                         \
+			jb_put((a), ",\"" k "\":true",                         \
+			       sizeof(",\"" k "\":true") - 1);                  \
+		else                                                           \
+			jb_put((a), ",\"" k "\":false",                        \
+			       sizeof(",\"" k "\":false") - 1);                 \
+	} while (0)
 
 static void jb_ident(struct kt_rec_arena *a, const char *key,
 		     const struct kt_rec_ident *id, const char *land)
@@ -825,7 +869,7 @@ static void jb_ident(struct kt_rec_arena *a, const char *key,
 		return;
 	jb_put(a, ",", 1);
 	jb_str(a, key);
-	jb_lit(a, ":{");
+	jb_put(a, ":{", 2);
 	jb_kv(a, "raw", id->raw, 0);
 	jb_kv(a, "norm", id->norm, 1);
 	jb_kb(a, "valid", id->valid);
@@ -1069,6 +1113,9 @@ int kt_rec_from_json(struct kt_rec *r, const json_t *obj,
 		r->reg.number = jstr(&in, o, ".register", "number", 0);
 		r->reg.suffix = jstr(&in, o, ".register", "suffix", 0);
 		r->reg.valid = jbool(&in, o, ".register", "valid");
+		if (r->reg.court_known)
+			kt_ident_court_lookup(r->reg.court, NULL, NULL,
+					      &r->reg_land);
 	}
 	if ((o = jobj(&in, obj, "address", 0)) != NULL) {
 		r->addr.street = jstr(&in, o, ".address", "street", 0);

@@ -81,7 +81,9 @@ int kt_ident_taxno_normalize(const char *in, enum kt_land land, char out[14],
  * notation (exact grouping and separator) is the only one to fit is used
  * (BW "FFBBB/UUUUP" and NW "FFF/BBBB/UUUP" are recognisable anywhere).
  * *used (may be NULL) gets the Land the number belongs to. Reasons as
- * above, for the first candidate.
+ * above, for the first candidate; when several canonical notations fit
+ * but no candidate does: "Land unknown: not the notation of BY; the
+ * notation fits BE, HH, NI, RP".
  */
 int kt_ident_taxno_resolve(const char *in, const enum kt_land *lands,
 			   size_t n, char out[14], enum kt_land *used,

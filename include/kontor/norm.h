@@ -137,7 +137,9 @@ struct kt_norm_company {
  * left out of the key too. lf_column (may be NULL or "") is the legal-form
  * column if the export has one: when both are present and differ, the
  * name's form wins (the registered firm name must carry its legal form) and
- * legal_form_conflict is set; an unknown column text is ignored for the
+ * legal_form_conflict is set - except when the name only says "Inh." (an
+ * owner: sole trader or e.K.), where a form in the column is more precise
+ * and wins; an unknown column text is ignored for the
  * result and reported as KT_ERR_INVALID only if the name has no form
  * either - callers that care check kt_norm_legal_form() themselves.
  * The key form folds with KT_NORM_FOLD_AMP ("&" = "und", also "u." and

@@ -68,6 +68,7 @@ struct kt_rec {
 	struct kt_rec_ident vat, taxno, widnr;
 	enum kt_land taxno_land; /* Land whose notation was used */
 	struct kt_rec_register reg;
+	enum kt_land reg_land; /* Land of a known register court */
 	struct {
 		const char *street, *street_key, *house_number;
 		const char *postcode, *city, *city_key;

@@ -301,6 +301,11 @@ static void test_taxno_resolve(void **state)
 	assert_int_equal(kt_ident_taxno_resolve("21/815/12345", by_only, 1,
 						out, &used, &err),
 			 KT_ERR_INVALID);
+	assert_string_equal(err.msg, "Land unknown: not the notation of BY; "
+				     "the notation fits BE, HH, NI, RP");
+	assert_int_equal(kt_ident_taxno_resolve("2/1815/12345", by_only, 1,
+						out, &used, &err),
+			 KT_ERR_INVALID);
 	assert_string_equal(err.msg,
 			    "does not fit the notation of BY (FFF/BBB/UUUUP)");
 	assert_string_equal(out, "");

@@ -218,6 +218,9 @@ static void test_company_names(void **state)
 		"Müller Bau GmbH", "mueller bau", KT_LF_GMBH);
 	name_eq("Hans Müller", "Einzelunternehmen", "Hans Müller",
 		"hans mueller", KT_LF_EINZEL);
+	/* "Inh." alone is weaker than a form in the column */
+	name_eq("Blumen Meier Inh. Hans Meier", "e.K.",
+		"Blumen Meier Inh. Hans Meier", "blumen meier", KT_LF_EK);
 	/* A.B.C. and Fa. */
 	name_eq("A.B.C. Reinigung GmbH", NULL, "A.B.C. Reinigung GmbH",
 		"abc reinigung", KT_LF_GMBH);
@@ -247,6 +250,12 @@ static void test_company_conflict(void **state)
 	assert_true(c.legal_form_conflict);
 	assert_int_equal(
 	    kt_norm_company_name("Müller GmbH", "GmbH", &c, NULL), KT_OK);
+	assert_false(c.legal_form_conflict);
+	assert_int_equal(kt_norm_company_name("Blumen Meier Inh. Hans Meier",
+					      "e.K.", &c, NULL),
+			 KT_OK);
+	assert_int_equal(c.legal_form, KT_LF_EK);
+	assert_int_equal(c.legal_form_in_name, KT_LF_EINZEL);
 	assert_false(c.legal_form_conflict);
 	/* unknown column text is ignored */
 	assert_int_equal(kt_norm_company_name("Müller", "Sonstige", &c, NULL),

@@ -203,8 +203,8 @@ static void test_issues(void **state)
 	assert_true(has_issue(r, KT_FIELD_VAT_ID,
 			      "check digit is 9, expected 8"));
 	assert_true(has_issue(r, KT_FIELD_TAX_NUMBER,
-			      "does not fit the notation of BY "
-			      "(FFF/BBB/UUUUP)"));
+			      "Land unknown: not the notation of BY; the "
+			      "notation fits BE, HH, NI, RP"));
 	assert_true(has_issue(r, KT_FIELD_W_IDNR, "suffix must have 5 digits"));
 	assert_true(has_issue(r, KT_FIELD_REGISTER,
 			      "no register court: 'HRB 4711' alone identifies "
@@ -348,6 +348,31 @@ static void test_split_columns(void **state)
 	assert_string_equal(r->addr.street, "irgendwo");
 	kt_mapping_free(m);
 	kt_rec_free(r);
+}
+
+static void test_taxno_land(void **state)
+{
+	struct fx *f = *state;
+	struct kt_rec_reject rej;
+
+	/* Stade (NI) in a Bavarian export: postcode zone 21 is shared by
+	 * three Länder, the register court says Niedersachsen. */
+	f->v[C_PLZ] = "21682";
+	f->v[C_CITY] = "Stade";
+	f->v[C_HR] = "Amtsgericht Stade HRB 77";
+	f->v[C_TAX] = "24/815/08151";
+	assert_int_equal(build(f, &rej), KT_OK);
+	assert_true(f->r->taxno.valid);
+	assert_string_equal(f->r->taxno.norm, "2324081508151");
+	assert_int_equal(f->r->taxno_land, KT_LAND_NI);
+	assert_int_equal(f->r->reg_land, KT_LAND_NI);
+	/* without the court it cannot be placed */
+	f->v[C_HR] = "";
+	assert_int_equal(build(f, &rej), KT_OK);
+	assert_false(f->r->taxno.valid);
+	assert_true(has_issue(f->r, KT_FIELD_TAX_NUMBER,
+			      "Land unknown: not the notation of BY; the "
+			      "notation fits BE, HH, NI, RP"));
 }
 
 static void test_match_row(void **state)
@@ -512,6 +537,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
 	    cmocka_unit_test(test_required),
 	    cmocka_unit_test(test_split_columns),
+	    cmocka_unit_test_setup_teardown(test_taxno_land, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_match_row, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_json_roundtrip, setup,
 					    teardown),
