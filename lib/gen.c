@@ -1861,7 +1861,7 @@ static json_t *layout_mapping(const struct glayout *lay)
 {
 	struct kt_mapping m;
 	struct kt_mapping_column cols[64];
-	char src[32], idx[64][8];
+	char src[32];
 	json_t *j;
 
 	memset(&m, 0, sizeof(m));
@@ -1885,7 +1885,6 @@ static json_t *layout_mapping(const struct glayout *lay)
 		if (!lay->jsonl && !lay->header) {
 			cols[i].index = (int)i;
 		} else {
-			scopy(idx[i], sizeof(idx[i]), "");
 			cols[i].column = (char *)c->name;
 		}
 		cols[i].numeric = c->g == G_PLZ && lay->plz_numeric;

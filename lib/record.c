@@ -5,6 +5,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "kontor/err.h"
 #include "kontor/ident.h"
 #include "kontor/record.h"
@@ -152,9 +154,12 @@ void kt_rec_free(struct kt_rec *r)
 		free(c);
 		c = n;
 	}
-	/* the output buffer may hold a password hash */
-	if (r->arena->json)
-		kt_free_secret(r->arena->json);
+	/* the output buffer may hold a password hash; it is not a C string,
+	 * so wipe it by capacity */
+	if (r->arena->json) {
+		OPENSSL_cleanse(r->arena->json, r->arena->jcap);
+		free(r->arena->json);
+	}
 	free(r->arena);
 	free(r);
 }
@@ -759,7 +764,8 @@ static int jb_grow(struct kt_rec_arena *a, size_t n)
 	}
 	if (a->json) {
 		memcpy(nb, a->json, a->jlen);
-		kt_free_secret(a->json);
+		OPENSSL_cleanse(a->json, a->jcap);
+		free(a->json);
 	}
 	a->json = nb;
 	a->jcap = cap;

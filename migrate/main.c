@@ -126,7 +126,8 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name,
 	size_t n = strlen(name);
 	const char *a = argv[*i];
 
-	*missing = 0;
+	/* *missing is reset by the caller once per argument, not here:
+	 * the next option probed must not clear it */
 	if (strncmp(a, name, n) != 0)
 		return NULL;
 	if (a[n] == '=')
@@ -194,6 +195,7 @@ static int cmd_import(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
+		missing = 0;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			fputs(IMPORT_HELP, stdout);
 			rc = 0;
@@ -285,6 +287,7 @@ static int cmd_generate(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
+		missing = 0;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			fputs(GENERATE_HELP, stdout);
 			return 0;

@@ -11,6 +11,7 @@
 
 #include "kontor/csv.h"
 #include "kontor/err.h"
+#include "kontor/util.h"
 
 /* Read all records of a memory CSV into "a|b|c\n" lines with "@line:". */
 static int dump(const char *data, size_t len, const struct kt_csv_opts *o,
@@ -260,6 +261,50 @@ static void test_file_chunks(void **state)
 			    "/nonexistent/x.csv: No such file or directory");
 }
 
+/* Random bytes: every call ends in a row, the end or a clean error. */
+static void test_garbage(void **state)
+{
+	static const char alphabet[] = ",;\"\r\n ab\xc3\xa4\xff\x81\0";
+	uint64_t x = 88172645463325252ull;
+	char buf[512];
+
+	for (int round = 0; round < 3000; round++) {
+		struct kt_csv_opts o;
+		struct kt_csv *c;
+		struct kt_csv_row row;
+		struct kt_error err;
+		size_t n;
+		int r, rows = 0;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		n = (size_t)(x % sizeof(buf));
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = alphabet[x % (sizeof(alphabet) - 1)];
+		}
+		kt_csv_opts_default(&o);
+		o.encoding = (enum kt_csv_encoding)(round % 3);
+		o.max_field = 64;
+		o.max_fields = 16;
+		assert_int_equal(kt_csv_open_mem("g.csv", buf, n, &o, &c, &err),
+				 KT_OK);
+		while ((r = kt_csv_next(c, &row, &err)) == 1) {
+			for (size_t i = 0; i < row.n; i++)
+				assert_true(kt_utf8_valid(row.field[i],
+							  row.len[i]));
+			rows++;
+		}
+		assert_true(r == 0 || r == KT_ERR_INVALID || r == KT_ERR_LIMIT);
+		if (r < 0)
+			assert_true(strncmp(err.msg, "g.csv:", 6) == 0);
+		kt_csv_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +314,7 @@ int main(void)
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_sticky_error),
 	    cmocka_unit_test(test_file_chunks),
+	    cmocka_unit_test(test_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

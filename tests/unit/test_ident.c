@@ -69,7 +69,7 @@ static void test_vat_check_digit(void **state)
 	assert_int_equal(kt_ident_vat_check_digit("1234567x"), -1);
 	/* check = 10 maps to 0: search one such number and verify it. */
 	{
-		char d[9] = "00000000", v[12], o[12];
+		char d[16] = "00000000", v[24], o[12];
 		int found = 0;
 		for (int i = 10000000; i < 10001000 && !found; i++) {
 			snprintf(d, sizeof(d), "%08d", i);

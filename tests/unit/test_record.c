@@ -11,6 +11,7 @@
 #include "kontor/err.h"
 #include "kontor/mapping.h"
 #include "kontor/record.h"
+#include "kontor/util.h"
 
 /* Columns of the test mapping, in order. */
 enum {
@@ -529,6 +530,61 @@ static void test_reuse(void **state)
 	assert_string_equal(f->r->name.key, "mueller bau");
 }
 
+/* Random text in every column: no crash, valid UTF-8 JSON out. */
+static void test_garbage(void **state)
+{
+	struct fx *f = *state;
+	struct kt_rec_reject rej;
+	static char vals[C_N][96];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	static const char alphabet[] =
+	    "aZ0 9.,;-/&+()'\"@#\t\xc3\xa4\xc3\x9f\xe2\x82\xac"
+	    "HRBGmbHDE";
+
+	for (int round = 0; round < 3000; round++) {
+		for (int c = 0; c < C_N; c++) {
+			size_t n, w = 0;
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			n = (size_t)(x % 60);
+			while (w < n) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				vals[c][w++] =
+				    alphabet[x % (sizeof(alphabet) - 1)];
+			}
+			vals[c][w] = '\0';
+			/* keep the random text valid UTF-8, as readers do */
+			while (w > 0 && !kt_utf8_valid(vals[c], w))
+				vals[c][--w] = '\0';
+			f->v[c] = vals[c];
+		}
+		if (build(f, &rej) == KT_OK) {
+			char *buf = NULL;
+			size_t len = 0;
+			FILE *m = open_memstream(&buf, &len);
+			const char *row[KT_REC_MATCH_NCOLS];
+			json_error_t je;
+			json_t *o;
+
+			assert_int_equal(kt_rec_write_json(f->r, m), KT_OK);
+			fclose(m);
+			assert_true(kt_utf8_valid(buf, len));
+			o = json_loadb(buf, len, 0, &je);
+			if (o == NULL)
+				fail_msg("bad JSON %s: %s", je.text, buf);
+			json_decref(o);
+			free(buf);
+			assert_int_equal(kt_rec_match_row(f->r, row), KT_OK);
+			for (int i = 0; i < KT_REC_MATCH_NCOLS; i++)
+				assert_true(
+				    kt_utf8_valid(row[i], strlen(row[i])));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +599,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test(test_dates_bools),
 	    cmocka_unit_test_setup_teardown(test_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
