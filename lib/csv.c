@@ -268,13 +268,12 @@ enum kt_csv_encoding kt_csv_encoding(const struct kt_csv *c)
 	return c->o.encoding;
 }
 
-static int fail(struct kt_csv *c, struct kt_error *err, int code,
-		uint64_t line, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static int fail(struct kt_csv *c, struct kt_error *err, int code, uint64_t line,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Remember the first fatal error: every later call repeats it. */
-static int fail(struct kt_csv *c, struct kt_error *err, int code,
-		uint64_t line, const char *fmt, ...)
+static int fail(struct kt_csv *c, struct kt_error *err, int code, uint64_t line,
+		const char *fmt, ...)
 {
 	char msg[KT_ERROR_MSG_MAX];
 	va_list ap;
@@ -497,8 +496,8 @@ static int check_bom(struct kt_csv *c, struct kt_error *err)
 		p = c->in + c->inpos;
 		avail = c->inlen - c->inpos;
 	}
-	if (avail >= 2 && ((p[0] == 0xff && p[1] == 0xfe) ||
-			   (p[0] == 0xfe && p[1] == 0xff)))
+	if (avail >= 2 &&
+	    ((p[0] == 0xff && p[1] == 0xfe) || (p[0] == 0xfe && p[1] == 0xff)))
 		return fail(c, err, KT_ERR_INVALID, 1,
 			    "UTF-16 byte order mark: UTF-16 is not "
 			    "supported, save the file as UTF-8");

@@ -68,101 +68,209 @@ static uint64_t mix(uint64_t a, uint64_t b)
 /* ---- vocabulary (Latin-1 characters only: every export encoding has them) */
 
 static const char *const surnames[] = {
-    "Müller",	"Schmidt",   "Schneider", "Fischer",   "Weber",
-    "Meyer",	"Wagner",    "Becker",	  "Schulz",    "Hoffmann",
-    "Schäfer",	"Koch",	     "Bauer",	  "Richter",   "Klein",
-    "Wolf",	"Schröder",  "Neumann",	  "Schwarz",   "Zimmermann",
-    "Braun",	"Krüger",    "Hofmann",	  "Hartmann",  "Lange",
-    "Schmitt",	"Werner",    "Schmitz",	  "Krause",    "Meier",
-    "Lehmann",	"Schmid",    "Schulze",	  "Maier",     "Köhler",
-    "Herrmann", "König",     "Walter",	  "Mayer",     "Huber",
-    "Kaiser",	"Fuchs",     "Peters",	  "Lang",      "Scholz",
-    "Möller",	"Weiß",	     "Jung",	  "Hahn",      "Schubert",
-    "Vogel",	"Friedrich", "Keller",	  "Günther",   "Frank",
-    "Berger",	"Winkler",   "Roth",	  "Beck",      "Lorenz",
-    "Baumann",	"Franke",    "Albrecht",  "Schuster",  "Simon",
-    "Ludwig",	"Böhm",	     "Winter",	  "Kraus",     "Martin",
-    "Schumacher", "Krämer",  "Vogt",	  "Stein",     "Jäger",
-    "Otto",	"Sommer",    "Groß",	  "Seidel",    "Heinrich",
-    "Brandt",	"Haas",	     "Schreiber", "Graf",      "Schulte",
-    "Dietrich", "Ziegler",   "Kuhn",	  "Kühn",      "Pohl",
-    "Engel",	"Horn",	     "Busch",	  "Bergmann",  "Thomas",
-    "Voigt",	"Sauer",     "Arnold",	  "Wolff",     "Pfeiffer",
-    "Löffler",	"Hübner",    "Brückner",  "Gärtner",   "Nußbaum",
-    "Rößler",	"Dörr",	     "Schütz",	  "Götz",      "Jürgens",
-    "Kößler",	"Özdemir",   "Yilmaz",	  "Kaya",      "Nowak",
-    "Kowalski", "Hansen",    "Petersen",  "Jensen",    "Thiele",
-    "Ebert",	"Kirchner",  "Lindner",	  "Marx",      "Fröhlich",
-    "Schäffler", "Mühlbauer", "Großmann", "Straßer",   "Bäumer",
+    "Müller",	  "Schmidt",   "Schneider", "Fischer",	"Weber",
+    "Meyer",	  "Wagner",    "Becker",    "Schulz",	"Hoffmann",
+    "Schäfer",	  "Koch",      "Bauer",	    "Richter",	"Klein",
+    "Wolf",	  "Schröder",  "Neumann",   "Schwarz",	"Zimmermann",
+    "Braun",	  "Krüger",    "Hofmann",   "Hartmann", "Lange",
+    "Schmitt",	  "Werner",    "Schmitz",   "Krause",	"Meier",
+    "Lehmann",	  "Schmid",    "Schulze",   "Maier",	"Köhler",
+    "Herrmann",	  "König",     "Walter",    "Mayer",	"Huber",
+    "Kaiser",	  "Fuchs",     "Peters",    "Lang",	"Scholz",
+    "Möller",	  "Weiß",      "Jung",	    "Hahn",	"Schubert",
+    "Vogel",	  "Friedrich", "Keller",    "Günther",	"Frank",
+    "Berger",	  "Winkler",   "Roth",	    "Beck",	"Lorenz",
+    "Baumann",	  "Franke",    "Albrecht",  "Schuster", "Simon",
+    "Ludwig",	  "Böhm",      "Winter",    "Kraus",	"Martin",
+    "Schumacher", "Krämer",    "Vogt",	    "Stein",	"Jäger",
+    "Otto",	  "Sommer",    "Groß",	    "Seidel",	"Heinrich",
+    "Brandt",	  "Haas",      "Schreiber", "Graf",	"Schulte",
+    "Dietrich",	  "Ziegler",   "Kuhn",	    "Kühn",	"Pohl",
+    "Engel",	  "Horn",      "Busch",	    "Bergmann", "Thomas",
+    "Voigt",	  "Sauer",     "Arnold",    "Wolff",	"Pfeiffer",
+    "Löffler",	  "Hübner",    "Brückner",  "Gärtner",	"Nußbaum",
+    "Rößler",	  "Dörr",      "Schütz",    "Götz",	"Jürgens",
+    "Kößler",	  "Özdemir",   "Yilmaz",    "Kaya",	"Nowak",
+    "Kowalski",	  "Hansen",    "Petersen",  "Jensen",	"Thiele",
+    "Ebert",	  "Kirchner",  "Lindner",   "Marx",	"Fröhlich",
+    "Schäffler",  "Mühlbauer", "Großmann",  "Straßer",	"Bäumer",
 };
 
 static const char *const firstnames[] = {
-    "Hans",	"Peter",     "Klaus",	 "Jürgen",    "Thomas",	 "Michael",
-    "Andreas",	"Stefan",    "Frank",	 "Uwe",	      "Jörg",	 "Sabine",
-    "Petra",	"Monika",    "Andrea",	 "Claudia",   "Susanne", "Anna",
-    "Lena",	"Sören",     "Björn",	 "Jens",      "Maximilian", "Lukas",
-    "Jonas",	"Leon",	     "Paul",	 "Felix",     "Sophie",	 "Marie",
-    "Laura",	"Julia",     "Katharina", "Günter",   "Dieter",	 "Renate",
-    "Ursula",	"Bärbel",    "Jörn",	 "Anja",      "Nicole",	 "Sandra",
-    "Martina",	"Birgit",    "Heike",	 "Karin",     "Gabriele", "Christine",
-    "Kerstin",	"Tobias",    "Florian",	 "Sebastian", "Christian", "Markus",
-    "Matthias", "Daniel",    "Alexander", "Ralf",     "Dirk",	 "Holger",
-    "Olaf",	"Timo",	     "Malte",	 "Hauke",     "Till",	 "Lea",
-    "Mia",	"Emma",	     "Hannah",	 "Zoë",	      "Mehmet",	 "Ayşe",
+    "Hans",	"Peter",  "Klaus",     "Jürgen",    "Thomas",	  "Michael",
+    "Andreas",	"Stefan", "Frank",     "Uwe",	    "Jörg",	  "Sabine",
+    "Petra",	"Monika", "Andrea",    "Claudia",   "Susanne",	  "Anna",
+    "Lena",	"Sören",  "Björn",     "Jens",	    "Maximilian", "Lukas",
+    "Jonas",	"Leon",	  "Paul",      "Felix",	    "Sophie",	  "Marie",
+    "Laura",	"Julia",  "Katharina", "Günter",    "Dieter",	  "Renate",
+    "Ursula",	"Bärbel", "Jörn",      "Anja",	    "Nicole",	  "Sandra",
+    "Martina",	"Birgit", "Heike",     "Karin",	    "Gabriele",	  "Christine",
+    "Kerstin",	"Tobias", "Florian",   "Sebastian", "Christian",  "Markus",
+    "Matthias", "Daniel", "Alexander", "Ralf",	    "Dirk",	  "Holger",
+    "Olaf",	"Timo",	  "Malte",     "Hauke",	    "Till",	  "Lea",
+    "Mia",	"Emma",	  "Hannah",    "Zoë",	    "Mehmet",	  "Ayşe",
 };
 
 static const char *const branches[] = {
-    "Bau",	       "Elektro",	 "Sanitär",	   "Heizungsbau",
-    "Haustechnik",     "Dachdeckerei",	 "Malerbetrieb",   "Tischlerei",
-    "Schreinerei",     "Metallbau",	 "Stahlbau",	   "Holzbau",
-    "Gartenbau",       "Landschaftsbau", "Logistik",	   "Transporte",
-    "Spedition",       "Umzüge",	 "Reinigung",	   "Gebäudeservice",
-    "Immobilien",      "Hausverwaltung", "Consulting",	   "Unternehmensberatung",
-    "Software",	       "IT-Service",	 "Systemhaus",	   "Medien",
-    "Werbeagentur",    "Druckerei",	 "Verlag",	   "Reisen",
-    "Touristik",       "Gastronomie",	 "Catering",	   "Bäckerei",
-    "Fleischerei",     "Autohaus",	 "Kfz-Service",	   "Fahrschule",
-    "Pflegedienst",    "Zahntechnik",	 "Optik",	   "Hörgeräte",
-    "Steuerberatung",  "Versicherungsmakler", "Finanzberatung", "Energietechnik",
-    "Solartechnik",    "Windkraft",	 "Maschinenbau",   "Werkzeugbau",
-    "Kunststofftechnik", "Feinmechanik", "Elektronik",	   "Handel",
-    "Großhandel",      "Baustoffe",	 "Getränke",	   "Floristik",
-    "Textil",	       "Mode",		 "Möbel",	   "Küchenstudio",
-    "Fliesen",	       "Bodenbeläge",	 "Glaserei",	   "Schlosserei",
-    "Recycling",       "Entsorgung",	 "Sicherheitsdienst", "Personalservice",
-    "Messebau",	       "Veranstaltungstechnik", "Fotografie", "Design",
-    "Architektur",     "Ingenieurbüro",	 "Vermessung",	   "Labortechnik",
-    "Medizintechnik",  "Biotechnik",	 "Antriebstechnik", "Lasertechnik",
+    "Bau",
+    "Elektro",
+    "Sanitär",
+    "Heizungsbau",
+    "Haustechnik",
+    "Dachdeckerei",
+    "Malerbetrieb",
+    "Tischlerei",
+    "Schreinerei",
+    "Metallbau",
+    "Stahlbau",
+    "Holzbau",
+    "Gartenbau",
+    "Landschaftsbau",
+    "Logistik",
+    "Transporte",
+    "Spedition",
+    "Umzüge",
+    "Reinigung",
+    "Gebäudeservice",
+    "Immobilien",
+    "Hausverwaltung",
+    "Consulting",
+    "Unternehmensberatung",
+    "Software",
+    "IT-Service",
+    "Systemhaus",
+    "Medien",
+    "Werbeagentur",
+    "Druckerei",
+    "Verlag",
+    "Reisen",
+    "Touristik",
+    "Gastronomie",
+    "Catering",
+    "Bäckerei",
+    "Fleischerei",
+    "Autohaus",
+    "Kfz-Service",
+    "Fahrschule",
+    "Pflegedienst",
+    "Zahntechnik",
+    "Optik",
+    "Hörgeräte",
+    "Steuerberatung",
+    "Versicherungsmakler",
+    "Finanzberatung",
+    "Energietechnik",
+    "Solartechnik",
+    "Windkraft",
+    "Maschinenbau",
+    "Werkzeugbau",
+    "Kunststofftechnik",
+    "Feinmechanik",
+    "Elektronik",
+    "Handel",
+    "Großhandel",
+    "Baustoffe",
+    "Getränke",
+    "Floristik",
+    "Textil",
+    "Mode",
+    "Möbel",
+    "Küchenstudio",
+    "Fliesen",
+    "Bodenbeläge",
+    "Glaserei",
+    "Schlosserei",
+    "Recycling",
+    "Entsorgung",
+    "Sicherheitsdienst",
+    "Personalservice",
+    "Messebau",
+    "Veranstaltungstechnik",
+    "Fotografie",
+    "Design",
+    "Architektur",
+    "Ingenieurbüro",
+    "Vermessung",
+    "Labortechnik",
+    "Medizintechnik",
+    "Biotechnik",
+    "Antriebstechnik",
+    "Lasertechnik",
 };
 
 static const char *const qualifiers[] = {
-    "Nord",	  "Süd",     "Ost",	   "West",	"Mitte",
-    "Service",	  "Technik", "Systeme",	   "Solutions", "Plus",
-    "24",	  "Pro",     "Team",	   "Werk",	"Center",
+    "Nord",	  "Süd",	"Ost",	   "West",	    "Mitte",
+    "Service",	  "Technik",	"Systeme", "Solutions",	    "Plus",
+    "24",	  "Pro",	"Team",	   "Werk",	    "Center",
     "Zentrum",	  "Manufaktur", "Kontor",  "International", "Deutschland",
-    "Rhein-Main", "Elbe",    "Weser",	   "Ruhr",	"Alpen",
-    "Küste",	  "Ostsee",  "Nordsee",	   "Harz",	"Spree",
+    "Rhein-Main", "Elbe",	"Weser",   "Ruhr",	    "Alpen",
+    "Küste",	  "Ostsee",	"Nordsee", "Harz",	    "Spree",
 };
 
 static const char *const syllables[] = {
-    "No", "ra",	 "vi",	"ta",  "lu",  "me",  "ko",  "sa",  "ri",
-    "te", "al",	 "ber", "ver", "den", "tis", "xa",  "zen", "lo",
-    "mar", "quin", "sol", "tri", "via", "nex", "on", "ora", "eli",
-    "dal", "ma", "is",	"ka",  "ro",  "sen", "tec", "vo",  "ga",
+    "No",  "ra",   "vi",  "ta",	 "lu",	"me",  "ko",  "sa",  "ri",
+    "te",  "al",   "ber", "ver", "den", "tis", "xa",  "zen", "lo",
+    "mar", "quin", "sol", "tri", "via", "nex", "on",  "ora", "eli",
+    "dal", "ma",   "is",  "ka",	 "ro",	"sen", "tec", "vo",  "ga",
 };
 
 static const char *const street_names[] = {
-    "Haupt",	"Bahnhof",  "Schul",    "Kirch",    "Garten",	 "Markt",
-    "Linden",	"Berg",	    "Wald",     "Feld",	    "Wiesen",	 "Mühlen",
-    "Industrie", "Gewerbe", "Hafen",    "Post",	    "Rosen",	 "Birken",
-    "Eichen",	"Buchen",   "Ahorn",    "Tannen",   "Sonnen",	 "Schiller",
-    "Goethe",	"Lessing",  "Mozart",   "Beethoven", "Bismarck", "Kaiser",
-    "König",	"Friedrich", "Wilhelm", "Luisen",   "Marien",	 "Karl",
-    "Blumen",	"Brunnen",  "Dorf",     "Fabrik",   "Schloss",	 "Turm",
-    "Hans-Böckler-", "Friedrich-Ebert-", "Konrad-Adenauer-", "Karl-Marx-",
-    "Rudolf-Diesel-", "Otto-Hahn-", "Robert-Koch-", "Max-Planck-",
-    "Albert-Schweitzer-", "Gottlieb-Daimler-", "Carl-Zeiss-",
-    "Werner-von-Siemens-", "Heinrich-Heine-", "Geschwister-Scholl-",
+    "Haupt",
+    "Bahnhof",
+    "Schul",
+    "Kirch",
+    "Garten",
+    "Markt",
+    "Linden",
+    "Berg",
+    "Wald",
+    "Feld",
+    "Wiesen",
+    "Mühlen",
+    "Industrie",
+    "Gewerbe",
+    "Hafen",
+    "Post",
+    "Rosen",
+    "Birken",
+    "Eichen",
+    "Buchen",
+    "Ahorn",
+    "Tannen",
+    "Sonnen",
+    "Schiller",
+    "Goethe",
+    "Lessing",
+    "Mozart",
+    "Beethoven",
+    "Bismarck",
+    "Kaiser",
+    "König",
+    "Friedrich",
+    "Wilhelm",
+    "Luisen",
+    "Marien",
+    "Karl",
+    "Blumen",
+    "Brunnen",
+    "Dorf",
+    "Fabrik",
+    "Schloss",
+    "Turm",
+    "Hans-Böckler-",
+    "Friedrich-Ebert-",
+    "Konrad-Adenauer-",
+    "Karl-Marx-",
+    "Rudolf-Diesel-",
+    "Otto-Hahn-",
+    "Robert-Koch-",
+    "Max-Planck-",
+    "Albert-Schweitzer-",
+    "Gottlieb-Daimler-",
+    "Carl-Zeiss-",
+    "Werner-von-Siemens-",
+    "Heinrich-Heine-",
+    "Geschwister-Scholl-",
 };
 
 /* street kinds: suffix for compound names, word for hyphenated ones */
@@ -170,34 +278,34 @@ static const struct {
 	const char *compound, *word;
 } street_kinds[] = {
     {"straße", "Straße"}, {"straße", "Straße"}, {"straße", "Straße"},
-    {"straße", "Straße"}, {"weg", "Weg"},	 {"allee", "Allee"},
-    {"platz", "Platz"},	  {"ring", "Ring"},	 {"damm", "Damm"},
+    {"straße", "Straße"}, {"weg", "Weg"},	{"allee", "Allee"},
+    {"platz", "Platz"},	  {"ring", "Ring"},	{"damm", "Damm"},
     {"gasse", "Gasse"},
 };
 
 static const char *const sister_words[] = {
-    "Holding", "Immobilien", "Service", "Verwaltung", "Beteiligungen",
-    "Logistik", "Vertrieb", "Personal",
+    "Holding",	     "Immobilien", "Service",  "Verwaltung",
+    "Beteiligungen", "Logistik",   "Vertrieb", "Personal",
 };
 
 static const char *const club_words[] = {
-    "Sportverein", "Förderverein", "Heimatverein", "Kulturverein",
-    "Bürgerverein", "Tennisclub", "Gesangverein", "Kleingartenverein",
+    "Sportverein",  "Förderverein", "Heimatverein", "Kulturverein",
+    "Bürgerverein", "Tennisclub",   "Gesangverein", "Kleingartenverein",
 };
 
 static const char *const coop_words[] = {
     "Raiffeisen-Warengenossenschaft", "Wohnungsbaugenossenschaft",
-    "Energiegenossenschaft", "Einkaufsgenossenschaft", "Winzergenossenschaft",
+    "Energiegenossenschaft",	      "Einkaufsgenossenschaft",
+    "Winzergenossenschaft",
 };
 
 static const char *const professions[] = {
-    "Rechtsanwälte", "Steuerberater", "Architekten", "Ingenieure",
-    "Wirtschaftsprüfer", "Ärzte",
+    "Rechtsanwälte", "Steuerberater",	  "Architekten",
+    "Ingenieure",    "Wirtschaftsprüfer", "Ärzte",
 };
 
 static const char *const freemail[] = {
-    "gmx.de", "web.de", "t-online.de", "gmail.com", "outlook.de",
-    "freenet.de",
+    "gmx.de", "web.de", "t-online.de", "gmail.com", "outlook.de", "freenet.de",
 };
 
 static const char *const mailboxes[] = {
@@ -208,21 +316,22 @@ static const char *const mailboxes[] = {
 
 struct city {
 	const char *name;
-	uint32_t plz;	   /* base postcode */
-	const char *court; /* canonical register court name (ident table) */
+	uint32_t plz;	    /* base postcode */
+	const char *court;  /* canonical register court name (ident table) */
 	const char *suffix; /* register number suffix used by that court */
 };
 
 struct land_info {
 	enum kt_land land;
-	unsigned weight; /* share of rows, per mille */
+	unsigned weight;    /* share of rows, per mille */
 	const char *taxpre; /* federal tax number prefix */
 	const struct city *cities;
 	size_t n_cities;
 };
 
 #define CITIES(...) ((const struct city[]){__VA_ARGS__})
-#define NC(...) (sizeof((const struct city[]){__VA_ARGS__}) / sizeof(struct city))
+#define NC(...)                                                                \
+	(sizeof((const struct city[]){__VA_ARGS__}) / sizeof(struct city))
 #define LAND(l, w, pre, ...)                                                   \
 	{                                                                      \
 		l, w, pre, CITIES(__VA_ARGS__), NC(__VA_ARGS__)                \
@@ -242,9 +351,8 @@ static const struct land_info lands[KT_LAND_COUNT] = {
 	 {"Augsburg", 86150, "Augsburg", ""},
 	 {"Regensburg", 93047, "Regensburg", ""},
 	 {"Würzburg", 97070, "Würzburg", ""},
-	 {"Ingolstadt", 85049, "Ingolstadt", ""},
-	 {"Fürth", 90762, "Fürth", ""}, {"Bamberg", 96047, "Bamberg", ""},
-	 {"Passau", 94032, "Passau", ""},
+	 {"Ingolstadt", 85049, "Ingolstadt", ""}, {"Fürth", 90762, "Fürth", ""},
+	 {"Bamberg", 96047, "Bamberg", ""}, {"Passau", 94032, "Passau", ""},
 	 {"Rosenheim", 83022, "Traunstein", ""},
 	 {"Landshut", 84028, "Landshut", ""}),
     LAND(KT_LAND_BE, 45, "11",
@@ -269,8 +377,8 @@ static const struct land_info lands[KT_LAND_COUNT] = {
 	 {"Hamburg", 22767, "Hamburg", ""}, {"Hamburg", 21073, "Hamburg", ""}),
     LAND(KT_LAND_HE, 75, "26",
 	 {"Frankfurt am Main", 60311, "Frankfurt am Main", ""},
-	 {"Wiesbaden", 65183, "Wiesbaden", ""},
-	 {"Kassel", 34117, "Kassel", ""}, {"Darmstadt", 64283, "Darmstadt", ""},
+	 {"Wiesbaden", 65183, "Wiesbaden", ""}, {"Kassel", 34117, "Kassel", ""},
+	 {"Darmstadt", 64283, "Darmstadt", ""},
 	 {"Offenbach am Main", 63065, "Offenbach am Main", ""},
 	 {"Gießen", 35390, "Gießen", ""}, {"Fulda", 36037, "Fulda", ""},
 	 {"Marburg", 35037, "Marburg", ""}, {"Hanau", 63450, "Hanau", ""}),
@@ -405,32 +513,31 @@ struct glayout {
 };
 
 #define COLS(...) ((const struct gcol[]){__VA_ARGS__})
-#define NCOLS(...) (sizeof((const struct gcol[]){__VA_ARGS__}) / sizeof(struct gcol))
+#define NCOLS(...)                                                             \
+	(sizeof((const struct gcol[]){__VA_ARGS__}) / sizeof(struct gcol))
 #define L(...) COLS(__VA_ARGS__), NCOLS(__VA_ARGS__)
 
 static const struct glayout layouts[KT_LAND_COUNT] = {
-    {KT_LAND_BW, 0, 1, 0, 0, 1, KT_CSV_WINDOWS_1252, ';', 0, 0, D_DE,
-     B_JANEIN, H_BCRYPT, 0, "BW%07u", 1000,
+    {KT_LAND_BW, 0, 1, 0, 0, 1, KT_CSV_WINDOWS_1252, ';', 0, 0, D_DE, B_JANEIN,
+     H_BCRYPT, 0, "BW%07u", 1000,
      L({"Kundennummer", G_ID, 0}, {"Firmenname", G_NAME, 0},
-       {"Rechtsform", G_LF, 0}, {"Straße", G_STREET_FULL, 0},
-       {"PLZ", G_PLZ, 0}, {"Ort", G_CITY, 0}, {"Telefon", G_PHONE, 0},
-       {"USt-IdNr", G_VAT, 0}, {"Steuernummer", G_TAX, 0},
-       {"Handelsregister", G_REG, 0}, {"E-Mail", G_EMAIL, 0},
-       {"Ansprechpartner", G_CNAME_LF, 0},
-       {"E-Mail Ansprechpartner", G_CEMAIL, 0},
-       {"E-Mail bestätigt", G_CVER, 0}, {"Passwort-Hash", G_HASH, 0},
-       {"Rolle", G_ROLE, 0}, {"Bestätigt am", G_DATE, 0})},
-    {KT_LAND_BY, 0, 1, 1, 0, 0, KT_CSV_UTF8, ';', 1, 0, D_ISO, B_10,
-     H_ARGON2, 1, "%u", 100000,
+       {"Rechtsform", G_LF, 0}, {"Straße", G_STREET_FULL, 0}, {"PLZ", G_PLZ, 0},
+       {"Ort", G_CITY, 0}, {"Telefon", G_PHONE, 0}, {"USt-IdNr", G_VAT, 0},
+       {"Steuernummer", G_TAX, 0}, {"Handelsregister", G_REG, 0},
+       {"E-Mail", G_EMAIL, 0}, {"Ansprechpartner", G_CNAME_LF, 0},
+       {"E-Mail Ansprechpartner", G_CEMAIL, 0}, {"E-Mail bestätigt", G_CVER, 0},
+       {"Passwort-Hash", G_HASH, 0}, {"Rolle", G_ROLE, 0},
+       {"Bestätigt am", G_DATE, 0})},
+    {KT_LAND_BY, 0, 1, 1, 0, 0, KT_CSV_UTF8, ';', 1, 0, D_ISO, B_10, H_ARGON2,
+     1, "%u", 100000,
      L({"Konto-ID", G_ID, 0}, {"Firma", G_NAME_NOLF, 0},
-       {"Rechtsform", G_LF, 0}, {"Strasse", G_STREET, 0},
-       {"Hausnr", G_HN, 0}, {"PLZ", G_PLZ, 0}, {"Ort", G_CITY, 0},
-       {"UStIdNr", G_VAT, 0}, {"StNr", G_TAX, 0},
-       {"Registergericht", G_REG_COURT, 0}, {"Registerart", G_REG_TYPE, 0},
-       {"Registernummer", G_REG_NO, 0}, {"Email", G_EMAIL, 0},
-       {"Vorname", G_CFIRST, 0}, {"Nachname", G_CLAST, 0},
-       {"Kontakt-Email", G_CEMAIL, 0}, {"verifiziert", G_CVER, 0},
-       {"pw_hash", G_HASH, 0}, {"rolle", G_ROLE, 0},
+       {"Rechtsform", G_LF, 0}, {"Strasse", G_STREET, 0}, {"Hausnr", G_HN, 0},
+       {"PLZ", G_PLZ, 0}, {"Ort", G_CITY, 0}, {"UStIdNr", G_VAT, 0},
+       {"StNr", G_TAX, 0}, {"Registergericht", G_REG_COURT, 0},
+       {"Registerart", G_REG_TYPE, 0}, {"Registernummer", G_REG_NO, 0},
+       {"Email", G_EMAIL, 0}, {"Vorname", G_CFIRST, 0},
+       {"Nachname", G_CLAST, 0}, {"Kontakt-Email", G_CEMAIL, 0},
+       {"verifiziert", G_CVER, 0}, {"pw_hash", G_HASH, 0}, {"rolle", G_ROLE, 0},
        {"letzte_bestaetigung", G_DATE, 0})},
     {KT_LAND_BE, 1, 0, 0, 0, 0, KT_CSV_UTF8, 0, 0, 1, D_ISO_TIME, B_JSON,
      H_BCRYPT, 4, "be-%06u", 1,
@@ -452,8 +559,8 @@ static const struct glayout layouts[KT_LAND_COUNT] = {
        {"kontakt", G_CNAME, 0}, {"kontakt_email", G_CEMAIL, 0},
        {"bestaetigt", G_CVER, 0}, {"hash", G_HASH, 0}, {"rolle", G_ROLE, 0},
        {"stand", G_DATE, 0})},
-    {KT_LAND_HB, 0, 1, 0, 0, 1, KT_CSV_ISO_8859_1, ';', 1, 0, D_DE, B_JN,
-     H_MD5, 3, "HB-%05u", 1,
+    {KT_LAND_HB, 0, 1, 0, 0, 1, KT_CSV_ISO_8859_1, ';', 1, 0, D_DE, B_JN, H_MD5,
+     3, "HB-%05u", 1,
      L({"Nr", G_ID, 0}, {"Firma (inkl. Rechtsform)", G_NAME, 0},
        {"Straße und Hausnummer", G_STREET_FULL, 0}, {"PLZ", G_PLZ, 0},
        {"Ort", G_CITY, 0}, {"USt-ID", G_VAT, 0}, {"Steuer-Nr.", G_TAX, 0},
@@ -462,21 +569,20 @@ static const struct glayout layouts[KT_LAND_COUNT] = {
        {"Kontaktperson", G_CNAME, 0}, {"Kontakt E-Mail", G_CEMAIL, 0},
        {"E-Mail geprüft", G_CVER, 0}, {"Kennwort (Hash)", G_HASH, 0},
        {"Berechtigung", G_ROLE, 0}, {"Datum", G_DATE, 0})},
-    {KT_LAND_HH, 1, 0, 0, 0, 0, KT_CSV_UTF8, 0, 1, 0, D_EPOCH, B_10,
-     H_BCRYPT, 0, "%u", 700000,
+    {KT_LAND_HH, 1, 0, 0, 0, 0, KT_CSV_UTF8, 0, 1, 0, D_EPOCH, B_10, H_BCRYPT,
+     0, "%u", 700000,
      L({"kontoId", G_ID, 0}, {"firmenname", G_NAME, 0},
        {"strasse", G_STREET, 0}, {"hausnummer", G_HN, 0},
        {"plz", G_PLZ, JS_NUM}, {"ort", G_CITY, 0}, {"ustIdNr", G_VAT, 0},
        {"steuernummer", G_TAX, 0}, {"hrGericht", G_REG_COURT, 0},
-       {"hrArt", G_REG_TYPE, 0}, {"hrNummer", G_REG_NO, 0},
-       {"wIdNr", G_WID, 0}, {"email", G_EMAIL, 0},
-       {"ansprechpartnerVorname", G_CFIRST, 0},
+       {"hrArt", G_REG_TYPE, 0}, {"hrNummer", G_REG_NO, 0}, {"wIdNr", G_WID, 0},
+       {"email", G_EMAIL, 0}, {"ansprechpartnerVorname", G_CFIRST, 0},
        {"ansprechpartnerNachname", G_CLAST, 0},
-       {"ansprechpartnerEmail", G_CEMAIL, 0},
-       {"verifiziert", G_CVER, JS_NUM}, {"hash", G_HASH, 0},
-       {"rolle", G_ROLE, 0}, {"bestaetigt", G_DATE, JS_NUM})},
-    {KT_LAND_HE, 0, 1, 0, 1, 1, KT_CSV_WINDOWS_1252, ',', 0, 0, D_DE,
-     B_JANEIN, H_SSHA, 2, "%08u", 20000000,
+       {"ansprechpartnerEmail", G_CEMAIL, 0}, {"verifiziert", G_CVER, JS_NUM},
+       {"hash", G_HASH, 0}, {"rolle", G_ROLE, 0},
+       {"bestaetigt", G_DATE, JS_NUM})},
+    {KT_LAND_HE, 0, 1, 0, 1, 1, KT_CSV_WINDOWS_1252, ',', 0, 0, D_DE, B_JANEIN,
+     H_SSHA, 2, "%08u", 20000000,
      L({"Kunden-Nr.", G_ID, 0}, {"Unternehmen", G_NAME, 0},
        {"Rechtsform", G_LF, 0}, {"Adresse", G_ADDR_LINE, 0},
        {"USt-IdNr.", G_VAT, 0}, {"Steuernummer", G_TAX, 0},
@@ -487,22 +593,20 @@ static const struct glayout layouts[KT_LAND_COUNT] = {
        {"Letzte Bestätigung", G_DATE, 0})},
     {KT_LAND_MV, 0, 1, 0, 0, 0, KT_CSV_UTF8, '\t', 0, 0, D_DE_TIME, B_X,
      H_SHA512, 2, "MV%06u", 1,
-     L({"Konto", G_ID, 0}, {"Firmierung", G_NAME, 0},
-       {"Straße", G_STREET, 0}, {"Nr.", G_HN, 0}, {"PLZ", G_PLZ, 0},
-       {"Ort", G_CITY, 0}, {"USt-IdNr", G_VAT, 0},
-       {"Steuernummer", G_TAX, 0}, {"Registereintrag", G_REG, 0},
-       {"E-Mail", G_EMAIL, 0}, {"Ansprechpartner", G_CNAME, 0},
-       {"E-Mail Ansprechpartner", G_CEMAIL, 0}, {"verifiziert", G_CVER, 0},
-       {"Hash", G_HASH, 0}, {"Rolle", G_ROLE, 0}, {"Geändert", G_DATE, 0},
-       {"Bemerkung", G_INTERNAL, 0})},
-    {KT_LAND_NI, 0, 1, 0, 0, 1, KT_CSV_WINDOWS_1252, ';', 0, 0, D_DE,
-     B_JANEIN, H_PBKDF2, 0, "NI-%06u", 1,
-     L({"Benutzerkonto", G_ID, 0},
-       {"Name des Unternehmens", G_NAME_NOLF, 0}, {"Rechtsform", G_LF, 0},
-       {"Straße", G_STREET_FULL, 0}, {"Postleitzahl", G_PLZ, 0},
-       {"Ort", G_CITY, 0}, {"Umsatzsteuer-ID", G_VAT, 0},
-       {"Steuernummer", G_TAX, 0}, {"Handelsregister", G_REG, 0},
-       {"E-Mail-Adresse(n)", G_EMAILS, 0},
+     L({"Konto", G_ID, 0}, {"Firmierung", G_NAME, 0}, {"Straße", G_STREET, 0},
+       {"Nr.", G_HN, 0}, {"PLZ", G_PLZ, 0}, {"Ort", G_CITY, 0},
+       {"USt-IdNr", G_VAT, 0}, {"Steuernummer", G_TAX, 0},
+       {"Registereintrag", G_REG, 0}, {"E-Mail", G_EMAIL, 0},
+       {"Ansprechpartner", G_CNAME, 0}, {"E-Mail Ansprechpartner", G_CEMAIL, 0},
+       {"verifiziert", G_CVER, 0}, {"Hash", G_HASH, 0}, {"Rolle", G_ROLE, 0},
+       {"Geändert", G_DATE, 0}, {"Bemerkung", G_INTERNAL, 0})},
+    {KT_LAND_NI, 0, 1, 0, 0, 1, KT_CSV_WINDOWS_1252, ';', 0, 0, D_DE, B_JANEIN,
+     H_PBKDF2, 0, "NI-%06u", 1,
+     L({"Benutzerkonto", G_ID, 0}, {"Name des Unternehmens", G_NAME_NOLF, 0},
+       {"Rechtsform", G_LF, 0}, {"Straße", G_STREET_FULL, 0},
+       {"Postleitzahl", G_PLZ, 0}, {"Ort", G_CITY, 0},
+       {"Umsatzsteuer-ID", G_VAT, 0}, {"Steuernummer", G_TAX, 0},
+       {"Handelsregister", G_REG, 0}, {"E-Mail-Adresse(n)", G_EMAILS, 0},
        {"Ansprechpartner", G_CNAME, 0}, {"E-Mail", G_CEMAIL, 0},
        {"Bestätigt", G_CVER, 0}, {"Passwort-Hash", G_HASH, 0},
        {"Rolle", G_ROLE, 0}, {"Datum der Bestätigung", G_DATE, 0})},
@@ -510,29 +614,28 @@ static const struct glayout layouts[KT_LAND_COUNT] = {
      H_ARGON2, 3, "%09u", 1,
      L({"Kundennummer", G_ID, 0}, {"Firmenname", G_NAME, 0},
        {"Straße", G_STREET_FULL, 0}, {"PLZ", G_PLZ, 0}, {"Ort", G_CITY, 0},
-       {"USt-IdNr", G_VAT, 0}, {"W-IdNr", G_WID, 0},
-       {"Steuernummer", G_TAX, 0}, {"Handelsregister", G_REG, 0},
-       {"E-Mail", G_EMAIL, 0}, {"Ansprechpartner", G_CNAME, 0},
-       {"E-Mail Ansprechpartner", G_CEMAIL, 0},
+       {"USt-IdNr", G_VAT, 0}, {"W-IdNr", G_WID, 0}, {"Steuernummer", G_TAX, 0},
+       {"Handelsregister", G_REG, 0}, {"E-Mail", G_EMAIL, 0},
+       {"Ansprechpartner", G_CNAME, 0}, {"E-Mail Ansprechpartner", G_CEMAIL, 0},
        {"E-Mail verifiziert", G_CVER, 0}, {"Passwort-Hash", G_HASH, 0},
        {"Rolle", G_ROLE, 0}, {"Bestätigungsdatum", G_DATE, 0})},
-    {KT_LAND_RP, 0, 0, 0, 0, 0, KT_CSV_UTF8, '|', 0, 1, D_ISO, B_10,
-     H_BCRYPT, 1, "RP%07u", 1,
+    {KT_LAND_RP, 0, 0, 0, 0, 0, KT_CSV_UTF8, '|', 0, 1, D_ISO, B_10, H_BCRYPT,
+     1, "RP%07u", 1,
      L({"0", G_ID, 0}, {"1", G_NAME, 0}, {"2", G_STREET_FULL, 0},
        {"3", G_PLZ, 0}, {"4", G_CITY, 0}, {"5", G_VAT, 0}, {"6", G_TAX, 0},
        {"7", G_REG, 0}, {"8", G_EMAIL, 0}, {"9", G_CNAME, 0},
        {"10", G_CEMAIL, 0}, {"11", G_CVER, 0}, {"12", G_HASH, 0},
        {"13", G_ROLE, 0}, {"14", G_DATE, 0})},
-    {KT_LAND_SL, 0, 1, 0, 0, 1, KT_CSV_ISO_8859_1, ',', 0, 0, D_DE,
-     B_JANEIN, H_MD5, 0, "SL-%06u", 1,
+    {KT_LAND_SL, 0, 1, 0, 0, 1, KT_CSV_ISO_8859_1, ',', 0, 0, D_DE, B_JANEIN,
+     H_MD5, 0, "SL-%06u", 1,
      L({"Kennung", G_ID, 0}, {"Firma", G_NAME, 0},
        {"Anschrift", G_ADDR_LINE, 0}, {"USt-IdNr", G_VAT, 0},
        {"St.-Nr.", G_TAX, 0}, {"Handelsregister", G_REG, 0},
        {"E-Mail", G_EMAIL, 0}, {"Kontakt", G_CNAME_LF, 0},
        {"Kontakt-E-Mail", G_CEMAIL, 0}, {"geprüft", G_CVER, 0},
        {"Passwort", G_HASH, 0}, {"Rolle", G_ROLE, 0}, {"Stand", G_DATE, 0})},
-    {KT_LAND_SN, 0, 1, 0, 0, 1, KT_CSV_WINDOWS_1252, ';', 1, 0, D_DE,
-     B_JANEIN, H_SSHA, 3, "%07u", 1000000,
+    {KT_LAND_SN, 0, 1, 0, 0, 1, KT_CSV_WINDOWS_1252, ';', 1, 0, D_DE, B_JANEIN,
+     H_SSHA, 3, "%07u", 1000000,
      L({"Kundennummer", G_ID, 0}, {"Firma", G_NAME, 0},
        {"Straße", G_STREET_FULL, 0}, {"PLZ", G_PLZ, 0}, {"Ort", G_CITY, 0},
        {"USt-IdNr.", G_VAT, 0}, {"Steuernummer", G_TAX, 0},
@@ -548,8 +651,7 @@ static const struct glayout layouts[KT_LAND_COUNT] = {
        {"hausnummer", G_HN, 0}, {"plz", G_PLZ, 0}, {"ort", G_CITY, 0},
        {"ust_idnr", G_VAT, 0}, {"steuernummer", G_TAX, 0},
        {"handelsregister", G_REG, 0}, {"email", G_EMAIL, 0},
-       {"ansprechpartner", G_CNAME, 0},
-       {"ansprechpartner_email", G_CEMAIL, 0},
+       {"ansprechpartner", G_CNAME, 0}, {"ansprechpartner_email", G_CEMAIL, 0},
        {"email_bestaetigt", G_CVER, 0}, {"passwort_hash", G_HASH, 0},
        {"rolle", G_ROLE, 0}, {"bestaetigt_am", G_DATE, 0})},
     {KT_LAND_SH, 0, 1, 0, 0, 0, KT_CSV_UTF8, ';', 0, 0, D_DE, B_JANEIN,
@@ -558,10 +660,9 @@ static const struct glayout layouts[KT_LAND_COUNT] = {
        {"Straße", G_STREET_FULL, 0}, {"PLZ", G_PLZ, 0}, {"Ort", G_CITY, 0},
        {"USt-IdNr", G_VAT, 0}, {"Steuernummer", G_TAX, 0},
        {"Registergericht und -nummer", G_REG, 0}, {"E-Mail", G_EMAIL, 0},
-       {"Ansprechpartner", G_CNAME, 0},
-       {"E-Mail Ansprechpartner", G_CEMAIL, 0}, {"verifiziert", G_CVER, 0},
-       {"Passwort-Hash", G_HASH, 0}, {"Rolle", G_ROLE, 0},
-       {"Bestätigt am", G_DATE, 0})},
+       {"Ansprechpartner", G_CNAME, 0}, {"E-Mail Ansprechpartner", G_CEMAIL, 0},
+       {"verifiziert", G_CVER, 0}, {"Passwort-Hash", G_HASH, 0},
+       {"Rolle", G_ROLE, 0}, {"Bestätigt am", G_DATE, 0})},
     {KT_LAND_TH, 0, 1, 0, 0, 1, KT_CSV_WINDOWS_1252, ';', 1, 0, D_DE, B_JN,
      H_SHA512, 2, "TH%06u", 1,
      L({"Kundennummer", G_ID, 0}, {"Firmenname", G_NAME, 0},
@@ -618,17 +719,21 @@ static const char *const role_sets[][3] = {
 
 static const struct {
 	enum kt_lf lf;
-	unsigned weight;      /* per mille of base entities */
-	const char *sp[6];    /* spellings, the first the most common */
+	unsigned weight;   /* per mille of base entities */
+	const char *sp[6]; /* spellings, the first the most common */
 } lf_gen[] = {
-    {KT_LF_GMBH, 400, {"GmbH", "GmbH", "Gmbh", "G.m.b.H.", "GMBH",
-		       "Gesellschaft mit beschränkter Haftung"}},
-    {KT_LF_GMBH_CO_KG, 100, {"GmbH & Co. KG", "GmbH & Co KG",
-			     "GmbH u. Co. KG", "GmbH + Co. KG",
-			     "GmbH und Co. KG", "GmbH&Co.KG"}},
-    {KT_LF_UG, 70, {"UG (haftungsbeschränkt)", "UG (haftungsbeschränkt)",
-		    "UG (haftungsbeschraenkt)", "UG (hb)",
-		    "UG haftungsbeschränkt", "UG"}},
+    {KT_LF_GMBH,
+     400,
+     {"GmbH", "GmbH", "Gmbh", "G.m.b.H.", "GMBH",
+      "Gesellschaft mit beschränkter Haftung"}},
+    {KT_LF_GMBH_CO_KG,
+     100,
+     {"GmbH & Co. KG", "GmbH & Co KG", "GmbH u. Co. KG", "GmbH + Co. KG",
+      "GmbH und Co. KG", "GmbH&Co.KG"}},
+    {KT_LF_UG,
+     70,
+     {"UG (haftungsbeschränkt)", "UG (haftungsbeschränkt)",
+      "UG (haftungsbeschraenkt)", "UG (hb)", "UG haftungsbeschränkt", "UG"}},
     {KT_LF_EK, 80, {"e.K.", "e.K.", "e. K.", "eK", "e.Kfm.", "e.Kfr."}},
     {KT_LF_EINZEL, 60, {""}},
     {KT_LF_GBR, 50, {"GbR"}},
@@ -637,8 +742,9 @@ static const struct {
     {KT_LF_AG, 20, {"AG", "AG", "Aktiengesellschaft"}},
     {KT_LF_EV, 40, {"e.V.", "e.V.", "e. V.", "eV"}},
     {KT_LF_EG, 15, {"eG", "eG", "e.G."}},
-    {KT_LF_PARTG, 25, {"PartG mbB", "PartG mbB", "PartGmbB",
-		       "Partnerschaft mbB"}},
+    {KT_LF_PARTG,
+     25,
+     {"PartG mbB", "PartG mbB", "PartGmbB", "Partnerschaft mbB"}},
     {KT_LF_GGMBH, 10, {"gGmbH"}},
     {KT_LF_SE, 3, {"SE"}},
     {KT_LF_KGAA, 2, {"KGaA", "KGaA", "Kommanditgesellschaft auf Aktien"}},
@@ -682,10 +788,10 @@ struct ent {
 
 struct app {
 	uint32_t ent;
-	uint32_t id;	  /* account number */
-	uint64_t seed;	  /* variation */
-	uint8_t first;	  /* the entity's first, cleanest appearance */
-	uint8_t kind;	  /* REJ_* */
+	uint32_t id;   /* account number */
+	uint64_t seed; /* variation */
+	uint8_t first; /* the entity's first, cleanest appearance */
+	uint8_t kind;  /* REJ_* */
 };
 
 enum { REJ_NONE, REJ_NO_ID, REJ_NO_NAME, REJ_DUP_ID, REJ_STRUCT };
@@ -792,7 +898,7 @@ static void gen_entity(struct rng *r, struct ent *e)
 	e->clast2 = (uint16_t)rbelow(r, COUNT(surnames));
 	e->owner = rchance(r, 0.3);
 	{
-		double pv = e->lf == KT_LF_EV	  ? 0.2
+		double pv = e->lf == KT_LF_EV	    ? 0.2
 			    : e->lf == KT_LF_EINZEL ? 0.5
 			    : e->lf == KT_LF_GBR    ? 0.6
 						    : 0.85;
@@ -807,9 +913,8 @@ static void gen_entity(struct rng *r, struct ent *e)
 		int new_court = strcmp(li->cities[e->city].court,
 				       li->cities[e->acity].court) != 0;
 		/* a new seat district: new register number, new Finanzamt */
-		e->areg = e->reg && new_court
-			      ? 100 + rbelow(r, 250000)
-			      : e->reg;
+		e->areg =
+		    e->reg && new_court ? 100 + rbelow(r, 250000) : e->reg;
 		e->atax = e->tax && e->acity != e->city ? gen_tax(r, e->home)
 							: e->tax;
 	}
@@ -823,9 +928,10 @@ static void gen_related(struct rng *r, const struct ent *p, uint32_t pidx,
 	e->parent = pidx + 1;
 	e->rel = (uint8_t)rel;
 	e->home = p->home;
-	e->lf = rel == REL_PARTNER ? KT_LF_GMBH
-				   : (uint8_t)(rchance(r, 0.8) ? KT_LF_GMBH
-							      : KT_LF_GMBH_CO_KG);
+	e->lf =
+	    rel == REL_PARTNER
+		? KT_LF_GMBH
+		: (uint8_t)(rchance(r, 0.8) ? KT_LF_GMBH : KT_LF_GMBH_CO_KG);
 	e->pat = p->pat;
 	e->sur1 = p->sur1, e->sur2 = p->sur2, e->branch = p->branch;
 	e->qual = p->qual, e->fan1 = p->fan1, e->fan2 = p->fan2;
@@ -892,8 +998,8 @@ static void umlauts(const char *in, char *out, size_t cap, int mode)
 	static const struct {
 		const char *u, *ae, *a;
 	} t[] = {
-	    {"ä", "ae", "a"}, {"ö", "oe", "o"}, {"ü", "ue", "u"},
-	    {"Ä", "Ae", "A"}, {"Ö", "Oe", "O"}, {"Ü", "Ue", "U"},
+	    {"ä", "ae", "a"},  {"ö", "oe", "o"}, {"ü", "ue", "u"},
+	    {"Ä", "Ae", "A"},  {"Ö", "Oe", "O"}, {"Ü", "Ue", "U"},
 	    {"ß", "ss", "ss"},
 	};
 	size_t w = 0;
@@ -1065,8 +1171,8 @@ static void fantasy(const struct ent *e, char *out, size_t cap)
 
 	snprintf(tmp, sizeof(tmp), "%s%s%s", syllables[e->fan1],
 		 syllables[e->fan2], syllables[e->fan3]);
-	tmp[0] = (tmp[0] >= 'a' && tmp[0] <= 'z') ? (char)(tmp[0] - 32)
-						  : tmp[0];
+	tmp[0] =
+	    (tmp[0] >= 'a' && tmp[0] <= 'z') ? (char)(tmp[0] - 32) : tmp[0];
 	for (size_t i = 1; tmp[i]; i++)
 		if (tmp[i] >= 'A' && tmp[i] <= 'Z')
 			tmp[i] = (char)(tmp[i] + 32);
@@ -1323,7 +1429,9 @@ static void render(const struct ent *ents, const struct app *a,
 	uint32_t reg = moved ? e->areg : e->reg;
 	uint64_t tax = moved ? e->atax : e->tax;
 	double noise = a->first ? 0.4 : 1.0;
-	int um = rchance(&r, 0.12 * noise) ? 1 : rchance(&r, 0.06 * noise) ? 2 : 0;
+	int um = rchance(&r, 0.12 * noise)   ? 1
+		 : rchance(&r, 0.06 * noise) ? 2
+					     : 0;
 	int upper = rchance(&r, 0.07 * noise);
 	int gi = lf_gen_index((enum kt_lf)e->lf);
 	char base[256], lfs[64], tmp[320], domain[96];
@@ -1338,8 +1446,7 @@ static void render(const struct ent *ents, const struct app *a,
 		char *p = strstr(base, " & ");
 		char rest[256];
 		scopy(rest, sizeof(rest), p + 3);
-		snprintf(p, sizeof(base) - (size_t)(p - base), " und %s",
-			 rest);
+		snprintf(p, sizeof(base) - (size_t)(p - base), " und %s", rest);
 	}
 	{
 		size_t ns = lf_n_spellings(gi);
@@ -1355,8 +1462,8 @@ static void render(const struct ent *ents, const struct app *a,
 	sb_add(&b, base);
 	if (lfs[0]) {
 		/* "Verwaltungs-GmbH" is written with a hyphen */
-		sb_add(&b, e->rel == REL_PARTNER && rchance(&r, 0.7) ? "-"
-								      : " ");
+		sb_add(&b,
+		       e->rel == REL_PARTNER && rchance(&r, 0.7) ? "-" : " ");
 		sb_add(&b, lfs);
 	}
 	if (e->lf == KT_LF_EK && e->owner)
@@ -1374,7 +1481,8 @@ static void render(const struct ent *ents, const struct app *a,
 		snprintf(g->v[G_NAME_NOLF], sizeof(g->v[0]), "%s Inh. %s %s",
 			 base, firstnames[e->cfirst], surnames[e->sur1]);
 	if (e->lf == KT_LF_EINZEL)
-		scopy(g->v[G_LF], sizeof(g->v[0]), rchance(&r, 0.5) ? "Einzelunternehmen" : "");
+		scopy(g->v[G_LF], sizeof(g->v[0]),
+		      rchance(&r, 0.5) ? "Einzelunternehmen" : "");
 	else
 		scopy(g->v[G_LF], sizeof(g->v[0]), lfs);
 	if (um) {
@@ -1451,8 +1559,9 @@ static void render(const struct ent *ents, const struct app *a,
 			snprintf(g->v[G_PLZ], sizeof(g->v[0]), "%05u", plz);
 		if (strcmp(city->name, "Frankfurt am Main") == 0 &&
 		    rchance(&r, 0.25))
-			scopy(g->v[G_CITY], sizeof(g->v[0]), rchance(&r, 0.5) ? "Frankfurt a. M."
-						  : "Frankfurt/Main");
+			scopy(g->v[G_CITY], sizeof(g->v[0]),
+			      rchance(&r, 0.5) ? "Frankfurt a. M."
+					       : "Frankfurt/Main");
 		else if (strcmp(city->name, "Freiburg im Breisgau") == 0 &&
 			 rchance(&r, 0.3))
 			snprintf(g->v[G_CITY], sizeof(g->v[0]),
@@ -1464,9 +1573,9 @@ static void render(const struct ent *ents, const struct app *a,
 			scopy(g->v[G_CITY], sizeof(g->v[0]), tmp);
 		}
 		/* a one-line address keeps the exporter's postcode form */
-		sfmt(g->v[G_ADDR_LINE], sizeof(g->v[0]), "%s %s%s%s %s",
-			 street, hnum, rchance(&r, 0.8) ? ", " : " ",
-			 g->v[G_PLZ], g->v[G_CITY]);
+		sfmt(g->v[G_ADDR_LINE], sizeof(g->v[0]), "%s %s%s%s %s", street,
+		     hnum, rchance(&r, 0.8) ? ", " : " ", g->v[G_PLZ],
+		     g->v[G_CITY]);
 	}
 
 	/* VAT id */
@@ -1478,7 +1587,8 @@ static void render(const struct ent *ents, const struct app *a,
 		if (rchance(&r, 0.04)) {
 			/* mistyped: any single-digit change breaks the check */
 			int p = (int)rbelow(&r, 9);
-			d[p] = (char)('0' + (d[p] - '0' + 1 + rbelow(&r, 9)) % 10);
+			d[p] =
+			    (char)('0' + (d[p] - '0' + 1 + rbelow(&r, 9)) % 10);
 		}
 		switch (rbelow(&r, 10)) {
 		case 0:
@@ -1496,8 +1606,7 @@ static void render(const struct ent *ents, const struct app *a,
 			snprintf(g->v[G_VAT], sizeof(g->v[0]), "DE%s", d);
 		}
 		if (e->widnr && rchance(&r, 0.7))
-			snprintf(g->v[G_WID], sizeof(g->v[0]), "DE%s-00001",
-				 d);
+			snprintf(g->v[G_WID], sizeof(g->v[0]), "DE%s-00001", d);
 	}
 	/* tax number, in the Land's notation or federal */
 	if (tax && !rchance(&r, a->first ? 0.15 : 0.3)) {
@@ -1530,7 +1639,7 @@ static void render(const struct ent *ents, const struct app *a,
 		scopy(g->v[G_REG_NO], sizeof(g->v[0]), num);
 		if (!no_court)
 			snprintf(g->v[G_REG_COURT], sizeof(g->v[0]), "%s%s",
-				 rchance(&r, 0.3) ? "Amtsgericht "
+				 rchance(&r, 0.3)   ? "Amtsgericht "
 				 : rchance(&r, 0.2) ? "AG "
 						    : "",
 				 court);
@@ -1639,7 +1748,8 @@ static void render(const struct ent *ents, const struct app *a,
 		snprintf(g->v[G_CVER], sizeof(g->v[0]), "%d", g->cver);
 		break;
 	case B_TRUEFALSE:
-		scopy(g->v[G_CVER], sizeof(g->v[0]), g->cver ? "true" : "false");
+		scopy(g->v[G_CVER], sizeof(g->v[0]),
+		      g->cver ? "true" : "false");
 		break;
 	case B_X:
 		scopy(g->v[G_CVER], sizeof(g->v[0]), g->cver ? "x" : "");
@@ -1652,7 +1762,8 @@ static void render(const struct ent *ents, const struct app *a,
 	{
 		const char *const *rs = role_sets[lay->roles];
 		size_t n = rs[2] ? 3 : 2;
-		scopy(g->v[G_ROLE], sizeof(g->v[0]), rchance(&r, 0.7) ? rs[0] : rs[rbelow(&r, (uint32_t)n)]);
+		scopy(g->v[G_ROLE], sizeof(g->v[0]),
+		      rchance(&r, 0.7) ? rs[0] : rs[rbelow(&r, (uint32_t)n)]);
 	}
 	/* 2019-01-01 .. 2024-12-31 */
 	g->epoch = 1546300800ll + (long long)rbelow(&r, 2191) * 86400 +
@@ -1660,13 +1771,14 @@ static void render(const struct ent *ents, const struct app *a,
 	fmt_date(lay, g->epoch, g->v[G_DATE], sizeof(g->v[0]));
 	snprintf(g->v[G_PHONE], sizeof(g->v[0]), "0%u %u",
 		 300 + rbelow(&r, 600), 100000 + rbelow(&r, 899999));
-	scopy(g->v[G_INTERNAL], sizeof(g->v[0]), rchance(&r, 0.1) ? "Altkunde" : "");
-	fmt_id(lay->id_fmt, lay->id_start + a->id, g->v[G_ID],
-	       sizeof(g->v[0]));
+	scopy(g->v[G_INTERNAL], sizeof(g->v[0]),
+	      rchance(&r, 0.1) ? "Altkunde" : "");
+	fmt_id(lay->id_fmt, lay->id_start + a->id, g->v[G_ID], sizeof(g->v[0]));
 
 	switch (a->kind) {
 	case REJ_NO_ID:
-		scopy(g->v[G_ID], sizeof(g->v[0]), rchance(&r, 0.5) ? "" : "  ");
+		scopy(g->v[G_ID], sizeof(g->v[0]),
+		      rchance(&r, 0.5) ? "" : "  ");
 		break;
 	case REJ_NO_NAME:
 		g->v[G_NAME][0] = g->v[G_NAME_NOLF][0] = '\0';
@@ -1829,8 +1941,8 @@ static int write_jsonl_row(FILE *f, const struct glayout *lay,
 		} else if (c->js == JS_ARRAY) {
 			jv = json_array();
 			for (int k = 0; k < g->n_emails; k++)
-				json_array_append_new(jv,
-						      json_string(g->emails[k]));
+				json_array_append_new(
+				    jv, json_string(g->emails[k]));
 		} else if (c->js == JS_BOOL) {
 			jv = json_boolean(g->cver);
 		} else if (c->js == JS_NUM) {
@@ -1922,7 +2034,8 @@ static int mkdir_p(const char *dir, struct kt_error *err)
 	size_t n = strlen(dir);
 
 	if (n == 0 || n >= sizeof(tmp))
-		return kt_error_set(err, KT_ERR_INVALID, "bad output directory");
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "bad output directory");
 	memcpy(tmp, dir, n + 1);
 	for (size_t i = 1; i <= n; i++) {
 		if (tmp[i] != '/' && tmp[i] != '\0')
@@ -1936,8 +2049,8 @@ static int mkdir_p(const char *dir, struct kt_error *err)
 	return KT_OK;
 }
 
-static FILE *open_out(const char *dir, const char *name, char *path,
-		      size_t cap, struct kt_error *err)
+static FILE *open_out(const char *dir, const char *name, char *path, size_t cap,
+		      struct kt_error *err)
 {
 	FILE *f;
 
@@ -2000,7 +2113,8 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 		/* every Land gets each kind of bad row once, then about
 		 * 0.4 % of the rows are meant to be rejected */
 		uint64_t rej = 4 * KT_LAND_COUNT + o->records / 250;
-		target = o->records > rej + 16 ? o->records - rej : o->records / 2;
+		target =
+		    o->records > rej + 16 ? o->records - rej : o->records / 2;
 	}
 	while (apps < target) {
 		struct ent *e;
@@ -2040,9 +2154,8 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 				nrel++;
 			}
 		}
-		for (uint32_t ei = idx; ei <= idx + (uint32_t)nrel &&
-					apps < target;
-		     ei++) {
+		for (uint32_t ei = idx;
+		     ei <= idx + (uint32_t)nrel && apps < target; ei++) {
 			const struct ent *x = &ents[ei];
 			int home = rchance(&r, 0.96);
 			k = 0;
@@ -2072,7 +2185,8 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 				struct app a = {ei, 0, rnext(&r), k == 0,
 						REJ_NONE};
 				if (l == x->home)
-					l = (enum kt_land)(l % KT_LAND_COUNT + 1);
+					l = (enum kt_land)(l % KT_LAND_COUNT +
+							   1);
 				if (vec_push(&per[l], a) != KT_OK)
 					goto oom;
 				apps++;
@@ -2099,9 +2213,8 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 		if (given > rej_total)
 			rej_total = given;
 		for (int l = 1; l <= KT_LAND_COUNT; l++) {
-			uint64_t extra = apps ? (rej_total - given) * per[l].n /
-						    apps
-					      : 0;
+			uint64_t extra =
+			    apps ? (rej_total - given) * per[l].n / apps : 0;
 			share[l] += extra;
 		}
 		{
@@ -2134,7 +2247,9 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 			if ((ins = calloc(share[l] + 1, sizeof(*ins))) == NULL)
 				goto oom;
 			for (uint64_t k = 0; k < share[l]; k++) {
-				size_t src = 1 + rbelow(&lr, (uint32_t)(n0 > 1 ? n0 - 1 : 1));
+				size_t src =
+				    1 + rbelow(&lr,
+					       (uint32_t)(n0 > 1 ? n0 - 1 : 1));
 				struct app a;
 				if (src >= n0)
 					src = n0 - 1;
@@ -2156,9 +2271,10 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 					a.kind = REJ_STRUCT;
 					a.id = (uint32_t)(n0 + k);
 				}
-				ins[nins].pos = a.kind == REJ_DUP_ID
-						    ? src + 1 + rbelow(&lr, 5)
-						    : 1 + rbelow(&lr, (uint32_t)n0);
+				ins[nins].pos =
+				    a.kind == REJ_DUP_ID
+					? src + 1 + rbelow(&lr, 5)
+					: 1 + rbelow(&lr, (uint32_t)n0);
 				if (ins[nins].pos > n0)
 					ins[nins].pos = n0;
 				ins[nins].a = a;
@@ -2167,8 +2283,8 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 			/* merge: stable by position, so a duplicate always
 			 * follows its original */
 			for (size_t i = 1; i < nins; i++)
-				for (size_t j = i; j > 0 &&
-						   ins[j - 1].pos > ins[j].pos;
+				for (size_t j = i;
+				     j > 0 && ins[j - 1].pos > ins[j].pos;
 				     j--) {
 					__typeof__(ins[0]) t = ins[j];
 					ins[j] = ins[j - 1];
@@ -2267,9 +2383,9 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 			goto cleanup;
 		}
 		mj = layout_mapping(lay);
-		if (mj == NULL || json_dumpf(mj, f, JSON_INDENT(2) |
-							JSON_PRESERVE_ORDER) !=
-				      0) {
+		if (mj == NULL ||
+		    json_dumpf(mj, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) !=
+			0) {
 			json_decref(mj);
 			rc = kt_error_set(err, KT_ERR_IO, "%s: write failed",
 					  path);
@@ -2301,8 +2417,10 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 	if (rc != KT_OK)
 		goto cleanup;
 
-	json_object_set_new(manifest, "generator", json_string("kontor-migrate"));
-	json_object_set_new(manifest, "seed", json_integer((json_int_t)o->seed));
+	json_object_set_new(manifest, "generator",
+			    json_string("kontor-migrate"));
+	json_object_set_new(manifest, "seed",
+			    json_integer((json_int_t)o->seed));
 	json_object_set_new(manifest, "records",
 			    json_integer((json_int_t)sum->rows));
 	json_object_set_new(manifest, "entities",

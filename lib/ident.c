@@ -121,8 +121,7 @@ int kt_ident_vat_normalize(const char *in, char out[12], struct kt_error *err)
 
 /* ---- W-IdNr -------------------------------------------------------------- */
 
-int kt_ident_widnr_normalize(const char *in, char out[18],
-			     struct kt_error *err)
+int kt_ident_widnr_normalize(const char *in, char out[18], struct kt_error *err)
 {
 	char c[40];
 	size_t n, i, nd = 0, ns = 0;
@@ -181,14 +180,14 @@ int kt_ident_widnr_normalize(const char *in, char out[18],
 
 struct taxno_fmt {
 	enum kt_land land;
-	const char *prefix; /* federal prefix */
-	int drop;	    /* leading Land digits replaced by the prefix */
-	char lead;	    /* required first digit, or 0 */
-	int fa;		    /* digits of the Finanzamt part in the Land form */
-	int bz;		    /* digits of the district */
-	int ndig;	    /* 10 or 11 */
-	int g1, g2;	    /* canonical group ends (g2 0: two groups) */
-	char sep;	    /* canonical separator */
+	const char *prefix;  /* federal prefix */
+	int drop;	     /* leading Land digits replaced by the prefix */
+	char lead;	     /* required first digit, or 0 */
+	int fa;		     /* digits of the Finanzamt part in the Land form */
+	int bz;		     /* digits of the district */
+	int ndig;	     /* 10 or 11 */
+	int g1, g2;	     /* canonical group ends (g2 0: two groups) */
+	char sep;	     /* canonical separator */
 	const char *pattern; /* for messages */
 };
 
@@ -255,9 +254,8 @@ static int taxno_scan(const char *in, struct taxno_in *t, struct kt_error *err)
 			in_sep = 0;
 		} else if (c == '/' || c == ' ' || c == '\t') {
 			if (t->n == 0)
-				return kt_error_set(
-				    err, KT_ERR_INVALID,
-				    "starts with a separator");
+				return kt_error_set(err, KT_ERR_INVALID,
+						    "starts with a separator");
 			if (!in_sep) {
 				if (t->nsep >= 8)
 					return kt_error_set(
@@ -338,8 +336,7 @@ enum kt_land kt_ident_taxno_land(const char *fed)
 		return KT_LAND_BY;
 	for (int i = 0; i < KT_LAND_COUNT; i++) {
 		const struct taxno_fmt *f = &taxno_fmts[i];
-		if (strlen(f->prefix) == 2 &&
-		    memcmp(fed, f->prefix, 2) == 0)
+		if (strlen(f->prefix) == 2 && memcmp(fed, f->prefix, 2) == 0)
 			return f->land;
 		/* one-digit prefixes followed by the fixed Land digit */
 		if (strlen(f->prefix) == 1 && fed[0] == f->prefix[0] &&
@@ -358,8 +355,9 @@ static int federal_check(const struct taxno_in *t, char out[14],
 				    "form",
 				    t->d);
 	if (t->d[4] != '0')
-		return kt_error_set(err, KT_ERR_INVALID,
-				    "fifth digit of the federal form must be 0");
+		return kt_error_set(
+		    err, KT_ERR_INVALID,
+		    "fifth digit of the federal form must be 0");
 	memcpy(out, t->d, 14);
 	return KT_OK;
 }
@@ -380,8 +378,8 @@ static void list_canonical(const struct taxno_in *t, char *buf, size_t cap)
 	}
 }
 
-static int taxno_one(const struct taxno_in *t, enum kt_land land,
-		     char out[14], struct kt_error *err)
+static int taxno_one(const struct taxno_in *t, enum kt_land land, char out[14],
+		     struct kt_error *err)
 {
 	const struct taxno_fmt *f;
 	char list[64];
@@ -427,8 +425,8 @@ int kt_ident_taxno_normalize(const char *in, enum kt_land land, char out[14],
 	return taxno_one(&t, land, out, err);
 }
 
-int kt_ident_taxno_resolve(const char *in, const enum kt_land *lands,
-			   size_t n, char out[14], enum kt_land *used,
+int kt_ident_taxno_resolve(const char *in, const enum kt_land *lands, size_t n,
+			   char out[14], enum kt_land *used,
 			   struct kt_error *err)
 {
 	struct taxno_in t;
@@ -549,7 +547,8 @@ struct court {
  */
 static const struct court courts[] = {
     /* Baden-Württemberg */
-    {"freiburg", "Freiburg i. Br.", KT_LAND_BW, "freiburg im breisgau|freiburg", "freiburg im breisgau"},
+    {"freiburg", "Freiburg i. Br.", KT_LAND_BW, "freiburg im breisgau|freiburg",
+     "freiburg im breisgau"},
     {"mannheim", "Mannheim", KT_LAND_BW, NULL, "mannheim"},
     {"stuttgart", "Stuttgart", KT_LAND_BW, NULL, "stuttgart"},
     {"ulm", "Ulm", KT_LAND_BW, NULL, "ulm"},
@@ -595,18 +594,23 @@ static const struct court courts[] = {
      "bad homburg|bad homburg vor der hoehe", "bad homburg v d hoehe"},
     {"darmstadt", "Darmstadt", KT_LAND_HE, NULL, "darmstadt"},
     {"eschwege", "Eschwege", KT_LAND_HE, NULL, "eschwege"},
-    {"frankfurt_main", "Frankfurt am Main", KT_LAND_HE, NULL, "frankfurt am main"},
-    {"friedberg", "Friedberg (Hessen)", KT_LAND_HE, "friedberg", "friedberg hessen"},
+    {"frankfurt_main", "Frankfurt am Main", KT_LAND_HE, NULL,
+     "frankfurt am main"},
+    {"friedberg", "Friedberg (Hessen)", KT_LAND_HE, "friedberg",
+     "friedberg hessen"},
     {"fritzlar", "Fritzlar", KT_LAND_HE, NULL, "fritzlar"},
     {"fulda", "Fulda", KT_LAND_HE, NULL, "fulda"},
     {"giessen", "Gießen", KT_LAND_HE, NULL, "giessen"},
     {"hanau", "Hanau", KT_LAND_HE, NULL, "hanau"},
     {"kassel", "Kassel", KT_LAND_HE, NULL, "kassel"},
-    {"koenigstein", "Königstein im Taunus", KT_LAND_HE, "koenigstein", "koenigstein im taunus"},
+    {"koenigstein", "Königstein im Taunus", KT_LAND_HE, "koenigstein",
+     "koenigstein im taunus"},
     {"korbach", "Korbach", KT_LAND_HE, NULL, "korbach"},
-    {"limburg", "Limburg a. d. Lahn", KT_LAND_HE, "limburg", "limburg an der lahn"},
+    {"limburg", "Limburg a. d. Lahn", KT_LAND_HE, "limburg",
+     "limburg an der lahn"},
     {"marburg", "Marburg", KT_LAND_HE, NULL, "marburg"},
-    {"offenbach", "Offenbach am Main", KT_LAND_HE, "offenbach", "offenbach am main"},
+    {"offenbach", "Offenbach am Main", KT_LAND_HE, "offenbach",
+     "offenbach am main"},
     {"wetzlar", "Wetzlar", KT_LAND_HE, NULL, "wetzlar"},
     {"wiesbaden", "Wiesbaden", KT_LAND_HE, NULL, "wiesbaden"},
     /* Mecklenburg-Vorpommern */
@@ -649,7 +653,8 @@ static const struct court courts[] = {
     {"koeln", "Köln", KT_LAND_NW, NULL, "koeln"},
     {"krefeld", "Krefeld", KT_LAND_NW, NULL, "krefeld"},
     {"lemgo", "Lemgo", KT_LAND_NW, NULL, "lemgo"},
-    {"moenchengladbach", "Mönchengladbach", KT_LAND_NW, NULL, "moenchengladbach"},
+    {"moenchengladbach", "Mönchengladbach", KT_LAND_NW, NULL,
+     "moenchengladbach"},
     {"muenster", "Münster", KT_LAND_NW, NULL, "muenster"},
     {"neuss", "Neuss", KT_LAND_NW, NULL, "neuss"},
     {"paderborn", "Paderborn", KT_LAND_NW, NULL, "paderborn"},
@@ -662,8 +667,10 @@ static const struct court courts[] = {
     {"bad_kreuznach", "Bad Kreuznach", KT_LAND_RP, NULL, "bad kreuznach"},
     {"kaiserslautern", "Kaiserslautern", KT_LAND_RP, NULL, "kaiserslautern"},
     {"koblenz", "Koblenz", KT_LAND_RP, NULL, "koblenz"},
-    {"landau", "Landau in der Pfalz", KT_LAND_RP, "landau|landau pfalz", "landau in der pfalz"},
-    {"ludwigshafen", "Ludwigshafen am Rhein", KT_LAND_RP, "ludwigshafen", "ludwigshafen am rhein"},
+    {"landau", "Landau in der Pfalz", KT_LAND_RP, "landau|landau pfalz",
+     "landau in der pfalz"},
+    {"ludwigshafen", "Ludwigshafen am Rhein", KT_LAND_RP, "ludwigshafen",
+     "ludwigshafen am rhein"},
     {"mainz", "Mainz", KT_LAND_RP, NULL, "mainz"},
     {"montabaur", "Montabaur", KT_LAND_RP, NULL, "montabaur"},
     {"wittlich", "Wittlich", KT_LAND_RP, NULL, "wittlich"},
@@ -722,9 +729,13 @@ static int alias_has(const char *list, const char *key)
 static int court_filler(const char *w, size_t n)
 {
 	static const char *const fill[] = {
-	    "amtsgericht", "ag", "registergericht", "registernummer",
-	    "register", "handelsregister", "eingetragen", "beim", "unter",
-	    "nr", "nummer", "sitz", "gericht", NULL,
+	    "amtsgericht",     "ag",
+	    "registergericht", "registernummer",
+	    "register",	       "handelsregister",
+	    "eingetragen",     "beim",
+	    "unter",	       "nr",
+	    "nummer",	       "sitz",
+	    "gericht",	       NULL,
 	};
 	for (const char *const *f = fill; *f; f++)
 		if (strlen(*f) == n && memcmp(*f, w, n) == 0)
@@ -732,8 +743,8 @@ static int court_filler(const char *w, size_t n)
 	return 0;
 }
 
-int kt_ident_court_lookup(const char *text, const char **name,
-			  const char **id, enum kt_land *land)
+int kt_ident_court_lookup(const char *text, const char **name, const char **id,
+			  enum kt_land *land)
 {
 	char folded[256], key[256];
 	size_t a = 0, b, w = 0;
@@ -799,10 +810,10 @@ const char *kt_ident_regtype_name(enum kt_ident_regtype t)
 }
 
 struct rtok {
-	size_t s, e;	/* raw byte range */
-	int digits;	/* all digits */
-	int all_upper;	/* letters, all ASCII upper case */
-	char low[40];	/* ASCII lower case copy (letters only), truncated */
+	size_t s, e;   /* raw byte range */
+	int digits;    /* all digits */
+	int all_upper; /* letters, all ASCII upper case */
+	char low[40];  /* ASCII lower case copy (letters only), truncated */
 };
 
 #define MAX_RTOK 64
@@ -832,7 +843,8 @@ static size_t reg_tokens(const char *s, size_t len, struct rtok *t)
 			if (!dig && !is_upper(c))
 				t[n].all_upper = 0;
 			if (k + 1 < sizeof(t[n].low))
-				t[n].low[k++] = (char)(is_upper(c) ? c + 32 : c);
+				t[n].low[k++] =
+				    (char)(is_upper(c) ? c + 32 : c);
 			i++;
 		}
 		t[n].low[k] = '\0';
@@ -901,8 +913,8 @@ static size_t reg_type_at(const struct rtok *t, size_t n, size_t i,
 }
 
 /* Raw text of tokens [a, b) without filler words at either end. */
-static void court_span(const char *s, const struct rtok *t, size_t a,
-		       size_t b, size_t *cs, size_t *ce)
+static void court_span(const char *s, const struct rtok *t, size_t a, size_t b,
+		       size_t *cs, size_t *ce)
 {
 	while (a < b && court_filler(t[a].low, strlen(t[a].low)))
 		a++;

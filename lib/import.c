@@ -56,7 +56,8 @@ static int idset_grow(struct idset *s)
 		size_t j;
 		if (s->e[i].h == 0)
 			continue;
-		for (j = s->e[i].h & (nc - 1); ne[j].h != 0; j = (j + 1) & (nc - 1))
+		for (j = s->e[i].h & (nc - 1); ne[j].h != 0;
+		     j = (j + 1) & (nc - 1))
 			;
 		ne[j] = s->e[i];
 	}
@@ -97,9 +98,9 @@ static int idset_add(struct idset *s, const char *key, size_t n, uint16_t file,
 		s->pcap = nc;
 	}
 	memcpy(s->pool + s->plen, key, n);
-	s->e[j] = (struct id_entry){h, (uint32_t)s->plen, (uint16_t)n, file,
-				    line > UINT32_MAX ? UINT32_MAX
-						      : (uint32_t)line};
+	s->e[j] =
+	    (struct id_entry){h, (uint32_t)s->plen, (uint16_t)n, file,
+			      line > UINT32_MAX ? UINT32_MAX : (uint32_t)line};
 	s->plen += n;
 	s->n++;
 	return 0;
@@ -242,8 +243,7 @@ static int write_reject(struct run *run, const char *file, uint64_t line,
 }
 
 static const char *account_id_of(const struct kt_mapping *m,
-				 const char *const *vals, char *buf,
-				 size_t cap)
+				 const char *const *vals, char *buf, size_t cap)
 {
 	for (size_t i = 0; i < m->n_columns; i++)
 		if (m->columns[i].field == KT_FIELD_ACCOUNT_ID && vals[i]) {
@@ -277,9 +277,10 @@ static int handle_row(struct run *run, const struct kt_mapping *m,
 	if (rc == KT_ERR_NOMEM)
 		return kt_error_set(err, rc, "out of memory");
 	if (rc != KT_OK)
-		return write_reject(run, file, line,
-				    account_id_of(m, vals, idbuf, sizeof(idbuf)),
-				    rej.field, rej.reason, m->land) == KT_OK
+		return write_reject(
+			   run, file, line,
+			   account_id_of(m, vals, idbuf, sizeof(idbuf)),
+			   rej.field, rej.reason, m->land) == KT_OK
 			   ? KT_OK
 			   : kt_error_set(err, KT_ERR_IO, "%s: write failed",
 					  run->o->rejects_path);
@@ -635,8 +636,7 @@ void kt_import_summary_print(const struct kt_import_summary *s, FILE *out)
 {
 	double rate = s->seconds > 0 ? (double)s->rows / s->seconds : 0;
 
-	fprintf(out,
-		"import: %llu files, %llu rows in %.2f s (%.0f rows/s)\n",
+	fprintf(out, "import: %llu files, %llu rows in %.2f s (%.0f rows/s)\n",
 		(unsigned long long)s->files, (unsigned long long)s->rows,
 		s->seconds, rate);
 	fprintf(out, "  imported %llu\n", (unsigned long long)s->imported);
@@ -664,10 +664,11 @@ static json_t *field_counts(const uint64_t *v)
 
 	for (int f = 0; f < KT_FIELD_COUNT && o; f++)
 		if (v[f])
-			json_object_set_new(
-			    o, f == KT_FIELD_IGNORE ? "row"
-						     : kt_mapping_field_name(f),
-			    json_integer((json_int_t)v[f]));
+			json_object_set_new(o,
+					    f == KT_FIELD_IGNORE
+						? "row"
+						: kt_mapping_field_name(f),
+					    json_integer((json_int_t)v[f]));
 	return o;
 }
 
@@ -709,8 +710,8 @@ json_t *kt_import_summary_json(const struct kt_import_summary *s)
 		      (json_int_t)s->taxno_valid, "taxno_invalid",
 		      (json_int_t)s->taxno_invalid, "register_known_court",
 		      (json_int_t)s->register_known, "register_unknown_court",
-		      (json_int_t)s->register_unknown_court,
-		      "register_invalid", (json_int_t)s->register_invalid));
+		      (json_int_t)s->register_unknown_court, "register_invalid",
+		      (json_int_t)s->register_invalid));
 	json_object_set_new(o, "postcodes_restored",
 			    json_integer((json_int_t)s->postcode_restored));
 	json_object_set_new(o, "duplicate_ids",

@@ -118,9 +118,9 @@ static int fail(struct kt_jsonl *j, struct kt_error *err, int code,
 }
 
 /*
- * The next line without its terminator (start and length). 1, 0 at the end, <0 on
- * error. File source: slide the window and read until a '\n' shows up or
- * the line exceeds max_line.
+ * The next line without its terminator (start and length). 1, 0 at the end, <0
+ * on error. File source: slide the window and read until a '\n' shows up or the
+ * line exceeds max_line.
  */
 static int next_line(struct kt_jsonl *j, const char **s, size_t *n,
 		     struct kt_error *err)

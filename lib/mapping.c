@@ -73,11 +73,11 @@ static const struct {
      {KT_FIELD_STREET, KT_FIELD_HOUSE_NUMBER, KT_FIELD_POSTCODE,
       KT_FIELD_CITY}},
     {KT_FIELD_REGISTER,
-     {KT_FIELD_REGISTER_COURT, KT_FIELD_REGISTER_TYPE,
-      KT_FIELD_REGISTER_NUMBER, KT_FIELD_IGNORE}},
+     {KT_FIELD_REGISTER_COURT, KT_FIELD_REGISTER_TYPE, KT_FIELD_REGISTER_NUMBER,
+      KT_FIELD_IGNORE}},
     {KT_FIELD_CONTACT_NAME,
-     {KT_FIELD_CONTACT_FIRST_NAME, KT_FIELD_CONTACT_LAST_NAME,
-      KT_FIELD_IGNORE, KT_FIELD_IGNORE}},
+     {KT_FIELD_CONTACT_FIRST_NAME, KT_FIELD_CONTACT_LAST_NAME, KT_FIELD_IGNORE,
+      KT_FIELD_IGNORE}},
 };
 
 static int mfail(struct kt_error *err, int code, const char *fmt, ...)
@@ -215,8 +215,8 @@ static int get_char(const json_t *obj, const char *key, char def,
 }
 
 static const char *const top_keys[] = {
-    "source", "land", "format", "encoding", "delimiter", "quote",
-    "header", "columns", NULL,
+    "source", "land",	"format",  "encoding", "delimiter",
+    "quote",  "header", "columns", NULL,
 };
 static const char *const col_keys[] = {
     "column", "index", "field", "numeric", "required", NULL,
@@ -278,11 +278,12 @@ static int load_column(struct kt_mapping *m, const json_t *c, size_t i,
 	}
 	if (col->column != NULL && col->index >= 0)
 		return mfail(err, KT_ERR_INVALID,
-			     "%s: give \"column\" or \"index\", not both", path);
+			     "%s: give \"column\" or \"index\", not both",
+			     path);
 	if (col->column == NULL && col->index < 0)
-		return mfail(err, KT_ERR_INVALID,
-			     "%s: needs \"column\"%s", path,
-			     m->format == KT_MAPPING_CSV ? " or \"index\"" : "");
+		return mfail(
+		    err, KT_ERR_INVALID, "%s: needs \"column\"%s", path,
+		    m->format == KT_MAPPING_CSV ? " or \"index\"" : "");
 	if (col->column != NULL && m->format == KT_MAPPING_CSV && !m->header)
 		return mfail(err, KT_ERR_INVALID,
 			     "%s.column: the file has no header (\"header\": "
@@ -407,8 +408,8 @@ static int load_json(const json_t *root, struct kt_mapping **out,
 			  KT_MAPPING_MAX_COLUMNS);
 		goto cleanup;
 	}
-	if ((m->columns = calloc(json_array_size(cols),
-				 sizeof(*m->columns))) == NULL) {
+	if ((m->columns = calloc(json_array_size(cols), sizeof(*m->columns))) ==
+	    NULL) {
 		r = mfail(err, KT_ERR_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -439,13 +440,14 @@ static int load_json(const json_t *root, struct kt_mapping **out,
 					if (exclusive[g].parts[k] !=
 						KT_FIELD_IGNORE &&
 					    seen[exclusive[g].parts[k]] >= 0)
-						other = seen[exclusive[g]
-								 .parts[k]];
+						other =
+						    seen[exclusive[g].parts[k]];
 			} else {
 				for (int k = 0; k < 4; k++)
 					if (exclusive[g].parts[k] == f &&
 					    f != KT_FIELD_IGNORE)
-						other = seen[exclusive[g].whole];
+						other =
+						    seen[exclusive[g].whole];
 			}
 			if (other >= 0 && other != (int)i) {
 				r = mfail(err, KT_ERR_INVALID,
@@ -491,7 +493,8 @@ int kt_mapping_load_string(const char *json, struct kt_mapping **out,
 	root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL) {
 		for (char *t = je.text; *t; t++)
-			if ((unsigned char)*t < 0x20 || (unsigned char)*t >= 0x7f)
+			if ((unsigned char)*t < 0x20 ||
+			    (unsigned char)*t >= 0x7f)
 				*t = '?';
 		return mfail(err, KT_ERR_INVALID, "line %d, column %d: %s",
 			     je.line, je.column, je.text);
@@ -527,7 +530,8 @@ int kt_mapping_load_file(const char *path, struct kt_mapping **out,
 		goto cleanup;
 	}
 	while (len < KT_MAPPING_MAX_FILE_SIZE + 1) {
-		ssize_t n = read(fd, buf + len, KT_MAPPING_MAX_FILE_SIZE + 1 - len);
+		ssize_t n =
+		    read(fd, buf + len, KT_MAPPING_MAX_FILE_SIZE + 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -568,9 +572,9 @@ json_t *kt_mapping_to_json(const struct kt_mapping *m)
 	}
 	json_object_set_new(o, "source", json_string(m->source));
 	json_object_set_new(o, "land", json_string(kt_land_code(m->land)));
-	json_object_set_new(o, "format",
-			    json_string(m->format == KT_MAPPING_JSONL ? "jsonl"
-								       : "csv"));
+	json_object_set_new(
+	    o, "format",
+	    json_string(m->format == KT_MAPPING_JSONL ? "jsonl" : "csv"));
 	if (m->format == KT_MAPPING_CSV) {
 		json_object_set_new(
 		    o, "encoding",
@@ -587,7 +591,8 @@ json_t *kt_mapping_to_json(const struct kt_mapping *m)
 		if (e == NULL)
 			continue;
 		if (c->column)
-			json_object_set_new(e, "column", json_string(c->column));
+			json_object_set_new(e, "column",
+					    json_string(c->column));
 		else
 			json_object_set_new(e, "index", json_integer(c->index));
 		json_object_set_new(e, "field",
@@ -617,10 +622,9 @@ static void trimmed(const char *s, const char **start, size_t *len)
 	*len = n;
 }
 
-int kt_mapping_bind_header(const struct kt_mapping *m,
-			   char *const *header, size_t n, const char *file,
-			   unsigned long long line, size_t *idx,
-			   struct kt_error *err)
+int kt_mapping_bind_header(const struct kt_mapping *m, char *const *header,
+			   size_t n, const char *file, unsigned long long line,
+			   size_t *idx, struct kt_error *err)
 {
 	char nb[64];
 
@@ -669,11 +673,11 @@ int kt_mapping_bind_header(const struct kt_mapping *m,
 			}
 		}
 		if (found < 0)
-			return kt_error_set(err, KT_ERR_INVALID,
-					    "%s:%llu: column '%s' is not in the "
-					    "header",
-					    file, line,
-					    tame(want, nb, sizeof(nb)));
+			return kt_error_set(
+			    err, KT_ERR_INVALID,
+			    "%s:%llu: column '%s' is not in the "
+			    "header",
+			    file, line, tame(want, nb, sizeof(nb)));
 		idx[i] = (size_t)found;
 	}
 	return KT_OK;

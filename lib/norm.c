@@ -225,7 +225,8 @@ static int cp_is_letter(uint32_t c)
 {
 	return cp_is_upper(c) || cp_is_lower(c) ||
 	       (c >= 0x370 && c != 0xfffd && c != 0x1e9e &&
-		!(c >= 0x2000 && c <= 0x2bff) && !(c >= 0x3000 && c <= 0x303f) &&
+		!(c >= 0x2000 && c <= 0x2bff) &&
+		!(c >= 0x3000 && c <= 0x303f) &&
 		!(c >= 0xfe00 && c <= 0xfe6f) && !(c >= 0xff00 && c <= 0xff0f));
 }
 
@@ -233,11 +234,11 @@ static int cp_is_letter(uint32_t c)
 
 /* U+00C0..U+00FF; "" = separator (× ÷). */
 static const char *const latin1_fold[64] = {
-    "a", "a", "a", "a", "ae", "a", "ae", "c", "e", "e", "e", "e", "i",
-    "i", "i", "i", "d", "n", "o", "o", "o", "o", "oe", "", "o", "u",
-    "u", "u", "ue", "y", "th", "ss", "a", "a", "a", "a", "ae", "a", "ae",
-    "c", "e", "e", "e", "e", "i", "i", "i", "i", "d", "n", "o", "o",
-    "o", "o", "oe", "", "o", "u", "u", "u", "ue", "y", "th", "y",
+    "a", "a", "a",  "a", "ae", "a",  "ae", "c", "e",  "e",  "e",  "e", "i",
+    "i", "i", "i",  "d", "n",  "o",  "o",  "o", "o",  "oe", "",	  "o", "u",
+    "u", "u", "ue", "y", "th", "ss", "a",  "a", "a",  "a",  "ae", "a", "ae",
+    "c", "e", "e",  "e", "e",  "i",  "i",  "i", "i",  "d",  "n",  "o", "o",
+    "o", "o", "oe", "",	 "o",  "u",  "u",  "u", "ue", "y",  "th", "y",
 };
 
 /* U+0100..U+017F base letters; '1' = "ij", '2' = "oe". */
@@ -251,11 +252,11 @@ static const char latin_ext_a_fold[129] = "aaaaaaccccccccdd"
 					  "uuuuwwyyyzzzzzzs";
 
 enum fold_kind {
-	FK_TEXT,  /* append out */
-	FK_SEP,	  /* token boundary */
-	FK_DROP,  /* apostrophe: nothing, no boundary */
-	FK_AMP,	  /* & + */
-	FK_PASS,  /* other script letter: copy UTF-8 */
+	FK_TEXT, /* append out */
+	FK_SEP,	 /* token boundary */
+	FK_DROP, /* apostrophe: nothing, no boundary */
+	FK_AMP,	 /* & + */
+	FK_PASS, /* other script letter: copy UTF-8 */
 };
 
 static enum fold_kind fold_cp(uint32_t c, char tmp[4], const char **out,
@@ -365,16 +366,16 @@ static int tokenize(const char *in, size_t len, int amp, int loose,
 				loosen(tk->buf + tk->t[tk->n - 1].off,
 				       &tk->t[tk->n - 1].len);
 			if (open)
-				tk->blen = tk->t[tk->n - 1].off +
-					   tk->t[tk->n - 1].len;
+				tk->blen =
+				    tk->t[tk->n - 1].off + tk->t[tk->n - 1].len;
 			open = 0;
 			if (k == FK_SEP || !amp)
 				continue;
 			if (tk->n >= MAX_TOKS || tk->blen + 1 > TOKBUF_CAP)
 				return KT_ERR_LIMIT;
-			tk->t[tk->n] = (struct tok){(uint16_t)tk->blen, 1,
-						    (uint16_t)start,
-						    (uint16_t)i};
+			tk->t[tk->n] =
+			    (struct tok){(uint16_t)tk->blen, 1, (uint16_t)start,
+					 (uint16_t)i};
 			tk->buf[tk->blen++] = '&';
 			tk->n++;
 			continue;
@@ -386,9 +387,9 @@ static int tokenize(const char *in, size_t len, int amp, int loose,
 		if (!open) {
 			if (tk->n >= MAX_TOKS)
 				return KT_ERR_LIMIT;
-			tk->t[tk->n] = (struct tok){(uint16_t)tk->blen, 0,
-						    (uint16_t)start,
-						    (uint16_t)i};
+			tk->t[tk->n] =
+			    (struct tok){(uint16_t)tk->blen, 0, (uint16_t)start,
+					 (uint16_t)i};
 			tk->n++;
 			open = 1;
 		}
@@ -470,10 +471,10 @@ int kt_norm_fold(const char *in, size_t len, char *out, size_t cap,
 /* ---- display ------------------------------------------------------------ */
 
 static const char *const small_words[] = {
-    "und", "u",	 "fuer", "für", "von", "vom", "van", "der", "die", "das",
-    "den", "dem", "des", "am",	"an",  "im",  "in",  "zu",  "zur", "zum",
-    "mit", "auf", "bei", "aus", "de",  "du",  "di",  "la",  "le",  "et",
-    "of",  "the", "and", "for", "a",   "i",   "ob",  "vor", "an",  NULL,
+    "und", "u",	  "fuer", "für", "von", "vom", "van", "der", "die", "das",
+    "den", "dem", "des",  "am",	 "an",	"im",  "in",  "zu",  "zur", "zum",
+    "mit", "auf", "bei",  "aus", "de",	"du",  "di",  "la",  "le",  "et",
+    "of",  "the", "and",  "for", "a",	"i",   "ob",  "vor", "an",  NULL,
 };
 
 static int is_small_word(const char *lower, size_t n)
@@ -572,7 +573,8 @@ static size_t collapse(const char *s, size_t len, char *out, size_t cap)
 			continue;
 		}
 		/* U+00A0 no-break space */
-		if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] == 0xa0) {
+		if (c == 0xc2 && i + 1 < len &&
+		    (unsigned char)s[i + 1] == 0xa0) {
 			i++;
 			gap = 1;
 			continue;
@@ -586,8 +588,7 @@ static size_t collapse(const char *s, size_t len, char *out, size_t cap)
 	return w;
 }
 
-static int display_n(const char *in, size_t len, int keep_short,
-		     struct sbuf *o)
+static int display_n(const char *in, size_t len, int keep_short, struct sbuf *o)
 {
 	char tmp[KT_NORM_TEXT_MAX + 2];
 	size_t n;
@@ -688,20 +689,24 @@ struct lf_pattern {
 #define P(lf, disp, ...)                                                       \
 	{                                                                      \
 		lf, disp, {__VA_ARGS__},                                       \
-		    sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *) \
+		    sizeof((const char *[]){__VA_ARGS__}) /                    \
+			sizeof(const char *)                                   \
 	}
 
 /* Every spelling of the reference table (section 6), as folded tokens. */
 static const struct lf_pattern lf_patterns[] = {
     /* & Co. forms first: with "longest match wins" order does not matter,
      * but reading them together shows which capital company they name. */
-    P(KT_LF_GMBH_CO_KG, "GmbH & Co. KG", "gmbh", AMP, CO, "kg|kommanditgesellschaft"),
+    P(KT_LF_GMBH_CO_KG, "GmbH & Co. KG", "gmbh", AMP, CO,
+      "kg|kommanditgesellschaft"),
     P(KT_LF_GMBH_CO_KG, "GmbH & Co. KG", "gmbh", CO, "kg"),
     P(KT_LF_GMBH_CO_KG, "GmbH & Co. KG", "gmbh", AMP, "cokg"),
     P(KT_LF_GMBH_CO_KG, "GmbH & Co. KG", "g", "m", "b", "h", AMP, CO, "kg"),
     P(KT_LF_GMBH_CO_KG, "mbH & Co. KG", "mbh", AMP, CO, "kg"),
-    P(KT_LF_GMBH_CO_KG, "UG (haftungsbeschränkt) & Co. KG", "ug", HAFTB, AMP, CO, "kg"),
-    P(KT_LF_GMBH_CO_KG, "UG (haftungsbeschränkt) & Co. KG", "ug", AMP, CO, "kg"),
+    P(KT_LF_GMBH_CO_KG, "UG (haftungsbeschränkt) & Co. KG", "ug", HAFTB, AMP,
+      CO, "kg"),
+    P(KT_LF_GMBH_CO_KG, "UG (haftungsbeschränkt) & Co. KG", "ug", AMP, CO,
+      "kg"),
     P(KT_LF_GMBH_CO_KG, "AG & Co. KG", "ag", AMP, CO, "kg"),
     P(KT_LF_GMBH_CO_KG, "SE & Co. KG", "se", AMP, CO, "kg"),
     P(KT_LF_GMBH_CO_KG, "Ltd. & Co. KG", "ltd", AMP, CO, "kg"),
@@ -717,7 +722,8 @@ static const struct lf_pattern lf_patterns[] = {
     P(KT_LF_SE, "SE", "europaeische|europaische", "gesellschaft"),
     P(KT_LF_GGMBH, "gGmbH", "ggmbh"),
     P(KT_LF_GGMBH, "gGmbH", "gemeinnuetzige|gemeinnutzige", "gmbh"),
-    P(KT_LF_GGMBH, "gGmbH", "gemeinnuetzige|gemeinnutzige", "gesellschaft", "mit", BESCHR, "haftung"),
+    P(KT_LF_GGMBH, "gGmbH", "gemeinnuetzige|gemeinnutzige", "gesellschaft",
+      "mit", BESCHR, "haftung"),
     P(KT_LF_GMBH, "GmbH", "gmbh"),
     P(KT_LF_GMBH, "GmbH", "gesmbh"),
     P(KT_LF_GMBH, "GmbH", "g", "m", "b", "h"),
@@ -757,8 +763,10 @@ static const struct lf_pattern lf_patterns[] = {
     P(KT_LF_PARTG, "PartG mbB", "partg", "mbb"),
     P(KT_LF_PARTG, "PartG mbB", "partgmbb"),
     P(KT_LF_PARTG, "Partnerschaftsgesellschaft", "partnerschaftsgesellschaft"),
-    P(KT_LF_PARTG, "Partnerschaftsgesellschaft mbB", "partnerschaftsgesellschaft", "mbb"),
-    P(KT_LF_PARTG, "Partnerschaftsgesellschaft mbB", "partnerschaftsgesellschaft", "mit", BESCHR, "berufshaftung"),
+    P(KT_LF_PARTG, "Partnerschaftsgesellschaft mbB",
+      "partnerschaftsgesellschaft", "mbb"),
+    P(KT_LF_PARTG, "Partnerschaftsgesellschaft mbB",
+      "partnerschaftsgesellschaft", "mit", BESCHR, "berufshaftung"),
     P(KT_LF_PARTG, "Partnerschaft", "partnerschaft"),
     P(KT_LF_PARTG, "Partnerschaft mbB", "partnerschaft", "mbb"),
     P(KT_LF_PARTG, "& Partner", AMP, "partner"),
@@ -879,8 +887,8 @@ int kt_norm_legal_form(const char *text, enum kt_lf *out)
 		return KT_OK;
 	}
 	if (tk.n == 1)
-		for (size_t i = 0; i < sizeof(lf_column_words) /
-					   sizeof(lf_column_words[0]);
+		for (size_t i = 0;
+		     i < sizeof(lf_column_words) / sizeof(lf_column_words[0]);
 		     i++)
 			if (tok_match(&tk, 0, lf_column_words[i].word)) {
 				*out = lf_column_words[i].lf;
@@ -981,8 +989,8 @@ int kt_norm_company_name(const char *raw, const char *lf_column,
 		     s < sizeof(state_patterns) / sizeof(state_patterns[0]);
 		     s++) {
 			L = pat_len(state_patterns[s].t, 4);
-			if (L < e && pat_match_at(&tk, e, state_patterns[s].t,
-						  L)) {
+			if (L < e &&
+			    pat_match_at(&tk, e, state_patterns[s].t, L)) {
 				e -= L;
 				state |= state_patterns[s].state;
 				again = 1;
@@ -1011,8 +1019,8 @@ int kt_norm_company_name(const char *raw, const char *lf_column,
 		}
 	}
 	out->legal_form_in_name = p_lf >= 0 ? lf_patterns[p_lf].lf
-			       : inh	   ? KT_LF_EINZEL
-					   : KT_LF_NONE;
+				  : inh	    ? KT_LF_EINZEL
+					    : KT_LF_NONE;
 	out->state = state;
 
 	if (lf_column != NULL && *lf_column != '\0') {
@@ -1233,7 +1241,8 @@ int kt_norm_street_split(const char *in, char *street, size_t scap,
 		size_t wl = we[nw - 1] - ws[nw - 1];
 		for (i = 1; i < wl; i++)
 			if (is_digit((unsigned char)w[i]) &&
-			    (w[i - 1] == '.' || is_alpha((unsigned char)w[i - 1])))
+			    (w[i - 1] == '.' ||
+			     is_alpha((unsigned char)w[i - 1])))
 				break;
 		if (i < wl && numberish(w + i, wl - i, 1) &&
 		    (w[i - 1] == '.' || i >= 3)) {
@@ -1309,8 +1318,8 @@ int kt_norm_street_is_po_box(const char *street)
 	if (kt_norm_fold(street, strnlen(street, 48), key, sizeof(key), 0) !=
 	    KT_OK)
 		return 0;
-	return strncmp(key, "postfach", 8) == 0 || strncmp(key, "pf ", 3) == 0 ||
-	       strcmp(key, "pf") == 0;
+	return strncmp(key, "postfach", 8) == 0 ||
+	       strncmp(key, "pf ", 3) == 0 || strcmp(key, "pf") == 0;
 }
 
 int kt_norm_house_number(const char *in, char *out, size_t cap,
@@ -1504,8 +1513,7 @@ int kt_norm_address_line(const char *in, struct kt_norm_address *out,
 		sb_init(&sb, street, sizeof(street));
 		sb_put(&sb, tmp + ss, se - ss);
 		if (kt_norm_street_split(street, out->street,
-					 sizeof(out->street),
-					 out->house_number,
+					 sizeof(out->street), out->house_number,
 					 sizeof(out->house_number)) != KT_OK)
 			return kt_error_set(err, KT_ERR_LIMIT,
 					    "address too long");
@@ -1517,7 +1525,8 @@ int kt_norm_address_line(const char *in, struct kt_norm_address *out,
 
 static int atext(unsigned char c)
 {
-	return is_digit(c) || is_alpha(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+	return is_digit(c) || is_alpha(c) ||
+	       (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
 }
 
 int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
@@ -1529,7 +1538,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 	if (cap > 0)
 		out[0] = '\0';
 	if (in == NULL)
-		return kt_error_set(err, KT_ERR_INVALID, "empty e-mail address");
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "empty e-mail address");
 	b = strnlen(in, 4 * KT_NORM_EMAIL_MAX);
 	a = 0;
 	while (a < b && is_space((unsigned char)in[a]))
@@ -1543,7 +1553,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 		b--;
 	}
 	if (a == b)
-		return kt_error_set(err, KT_ERR_INVALID, "empty e-mail address");
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "empty e-mail address");
 	if (b - a > KT_NORM_EMAIL_MAX)
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "e-mail address longer than %d characters",
@@ -1566,7 +1577,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 		out[c] = '\0';
 	}
 	if (n >= cap)
-		return kt_error_set(err, KT_ERR_LIMIT, "e-mail address too long");
+		return kt_error_set(err, KT_ERR_LIMIT,
+				    "e-mail address too long");
 	if (nat == 0)
 		return kt_error_set(err, KT_ERR_INVALID, "missing '@'");
 	if (nat > 1)
@@ -1612,8 +1624,9 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 				continue;
 			lab = i - ls;
 			if (lab == 0)
-				return kt_error_set(err, KT_ERR_INVALID,
-						    "empty label in the domain");
+				return kt_error_set(
+				    err, KT_ERR_INVALID,
+				    "empty label in the domain");
 			if (lab > 63)
 				return kt_error_set(
 				    err, KT_ERR_INVALID,
@@ -1645,7 +1658,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 				    err, KT_ERR_INVALID,
 				    "top-level domain too short");
 			for (size_t k = tld_s; k < dl; k++)
-				if (is_digit((unsigned char)d[k]) || d[k] == '-')
+				if (is_digit((unsigned char)d[k]) ||
+				    d[k] == '-')
 					return kt_error_set(
 					    err, KT_ERR_INVALID,
 					    "top-level domain must be letters");
@@ -1656,8 +1670,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 
 /* ---- persons ------------------------------------------------------------ */
 
-int kt_norm_person_name(const char *in, char *display, size_t dcap,
-			char *key, size_t kcap)
+int kt_norm_person_name(const char *in, char *display, size_t dcap, char *key,
+			size_t kcap)
 {
 	char tmp[KT_NORM_TEXT_MAX + 2], ordered[KT_NORM_TEXT_MAX + 4];
 	size_t len, comma = (size_t)-1, n = 0;
@@ -1682,7 +1696,8 @@ int kt_norm_person_name(const char *in, char *display, size_t dcap,
 		}
 	/* "Müller, Hans" -> "Hans Müller" (one comma only). */
 	sb_init(&ob, ordered, sizeof(ordered));
-	if (comma != (size_t)-1 && memchr(tmp + comma + 1, ',', len - comma - 1) == NULL) {
+	if (comma != (size_t)-1 &&
+	    memchr(tmp + comma + 1, ',', len - comma - 1) == NULL) {
 		size_t s = comma + 1;
 		while (s < len && tmp[s] == ' ')
 			s++;

@@ -79,8 +79,8 @@ static void draw(struct kt_progress *p, uint64_t done, uint64_t items,
 	if (p->total > 0) {
 		pct = (int)(done >= p->total ? 100 : done * 100 / p->total);
 		if (!final && done > 0 && done < p->total && el > 0.5) {
-			double left = el * (double)(p->total - done) /
-				      (double)done;
+			double left =
+			    el * (double)(p->total - done) / (double)done;
 			kt_progress_format_eta(eta, sizeof(eta),
 					       (uint64_t)(left + 0.5));
 		}

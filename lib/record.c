@@ -309,10 +309,10 @@ int kt_rec_parse_date(const char *in, char out[11])
 
 int kt_rec_parse_bool(const char *in, int *out)
 {
-	static const char *const yes[] = {"1", "true", "ja", "j", "yes",
-					  "y", "x", "wahr", NULL};
-	static const char *const no[] = {"0",	  "false", "nein", "n",
-					 "no",	  "falsch", "",	   NULL};
+	static const char *const yes[] = {"1", "true", "ja",   "j", "yes",
+					  "y", "x",    "wahr", NULL};
+	static const char *const no[] = {"0",  "false",	 "nein", "n",
+					 "no", "falsch", "",	 NULL};
 	char buf[16];
 	size_t n;
 	const char *s;
@@ -480,9 +480,9 @@ static void build_ident(struct kt_rec *r, const struct kt_mapping *m,
 		char out[14];
 
 		r->taxno.raw = s;
-		r->taxno.valid = kt_ident_taxno_resolve(s, cand, 3, out,
-							&r->taxno_land,
-							&e) == KT_OK;
+		r->taxno.valid =
+		    kt_ident_taxno_resolve(s, cand, 3, out, &r->taxno_land,
+					   &e) == KT_OK;
 		r->taxno.norm = ar_strdup(r, out);
 		if (!r->taxno.valid)
 			add_issue(r, KT_FIELD_TAX_NUMBER, "%s", e.msg);
@@ -592,12 +592,13 @@ static void build_contact(struct kt_rec *r, const struct row_view *rv)
 
 	if (name[0] == '\0' && (rv->v[KT_FIELD_CONTACT_FIRST_NAME][0] ||
 				rv->v[KT_FIELD_CONTACT_LAST_NAME][0]))
-		name = ar_printf(r, "%s%s%s", rv->v[KT_FIELD_CONTACT_FIRST_NAME],
-				 rv->v[KT_FIELD_CONTACT_FIRST_NAME][0] &&
-					 rv->v[KT_FIELD_CONTACT_LAST_NAME][0]
-				     ? " "
-				     : "",
-				 rv->v[KT_FIELD_CONTACT_LAST_NAME]);
+		name =
+		    ar_printf(r, "%s%s%s", rv->v[KT_FIELD_CONTACT_FIRST_NAME],
+			      rv->v[KT_FIELD_CONTACT_FIRST_NAME][0] &&
+				      rv->v[KT_FIELD_CONTACT_LAST_NAME][0]
+				  ? " "
+				  : "",
+			      rv->v[KT_FIELD_CONTACT_LAST_NAME]);
 	if (name[0] != '\0' &&
 	    kt_norm_person_name(name, d, sizeof(d), k, sizeof(k)) == KT_OK) {
 		r->contact.name = ar_strdup(r, d);
@@ -635,7 +636,8 @@ static void build_contact(struct kt_rec *r, const struct row_view *rv)
 		r->contact.email_verified = 0;
 	r->contact.password_hash = rv->v[KT_FIELD_CONTACT_PASSWORD_HASH];
 	if (rv->v[KT_FIELD_CONTACT_ROLE][0] != '\0' &&
-	    kt_norm_display(rv->v[KT_FIELD_CONTACT_ROLE], d, sizeof(d)) == KT_OK)
+	    kt_norm_display(rv->v[KT_FIELD_CONTACT_ROLE], d, sizeof(d)) ==
+		KT_OK)
 		r->contact.role = ar_strdup(r, d);
 }
 
@@ -697,9 +699,8 @@ int kt_rec_build(struct kt_rec *r, const struct kt_mapping *m,
 
 	if (rv.v[KT_FIELD_NAME][0] == '\0')
 		return reject(rej, KT_FIELD_NAME, "missing company name");
-	if (kt_norm_company_name(rv.v[KT_FIELD_NAME],
-				 rv.v[KT_FIELD_LEGAL_FORM], &nc,
-				 &e) != KT_OK)
+	if (kt_norm_company_name(rv.v[KT_FIELD_NAME], rv.v[KT_FIELD_LEGAL_FORM],
+				 &nc, &e) != KT_OK)
 		return reject(rej, KT_FIELD_NAME, "%s", e.msg);
 	r->name.raw = rv.v[KT_FIELD_NAME];
 	r->name.display = ar_strdup(r, nc.display);
@@ -725,8 +726,8 @@ int kt_rec_build(struct kt_rec *r, const struct kt_mapping *m,
 		if (kt_rec_parse_date(s, d) == KT_OK)
 			r->confirmed_at = ar_strdup(r, d);
 		else
-			add_issue(r, KT_FIELD_CONFIRMED_AT,
-				  "not a date: '%s'", s);
+			add_issue(r, KT_FIELD_CONFIRMED_AT, "not a date: '%s'",
+				  s);
 	}
 	build_address(r, m, &rv);
 	build_register(r, &rv);
@@ -739,8 +740,8 @@ int kt_rec_build(struct kt_rec *r, const struct kt_mapping *m,
 
 int kt_rec_id(const struct kt_rec *r, char *buf, size_t cap)
 {
-	int n = snprintf(buf, cap, "%s:%s", kt_land_code(r->land),
-			 r->account_id);
+	int n =
+	    snprintf(buf, cap, "%s:%s", kt_land_code(r->land), r->account_id);
 
 	return (n < 0 || (size_t)n >= cap) ? KT_ERR_LIMIT : KT_OK;
 }
@@ -792,14 +793,12 @@ static void jb_lit(struct kt_rec_arena *a, const char *s)
 
 /* 1 for bytes that need escaping in a JSON string. */
 static const unsigned char json_esc[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
 };
 
 static void jb_str(struct kt_rec_arena *a, const char *s)
@@ -862,10 +861,10 @@ static void jb_str(struct kt_rec_arena *a, const char *s)
 	do {                                                                   \
 		if (v)                                                         \
 			jb_put((a), ",\"" k "\":true",                         \
-			       sizeof(",\"" k "\":true") - 1);                  \
+			       sizeof(",\"" k "\":true") - 1);                 \
 		else                                                           \
 			jb_put((a), ",\"" k "\":false",                        \
-			       sizeof(",\"" k "\":false") - 1);                 \
+			       sizeof(",\"" k "\":false") - 1);                \
 	} while (0)
 
 static void jb_ident(struct kt_rec_arena *a, const char *key,
@@ -1051,8 +1050,7 @@ static void jident(struct jin *in, const json_t *root, const char *key,
 	id->valid = jbool(in, o, path, "valid");
 }
 
-int kt_rec_from_json(struct kt_rec *r, const json_t *obj,
-		     struct kt_error *err)
+int kt_rec_from_json(struct kt_rec *r, const json_t *obj, struct kt_error *err)
 {
 	struct jin in = {r, err, 0};
 	const json_t *o, *v;
@@ -1091,8 +1089,9 @@ int kt_rec_from_json(struct kt_rec *r, const json_t *obj,
 		size_t i;
 		json_t *e;
 		if (!json_is_array(v))
-			return kt_error_set(err, KT_ERR_INVALID,
-					    "record: .state: expected an array");
+			return kt_error_set(
+			    err, KT_ERR_INVALID,
+			    "record: .state: expected an array");
 		json_array_foreach(v, i, e)
 		{
 			for (unsigned k = 0; k < 3; k++)
@@ -1138,8 +1137,7 @@ int kt_rec_from_json(struct kt_rec *r, const json_t *obj,
 	if (!in.failed && (v = json_object_get(obj, "emails")) != NULL) {
 		size_t i;
 		json_t *e;
-		if (!json_is_array(v) ||
-		    json_array_size(v) > KT_REC_MAX_EMAILS)
+		if (!json_is_array(v) || json_array_size(v) > KT_REC_MAX_EMAILS)
 			return kt_error_set(err, KT_ERR_INVALID,
 					    "record: .emails: expected an "
 					    "array of at most %d strings",
@@ -1201,10 +1199,11 @@ int kt_rec_from_json(struct kt_rec *r, const json_t *obj,
 	return KT_OK;
 }
 
-/* ---- matcher row ---------------------------------------------------------- */
+/* ---- matcher row ----------------------------------------------------------
+ */
 
 static const char *const match_cols[KT_REC_MATCH_NCOLS] = {
-    "name_key", "legal_form", "vat",	  "taxno",	  "register",
+    "name_key", "legal_form", "vat",	"taxno",	"register",
     "postcode", "city",	      "street", "house_number", "email",
 };
 
@@ -1248,9 +1247,9 @@ int kt_rec_match_row(struct kt_rec *r, const char *row[KT_REC_MATCH_NCOLS])
 
 	/* lower-cased, unique, sorted */
 	for (size_t i = 0; i <= r->n_emails; i++) {
-		const char *e = i < r->n_emails ? r->emails[i]
-			       : r->contact.email_valid ? r->contact.email
-							: NULL;
+		const char *e = i < r->n_emails		 ? r->emails[i]
+				: r->contact.email_valid ? r->contact.email
+							 : NULL;
 		char *low;
 		size_t k, n;
 
@@ -1260,8 +1259,9 @@ int kt_rec_match_row(struct kt_rec *r, const char *row[KT_REC_MATCH_NCOLS])
 		if ((low = ar_alloc(r, n + 1)) == NULL)
 			return KT_ERR_NOMEM;
 		for (k = 0; k <= n; k++)
-			low[k] = (e[k] >= 'A' && e[k] <= 'Z') ? (char)(e[k] + 32)
-							     : e[k];
+			low[k] = (e[k] >= 'A' && e[k] <= 'Z')
+				     ? (char)(e[k] + 32)
+				     : e[k];
 		for (k = 0; k < nm; k++)
 			if (strcmp(mails[k], low) == 0)
 				break;

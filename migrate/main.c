@@ -23,20 +23,21 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: kontor-migrate COMMAND [OPTIONS]\n"
-		"       kontor-migrate --help | --version\n"
-		"\n"
-		"Consolidates the states' company-account exports into unified\n"
-		"kontor accounts.\n"
-		"\n"
-		"Commands:\n"
-		"  import     read exports through their mapping files, normalise\n"
-		"             them into records.jsonl and list rejected rows\n"
-		"  generate   write realistic synthetic exports of all sixteen\n"
-		"             Länder with mapping files and ground truth\n"
-		"\n"
-		"'kontor-migrate COMMAND --help' describes a command.\n");
+	fprintf(
+	    out,
+	    "Usage: kontor-migrate COMMAND [OPTIONS]\n"
+	    "       kontor-migrate --help | --version\n"
+	    "\n"
+	    "Consolidates the states' company-account exports into unified\n"
+	    "kontor accounts.\n"
+	    "\n"
+	    "Commands:\n"
+	    "  import     read exports through their mapping files, normalise\n"
+	    "             them into records.jsonl and list rejected rows\n"
+	    "  generate   write realistic synthetic exports of all sixteen\n"
+	    "             Länder with mapping files and ground truth\n"
+	    "\n"
+	    "'kontor-migrate COMMAND --help' describes a command.\n");
 }
 
 static const char IMPORT_HELP[] =
@@ -144,7 +145,8 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name,
 static int parse_progress(const char *s, enum kt_progress_mode *m)
 {
 	if (strcmp(s, "auto") == 0)
-		*m = isatty(STDERR_FILENO) ? KT_PROGRESS_BAR : KT_PROGRESS_LINES;
+		*m =
+		    isatty(STDERR_FILENO) ? KT_PROGRESS_BAR : KT_PROGRESS_LINES;
 	else if (strcmp(s, "bar") == 0)
 		*m = KT_PROGRESS_BAR;
 	else if (strcmp(s, "plain") == 0)
@@ -246,7 +248,8 @@ static int cmd_import(int argc, char **argv)
 		goto cleanup;
 	}
 	if (o.out_path == NULL || o.rejects_path == NULL) {
-		rc = bad_usage("import", "%s", "--out and --rejects are required");
+		rc = bad_usage("import", "%s",
+			       "--out and --rejects are required");
 		goto cleanup;
 	}
 	if (kt_import_run(src, n_src, &o, &sum, &err) != KT_OK) {
@@ -257,8 +260,8 @@ static int cmd_import(int argc, char **argv)
 	if (json) {
 		json_t *j = kt_import_summary_json(&sum);
 		if (j != NULL) {
-			json_dumpf(j, stdout, JSON_INDENT(2) |
-						  JSON_PRESERVE_ORDER);
+			json_dumpf(j, stdout,
+				   JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 			fputc('\n', stdout);
 		}
 		json_decref(j);
@@ -301,23 +304,25 @@ static int cmd_generate(int argc, char **argv)
 					  &missing))) {
 			if (kt_parse_uint(v, KT_GEN_MAX_RECORDS, &n) != KT_OK ||
 			    n < 16)
-				return bad_usage("generate",
-						 "--records: expected a number "
-						 "from 16 to 50000000, got '%s'",
-						 v);
+				return bad_usage(
+				    "generate",
+				    "--records: expected a number "
+				    "from 16 to 50000000, got '%s'",
+				    v);
 			o.records = n;
 		} else if ((v = opt_value(argc, argv, &i, "--out", &missing))) {
 			o.out_dir = v;
 		} else if ((v = opt_value(argc, argv, &i, "--progress",
 					  &missing))) {
 			if (parse_progress(v, &o.progress) != 0)
-				return bad_usage("generate",
-						 "--progress: unknown mode '%s'",
-						 v);
+				return bad_usage(
+				    "generate", "--progress: unknown mode '%s'",
+				    v);
 		} else if (missing) {
 			return bad_usage("generate", "%s needs a value", a);
 		} else {
-			return bad_usage("generate", "unknown argument '%s'", a);
+			return bad_usage("generate", "unknown argument '%s'",
+					 a);
 		}
 	}
 	if (o.records == 0 || o.out_dir == NULL)

@@ -70,10 +70,10 @@ struct kt_csv;
 
 /* One record; pointers valid until the next kt_csv_next()/kt_csv_free(). */
 struct kt_csv_row {
-	size_t n;	     /* number of fields (>= 1) */
-	char **field;	     /* UTF-8, NUL-terminated */
-	size_t *len;	     /* byte length of each field */
-	uint64_t line;	     /* line where the record starts (1-based) */
+	size_t n;      /* number of fields (>= 1) */
+	char **field;  /* UTF-8, NUL-terminated */
+	size_t *len;   /* byte length of each field */
+	uint64_t line; /* line where the record starts (1-based) */
 };
 
 /*

@@ -33,11 +33,11 @@ struct kt_import_source {
 };
 
 struct kt_import_opts {
-	const char *out_path;	   /* records.jsonl (required) */
-	const char *rejects_path;  /* rejects.csv (required) */
-	const char *encoding;	   /* overrides every mapping's, or NULL */
+	const char *out_path;	  /* records.jsonl (required) */
+	const char *rejects_path; /* rejects.csv (required) */
+	const char *encoding;	  /* overrides every mapping's, or NULL */
 	enum kt_progress_mode progress;
-	FILE *progress_out;	   /* default stderr */
+	FILE *progress_out; /* default stderr */
 };
 
 struct kt_import_summary {

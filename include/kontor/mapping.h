@@ -28,25 +28,25 @@
 
 /* The canonical fields of a company account as exported by a Land. */
 enum kt_field {
-	KT_FIELD_IGNORE = 0,	      /* a column the import skips */
-	KT_FIELD_ACCOUNT_ID,	      /* legacy account id (required) */
-	KT_FIELD_CONFIRMED_AT,	      /* date the data was last confirmed */
-	KT_FIELD_NAME,		      /* company name (required) */
-	KT_FIELD_LEGAL_FORM,	      /* legal form in its own column */
-	KT_FIELD_VAT_ID,	      /* USt-IdNr */
-	KT_FIELD_TAX_NUMBER,	      /* Steuernummer */
-	KT_FIELD_W_IDNR,	      /* Wirtschafts-Identifikationsnummer */
-	KT_FIELD_REGISTER,	      /* free text "HRB 1234, AG Kiel" */
-	KT_FIELD_REGISTER_COURT,      /* ... or split in three columns */
+	KT_FIELD_IGNORE = 0,	 /* a column the import skips */
+	KT_FIELD_ACCOUNT_ID,	 /* legacy account id (required) */
+	KT_FIELD_CONFIRMED_AT,	 /* date the data was last confirmed */
+	KT_FIELD_NAME,		 /* company name (required) */
+	KT_FIELD_LEGAL_FORM,	 /* legal form in its own column */
+	KT_FIELD_VAT_ID,	 /* USt-IdNr */
+	KT_FIELD_TAX_NUMBER,	 /* Steuernummer */
+	KT_FIELD_W_IDNR,	 /* Wirtschafts-Identifikationsnummer */
+	KT_FIELD_REGISTER,	 /* free text "HRB 1234, AG Kiel" */
+	KT_FIELD_REGISTER_COURT, /* ... or split in three columns */
 	KT_FIELD_REGISTER_TYPE,
 	KT_FIELD_REGISTER_NUMBER,
-	KT_FIELD_ADDRESS_LINE,	      /* "Hauptstr. 12a, 24103 Kiel" */
-	KT_FIELD_STREET,	      /* with or without the house number */
+	KT_FIELD_ADDRESS_LINE, /* "Hauptstr. 12a, 24103 Kiel" */
+	KT_FIELD_STREET,       /* with or without the house number */
 	KT_FIELD_HOUSE_NUMBER,
 	KT_FIELD_POSTCODE,
 	KT_FIELD_CITY,
-	KT_FIELD_EMAIL,		      /* company e-mail(s); repeatable */
-	KT_FIELD_CONTACT_NAME,	      /* "Hans Müller" / "Müller, Hans" */
+	KT_FIELD_EMAIL,	       /* company e-mail(s); repeatable */
+	KT_FIELD_CONTACT_NAME, /* "Hans Müller" / "Müller, Hans" */
 	KT_FIELD_CONTACT_FIRST_NAME,
 	KT_FIELD_CONTACT_LAST_NAME,
 	KT_FIELD_CONTACT_EMAIL,
@@ -67,12 +67,12 @@ enum kt_mapping_format {
 };
 
 struct kt_mapping_column {
-	char *column;	   /* header name, or JSON path for JSON Lines;
-			      NULL when addressed by index */
-	int index;	   /* 0-based CSV column, or -1 */
+	char *column; /* header name, or JSON path for JSON Lines;
+			 NULL when addressed by index */
+	int index;    /* 0-based CSV column, or -1 */
 	enum kt_field field;
-	int numeric;	   /* postcode stored as a number ("1067.0") */
-	int required;	   /* reject the row when empty */
+	int numeric;  /* postcode stored as a number ("1067.0") */
+	int required; /* reject the row when empty */
 };
 
 struct kt_mapping {
@@ -111,9 +111,8 @@ json_t *kt_mapping_to_json(const struct kt_mapping *m);
  * header may be NULL for files without a header (indexes only; then n is
  * the number of fields of the first record).
  */
-int kt_mapping_bind_header(const struct kt_mapping *m,
-			   char *const *header, size_t n, const char *file,
-			   unsigned long long line, size_t *idx,
-			   struct kt_error *err);
+int kt_mapping_bind_header(const struct kt_mapping *m, char *const *header,
+			   size_t n, const char *file, unsigned long long line,
+			   size_t *idx, struct kt_error *err);
 
 #endif

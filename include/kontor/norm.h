@@ -152,10 +152,11 @@ int kt_norm_company_name(const char *raw, const char *lf_column,
 
 /* ---- addresses ---------------------------------------------------------- */
 
-#define KT_NORM_PLZ_PADDED 0x1u	 /* 4 digits: a leading 0 was restored */
-#define KT_NORM_PLZ_NUMBER 0x2u	 /* written as a number ("1067.0") */
-#define KT_NORM_PLZ_OFF_LAND 0x4u /* restored, but the Land given has no
-				    postcodes below 10000 */
+#define KT_NORM_PLZ_PADDED 0x1u /* 4 digits: a leading 0 was restored */
+#define KT_NORM_PLZ_NUMBER 0x2u /* written as a number ("1067.0") */
+#define KT_NORM_PLZ_OFF_LAND                                                   \
+	0x4u /* restored, but the Land given has no                            \
+	       postcodes below 10000 */
 
 /*
  * German postcode to 5 digits. Accepts surrounding spaces and a "D-"/"DE-"
@@ -242,7 +243,7 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err);
  * capitalised; the display keeps academic titles, drops salutations (Herr,
  * Frau); the key drops both and folds ("hans mueller").
  */
-int kt_norm_person_name(const char *in, char *display, size_t dcap,
-			char *key, size_t kcap);
+int kt_norm_person_name(const char *in, char *display, size_t dcap, char *key,
+			size_t kcap);
 
 #endif

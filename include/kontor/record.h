@@ -39,10 +39,10 @@ struct kt_rec_register {
 	const char *court;    /* canonical name, or as written if unknown */
 	const char *court_id; /* "" when the court is unknown */
 	int court_known;
-	const char *type;     /* "HRA", "HRB", "GnR", "PR", "VR", "GsR" */
+	const char *type; /* "HRA", "HRB", "GnR", "PR", "VR", "GsR" */
 	const char *number;
 	const char *suffix;
-	int valid;	      /* type and number parsed */
+	int valid; /* type and number parsed */
 };
 
 /* A problem with one field of a record that was kept. */
@@ -54,10 +54,10 @@ struct kt_rec_issue {
 struct kt_rec_arena;
 
 struct kt_rec {
-	enum kt_land land;     /* exporting portal */
-	const char *source;    /* mapping's source label */
-	const char *file;      /* input file */
-	uint64_t line;	       /* line of the row in it */
+	enum kt_land land;  /* exporting portal */
+	const char *source; /* mapping's source label */
+	const char *file;   /* input file */
+	uint64_t line;	    /* line of the row in it */
 	const char *account_id;
 	const char *confirmed_at; /* "YYYY-MM-DD" or "" */
 	struct {
@@ -125,8 +125,7 @@ int kt_rec_write_json(struct kt_rec *r, FILE *out);
  * Read a record written by kt_rec_write_json (r is reset first).
  * Errors: "record: .name.key: expected a string" (KT_ERR_INVALID).
  */
-int kt_rec_from_json(struct kt_rec *r, const json_t *obj,
-		     struct kt_error *err);
+int kt_rec_from_json(struct kt_rec *r, const json_t *obj, struct kt_error *err);
 
 /*
  * The matcher's view: KT_REC_MATCH_NCOLS strings in this order

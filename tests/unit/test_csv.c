@@ -26,8 +26,8 @@ static int dump(const char *data, size_t len, const struct kt_csv_opts *o,
 	if ((r = kt_csv_open_mem("t.csv", data, len, o, &c, err)) != KT_OK)
 		return r;
 	while ((r = kt_csv_next(c, &row, err)) == 1) {
-		w += (size_t)snprintf(out + w, cap - w, "@%llu:",
-				      (unsigned long long)row.line);
+		w += (size_t)snprintf(out + w, cap - w,
+				      "@%llu:", (unsigned long long)row.line);
 		for (size_t i = 0; i < row.n; i++) {
 			assert_int_equal(strlen(row.field[i]), row.len[i]);
 			w += (size_t)snprintf(out + w, cap - w, "%s%s",
@@ -135,17 +135,17 @@ static void test_encodings(void **state)
 	{
 		char out[32];
 		size_t n, bad;
-		assert_int_equal(kt_csv_to_utf8(KT_CSV_WINDOWS_1252,
-						"\x9f\x8a", 2, out, &n, &bad),
+		assert_int_equal(kt_csv_to_utf8(KT_CSV_WINDOWS_1252, "\x9f\x8a",
+						2, out, &n, &bad),
 				 KT_OK);
 		assert_string_equal(out, "ŸŠ");
 		assert_int_equal(kt_csv_to_utf8(KT_CSV_WINDOWS_1252, "ab\x81",
 						3, out, &n, &bad),
 				 KT_ERR_INVALID);
 		assert_int_equal(bad, 2);
-		assert_int_equal(kt_csv_to_utf8(KT_CSV_UTF8, "\xc3", 1, out,
-						&n, &bad),
-				 KT_ERR_INVALID);
+		assert_int_equal(
+		    kt_csv_to_utf8(KT_CSV_UTF8, "\xc3", 1, out, &n, &bad),
+		    KT_ERR_INVALID);
 	}
 }
 
@@ -199,9 +199,9 @@ static void test_sticky_error(void **state)
 	struct kt_error err;
 	const char *data = "ok\n\"bad\n";
 
-	assert_int_equal(kt_csv_open_mem("s.csv", data, strlen(data), NULL, &c,
-					 &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_csv_open_mem("s.csv", data, strlen(data), NULL, &c, &err),
+	    KT_OK);
 	assert_int_equal(kt_csv_next(c, &row, &err), 1);
 	assert_int_equal(kt_csv_next(c, &row, &err), KT_ERR_INVALID);
 	kt_error_clear(&err);
@@ -294,8 +294,8 @@ static void test_garbage(void **state)
 				 KT_OK);
 		while ((r = kt_csv_next(c, &row, &err)) == 1) {
 			for (size_t i = 0; i < row.n; i++)
-				assert_true(kt_utf8_valid(row.field[i],
-							  row.len[i]));
+				assert_true(
+				    kt_utf8_valid(row.field[i], row.len[i]));
 			rows++;
 		}
 		assert_true(r == 0 || r == KT_ERR_INVALID || r == KT_ERR_LIMIT);

@@ -101,8 +101,8 @@ static void test_files_and_counts(void **state)
 		data_file((enum kt_land)l, f, sizeof(f));
 		snprintf(path, sizeof(path), "%s/%s", dir, f);
 		assert_int_equal(access(path, R_OK), 0);
-		snprintf(path, sizeof(path), "%s/%c%c.mapping.json", dir,
-			 f[0], f[1]);
+		snprintf(path, sizeof(path), "%s/%c%c.mapping.json", dir, f[0],
+			 f[1]);
 		if (kt_mapping_load_file(path, &m, &err) != KT_OK)
 			fail_msg("%s: %s", path, err.msg);
 		assert_int_equal(m->land, l);
@@ -141,8 +141,8 @@ static void test_reproducible(void **state)
 	char a[] = "/tmp/kontor-gen-XXXXXX", b[] = "/tmp/kontor-gen-XXXXXX";
 	char c[] = "/tmp/kontor-gen-XXXXXX";
 	struct kt_gen_summary sum;
-	const char *names[] = {"truth.csv", "manifest.json", "by.csv",
-			       "bw.csv",    "be.jsonl",	     "rp.csv",
+	const char *names[] = {"truth.csv", "manifest.json",  "by.csv",
+			       "bw.csv",    "be.jsonl",	      "rp.csv",
 			       "hh.jsonl",  "sn.mapping.json"};
 
 	assert_non_null(mkdtemp(a));
@@ -222,9 +222,9 @@ static void test_import_agrees(void **state)
 	assert_true(is.vat_invalid > 0);
 	assert_true(is.vat_invalid * 10 < is.vat_valid);
 	assert_true(is.taxno_invalid * 20 < is.taxno_valid);
-	assert_true((double)is.register_known >
-		    0.9 * (double)(is.register_known +
-				   is.register_unknown_court));
+	assert_true(
+	    (double)is.register_known >
+	    0.9 * (double)(is.register_known + is.register_unknown_court));
 	assert_true(is.postcode_restored > 0);
 	recs = slurp(out, NULL);
 	assert_non_null(strstr(recs, "Verwaltungs-GmbH"));

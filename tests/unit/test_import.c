@@ -100,13 +100,14 @@ static const char BY_MAP[] =
     "{\"column\":\"USt\",\"field\":\"vat_id\"}]}";
 
 /* Windows-1252: ü = 0xfc */
-static const char BY_CSV[] = "Nr;Firma;PLZ;Ort;USt\r\n"
-			     "1;M\xfcller Bau GmbH;1067;Dresden;DE123456788\r\n"
-			     "2;;80331;M\xfcnchen;\r\n"
-			     "3;\"Weber; Koch GbR\";80331;M\xfcnchen;DE123456789\r\n"
-			     "1;Doppelt GmbH;80331;M\xfcnchen;\r\n"
-			     "4;zu kurz\r\n"
-			     ";Ohne Nummer GmbH;80331;M\xfcnchen;\r\n";
+static const char BY_CSV[] =
+    "Nr;Firma;PLZ;Ort;USt\r\n"
+    "1;M\xfcller Bau GmbH;1067;Dresden;DE123456788\r\n"
+    "2;;80331;M\xfcnchen;\r\n"
+    "3;\"Weber; Koch GbR\";80331;M\xfcnchen;DE123456789\r\n"
+    "1;Doppelt GmbH;80331;M\xfcnchen;\r\n"
+    "4;zu kurz\r\n"
+    ";Ohne Nummer GmbH;80331;M\xfcnchen;\r\n";
 
 static const char HH_MAP[] =
     "{\"land\":\"HH\",\"format\":\"jsonl\",\"columns\":["
@@ -206,8 +207,8 @@ static void test_import(void **state)
 	/* the summary as JSON */
 	{
 		json_t *j = kt_import_summary_json(&sum);
-		assert_int_equal(json_integer_value(json_object_get(j, "rejected")),
-				 5);
+		assert_int_equal(
+		    json_integer_value(json_object_get(j, "rejected")), 5);
 		assert_int_equal(
 		    json_integer_value(json_object_get(
 			json_object_get(json_object_get(j, "lands"), "BY"),
@@ -309,7 +310,8 @@ static void test_errors(void **state)
 
 	/* missing column, empty file, bad encoding */
 	import_err(f, BY_MAP, "Nr;Name;PLZ;Ort;USt\n1;x;1;x;x\n", NULL,
-		   KT_ERR_INVALID, 1, ":1: column 'Firma' is not in the header");
+		   KT_ERR_INVALID, 1,
+		   ":1: column 'Firma' is not in the header");
 	import_err(f, BY_MAP, "", NULL, KT_ERR_INVALID, 1,
 		   ":1: empty file: no header");
 	import_err(f, BY_MAP, "Nr;Firma;PLZ;Ort;USt\n1;M\xfcller;1;x;x\n",

@@ -12,17 +12,16 @@
 #include "kontor/err.h"
 #include "kontor/jsonl.h"
 
-static int count(const char *data, size_t len, size_t max_line,
-		 uint64_t *lines, size_t nmax, struct kt_error *err)
+static int count(const char *data, size_t len, size_t max_line, uint64_t *lines,
+		 size_t nmax, struct kt_error *err)
 {
 	struct kt_jsonl *j;
 	json_t *o;
 	uint64_t line;
 	int r, n = 0;
 
-	assert_int_equal(kt_jsonl_open_mem("t.jsonl", data, len, max_line, &j,
-					   err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_jsonl_open_mem("t.jsonl", data, len, max_line, &j, err), KT_OK);
 	while ((r = kt_jsonl_next(j, &o, &line, err)) == 1) {
 		if ((size_t)n < nmax)
 			lines[n] = line;
@@ -35,7 +34,8 @@ static int count(const char *data, size_t len, size_t max_line,
 
 static void test_read(void **state)
 {
-	const char *d = "\xef\xbb\xbf{\"a\":1}\r\n\n   \n{\"b\":\"x\"}\n{\"c\":[]}";
+	const char *d =
+	    "\xef\xbb\xbf{\"a\":1}\r\n\n   \n{\"b\":\"x\"}\n{\"c\":[]}";
 	uint64_t lines[8];
 	struct kt_error err;
 
@@ -110,8 +110,9 @@ static void test_text(void **state)
 	text_eq(o, "addr.missing", "");
 	text_eq(o, "name.sub", "");
 	text_eq(o, "mails", "a@b.de; c@d.de");
-	assert_int_equal(kt_jsonl_text(o, "addr.geo", buf, sizeof(buf), &reason),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_jsonl_text(o, "addr.geo", buf, sizeof(buf), &reason),
+	    KT_ERR_INVALID);
 	assert_string_equal(reason, "expected text, found an object");
 	assert_int_equal(kt_jsonl_text(o, "bad", buf, sizeof(buf), &reason),
 			 KT_ERR_INVALID);

@@ -74,14 +74,13 @@ static void test_load(void **state)
 	assert_string_equal(m->source, "HH");
 	assert_int_equal(m->format, KT_MAPPING_JSONL);
 	kt_mapping_free(m);
-	assert_int_equal(
-	    kt_mapping_load_string(
-		"{\"land\":\"SN\",\"header\":false,\"quote\":\"\","
-		"\"delimiter\":\"\\t\",\"columns\":["
-		"{\"index\":0,\"field\":\"account_id\"},"
-		"{\"index\":3,\"field\":\"name\"}]}",
-		&m, &err),
-	    KT_OK);
+	assert_int_equal(kt_mapping_load_string(
+			     "{\"land\":\"SN\",\"header\":false,\"quote\":\"\","
+			     "\"delimiter\":\"\\t\",\"columns\":["
+			     "{\"index\":0,\"field\":\"account_id\"},"
+			     "{\"index\":3,\"field\":\"name\"}]}",
+			     &m, &err),
+			 KT_OK);
 	assert_int_equal(m->quote, '\0');
 	assert_int_equal(m->delimiter, '\t');
 	assert_int_equal(m->columns[1].index, 3);
@@ -236,42 +235,40 @@ static void test_bind(void **state)
 	struct kt_mapping *m;
 	struct kt_error err;
 	size_t idx[16];
-	char *hdr[] = {"Kundennr", " firma ", "Rechtsform", "Straße", "PLZ",
-		       "Ort",	   "HR",      "Mail1",	    "Mail2",  "Intern",
-		       "Alt"};
+	char *hdr[] = {"Kundennr", " firma ", "Rechtsform", "Straße",
+		       "PLZ",	   "Ort",     "HR",	    "Mail1",
+		       "Mail2",	   "Intern",  "Alt"};
 	char *dup[] = {"Kundennr", "Firma", "Firma"};
 
 	assert_int_equal(kt_mapping_load_string(GOOD, &m, &err), KT_OK);
-	assert_int_equal(kt_mapping_bind_header(m, hdr, 11, "by.csv", 1, idx,
-						&err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_mapping_bind_header(m, hdr, 11, "by.csv", 1, idx, &err), KT_OK);
 	assert_int_equal(idx[0], 0);
 	assert_int_equal(idx[1], 1); /* trimmed, case-insensitive */
 	assert_int_equal(idx[3], 3);
 	assert_int_equal(idx[10], 10);
-	assert_int_equal(kt_mapping_bind_header(m, hdr, 3, "by.csv", 1, idx,
-						&err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_mapping_bind_header(m, hdr, 3, "by.csv", 1, idx, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg,
 			    "by.csv:1: column 'Straße' is not in the header");
-	assert_int_equal(kt_mapping_bind_header(m, dup, 3, "by.csv", 1, idx,
-						&err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_mapping_bind_header(m, dup, 3, "by.csv", 1, idx, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg,
 			    "by.csv:1: column 'Firma' appears twice in the "
 			    "header");
 	kt_mapping_free(m);
 
+	assert_int_equal(kt_mapping_load_string(
+			     "{\"land\":\"SN\",\"header\":false,\"columns\":["
+			     "{\"index\":0,\"field\":\"account_id\"},"
+			     "{\"index\":12,\"field\":\"name\"}]}",
+			     &m, &err),
+			 KT_OK);
 	assert_int_equal(
-	    kt_mapping_load_string(
-		"{\"land\":\"SN\",\"header\":false,\"columns\":["
-		"{\"index\":0,\"field\":\"account_id\"},"
-		"{\"index\":12,\"field\":\"name\"}]}",
-		&m, &err),
-	    KT_OK);
-	assert_int_equal(kt_mapping_bind_header(m, NULL, 10, "sn.csv", 1, idx,
-						&err),
-			 KT_ERR_INVALID);
+	    kt_mapping_bind_header(m, NULL, 10, "sn.csv", 1, idx, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg,
 			    "sn.csv:1: column index 12 is beyond the 10 "
 			    "columns of the first record");
@@ -284,7 +281,8 @@ static void test_fields(void **state)
 
 	for (int i = 0; i < KT_FIELD_COUNT; i++) {
 		assert_int_equal(
-		    kt_mapping_field_parse(kt_mapping_field_name(i), &f), KT_OK);
+		    kt_mapping_field_parse(kt_mapping_field_name(i), &f),
+		    KT_OK);
 		assert_int_equal(f, i);
 	}
 	assert_int_equal(kt_mapping_field_parse("Name", &f), KT_ERR_INVALID);
@@ -294,10 +292,8 @@ static void test_fields(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_load),
-	    cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_file),
-	    cmocka_unit_test(test_bind),
+	    cmocka_unit_test(test_load),   cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_file),   cmocka_unit_test(test_bind),
 	    cmocka_unit_test(test_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,8 +27,8 @@ static void test_lines(void **state)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
-	struct kt_progress *p =
-	    kt_progress_new(m, KT_PROGRESS_LINES, "import", "records", 1000, 60);
+	struct kt_progress *p = kt_progress_new(m, KT_PROGRESS_LINES, "import",
+						"records", 1000, 60);
 
 	assert_non_null(p);
 	/* within the interval nothing is printed */

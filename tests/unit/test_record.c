@@ -15,9 +15,25 @@
 
 /* Columns of the test mapping, in order. */
 enum {
-	C_ID, C_NAME, C_LF, C_STREET, C_PLZ, C_CITY, C_VAT, C_TAX, C_HR,
-	C_WID, C_MAIL, C_MAIL2, C_CNAME, C_CMAIL, C_CVER, C_HASH, C_ROLE,
-	C_DATE, C_N
+	C_ID,
+	C_NAME,
+	C_LF,
+	C_STREET,
+	C_PLZ,
+	C_CITY,
+	C_VAT,
+	C_TAX,
+	C_HR,
+	C_WID,
+	C_MAIL,
+	C_MAIL2,
+	C_CNAME,
+	C_CMAIL,
+	C_CVER,
+	C_HASH,
+	C_ROLE,
+	C_DATE,
+	C_N
 };
 
 static const char MAP[] =
@@ -199,10 +215,10 @@ static void test_issues(void **state)
 	assert_false(r->contact.email_valid);
 	assert_false(r->contact.email_verified);
 	assert_string_equal(r->confirmed_at, "");
-	assert_true(has_issue(r, KT_FIELD_LEGAL_FORM,
-			      "unknown legal form 'Sonstige'"));
-	assert_true(has_issue(r, KT_FIELD_VAT_ID,
-			      "check digit is 9, expected 8"));
+	assert_true(
+	    has_issue(r, KT_FIELD_LEGAL_FORM, "unknown legal form 'Sonstige'"));
+	assert_true(
+	    has_issue(r, KT_FIELD_VAT_ID, "check digit is 9, expected 8"));
 	assert_true(has_issue(r, KT_FIELD_TAX_NUMBER,
 			      "Land unknown: not the notation of BY; the "
 			      "notation fits BE, HH, NI, RP"));
@@ -215,10 +231,11 @@ static void test_issues(void **state)
 			      "'@'"));
 	assert_true(has_issue(r, KT_FIELD_CONTACT_EMAIL,
 			      "invalid e-mail 'h.mueller@': empty domain"));
-	assert_true(has_issue(r, KT_FIELD_CONTACT_EMAIL_VERIFIED,
-			      "not a yes/no value: 'vielleicht' (taken as no)"));
-	assert_true(has_issue(r, KT_FIELD_CONFIRMED_AT,
-			      "not a date: '31.02.2023'"));
+	assert_true(
+	    has_issue(r, KT_FIELD_CONTACT_EMAIL_VERIFIED,
+		      "not a yes/no value: 'vielleicht' (taken as no)"));
+	assert_true(
+	    has_issue(r, KT_FIELD_CONFIRMED_AT, "not a date: '31.02.2023'"));
 	/* no number-like tail: all of it is the street */
 	assert_string_equal(r->addr.street, "Marienplatz #8");
 	assert_string_equal(r->addr.house_number, "");
@@ -253,11 +270,11 @@ static void test_rejects(void **state)
 	assert_int_equal(build(f, &rej), KT_ERR_INVALID);
 	assert_int_equal(rej.field, KT_FIELD_ACCOUNT_ID);
 	assert_string_equal(rej.reason, "missing account id");
-	f->v[C_ID] = "12345678901234567890123456789012345678901234567890123456789"
-		     "0123456";
+	f->v[C_ID] =
+	    "12345678901234567890123456789012345678901234567890123456789"
+	    "0123456";
 	assert_int_equal(build(f, &rej), KT_ERR_INVALID);
-	assert_string_equal(rej.reason,
-			    "account id longer than 64 characters");
+	assert_string_equal(rej.reason, "account id longer than 64 characters");
 	f->v[C_ID] = "12\x01";
 	assert_int_equal(build(f, &rej), KT_ERR_INVALID);
 	assert_string_equal(rej.reason,
@@ -310,24 +327,23 @@ static void test_split_columns(void **state)
 	struct kt_error err;
 	struct kt_rec *r = kt_rec_new();
 	struct kt_rec_reject rej;
-	const char *v[8] = {"9",	   "Nordlicht AG", "Kiel",
-			    "HRB",	   "804 KI",	   "Anna",
-			    "Schröder", "Holstenstr. 1, 24103 Kiel"};
+	const char *v[8] = {
+	    "9",      "Nordlicht AG", "Kiel",	  "HRB",
+	    "804 KI", "Anna",	      "Schröder", "Holstenstr. 1, 24103 Kiel"};
 	const char *row[KT_REC_MATCH_NCOLS];
 
-	assert_int_equal(
-	    kt_mapping_load_string(
-		"{\"land\":\"SH\",\"columns\":["
-		"{\"index\":0,\"field\":\"account_id\"},"
-		"{\"index\":1,\"field\":\"name\"},"
-		"{\"index\":2,\"field\":\"register_court\"},"
-		"{\"index\":3,\"field\":\"register_type\"},"
-		"{\"index\":4,\"field\":\"register_number\"},"
-		"{\"index\":5,\"field\":\"contact_first_name\"},"
-		"{\"index\":6,\"field\":\"contact_last_name\"},"
-		"{\"index\":7,\"field\":\"address_line\"}]}",
-		&m, &err),
-	    KT_OK);
+	assert_int_equal(kt_mapping_load_string(
+			     "{\"land\":\"SH\",\"columns\":["
+			     "{\"index\":0,\"field\":\"account_id\"},"
+			     "{\"index\":1,\"field\":\"name\"},"
+			     "{\"index\":2,\"field\":\"register_court\"},"
+			     "{\"index\":3,\"field\":\"register_type\"},"
+			     "{\"index\":4,\"field\":\"register_number\"},"
+			     "{\"index\":5,\"field\":\"contact_first_name\"},"
+			     "{\"index\":6,\"field\":\"contact_last_name\"},"
+			     "{\"index\":7,\"field\":\"address_line\"}]}",
+			     &m, &err),
+			 KT_OK);
 	assert_int_equal(kt_rec_build(r, m, v, "sh.csv", 3, &rej), KT_OK);
 	assert_string_equal(r->reg.raw, "HRB 804 KI, Amtsgericht Kiel");
 	assert_string_equal(r->reg.suffix, "KI");
@@ -344,8 +360,8 @@ static void test_split_columns(void **state)
 
 	v[7] = "irgendwo";
 	assert_int_equal(kt_rec_build(r, m, v, "sh.csv", 3, &rej), KT_OK);
-	assert_true(has_issue(r, KT_FIELD_ADDRESS_LINE,
-			      "no postcode and city found"));
+	assert_true(
+	    has_issue(r, KT_FIELD_ADDRESS_LINE, "no postcode and city found"));
 	assert_string_equal(r->addr.street, "irgendwo");
 	kt_mapping_free(m);
 	kt_rec_free(r);
@@ -438,10 +454,9 @@ static void test_json_roundtrip(void **state)
 		fail_msg("bad JSON: %s: %s", je.text, buf);
 	assert_string_equal(json_string_value(json_object_get(o, "id")),
 			    "BY:100234");
-	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(o, "name"),
-					      "raw")),
-	    "Müller \"Bau\"\tGmbH i.L.");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(o, "name"), "raw")),
+			    "Müller \"Bau\"\tGmbH i.L.");
 	assert_int_equal(kt_rec_from_json(back, o, &err), KT_OK);
 	assert_string_equal(back->account_id, f->r->account_id);
 	assert_string_equal(back->name.display, f->r->name.display);
@@ -491,8 +506,8 @@ static void test_dates_bools(void **state)
 	    {"1683028800", "2023-05-02"},
 	};
 	static const char *const bad[] = {
-	    "", "2023-13-01", "29.02.2023", "2023/05/02", "02.05.23",
-	    "gestern", "1.1.1900", "123.4.2023", "99999999999",
+	    "",	       "2023-13-01", "29.02.2023", "2023/05/02",  "02.05.23",
+	    "gestern", "1.1.1900",   "123.4.2023", "99999999999",
 	};
 	char out[11];
 	int b;
