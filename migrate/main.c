@@ -113,7 +113,7 @@ static const char GENERATE_HELP[] =
     "\n"
     "OPTIONS\n"
     "    --seed N          seed of the generator (default 1)\n"
-    "    --records N       rows in total over all Länder (16..50000000)\n"
+    "    --records N       rows in total over all Länder (16..10000000)\n"
     "    --out DIR         output directory (created if missing)\n"
     "    --progress MODE   auto, bar, plain or none\n"
     "\n"
@@ -307,7 +307,7 @@ static int cmd_generate(int argc, char **argv)
 				return bad_usage(
 				    "generate",
 				    "--records: expected a number "
-				    "from 16 to 50000000, got '%s'",
+				    "from 16 to 10000000, got '%s'",
 				    v);
 			o.records = n;
 		} else if ((v = opt_value(argc, argv, &i, "--out", &missing))) {

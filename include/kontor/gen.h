@@ -38,7 +38,7 @@
 #include "kontor/land.h"
 #include "kontor/progress.h"
 
-#define KT_GEN_MAX_RECORDS 50000000ull
+#define KT_GEN_MAX_RECORDS 10000000ull /* about 1 GB of memory */
 
 struct kt_gen_opts {
 	uint64_t seed;

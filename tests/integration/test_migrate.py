@@ -96,7 +96,7 @@ class TestGenerate(unittest.TestCase):
         p = run("generate", "--records", "10", "--out", "/tmp/x",
                 check=False)
         self.assertEqual(p.returncode, 2)
-        self.assertIn("--records: expected a number from 16 to 50000000, "
+        self.assertIn("--records: expected a number from 16 to 10000000, "
                       "got '10'", p.stderr)
         p = run("generate", "--bogus", check=False)
         self.assertEqual(p.returncode, 2)

@@ -247,7 +247,7 @@ static void test_errors(void **state)
 	o.out_dir = "/tmp/x";
 	assert_int_equal(kt_gen_run(&o, &sum, &err), KT_ERR_INVALID);
 	assert_string_equal(err.msg,
-			    "--records must be between 16 and 50000000");
+			    "--records must be between 16 and 10000000");
 	o.records = 100;
 	o.out_dir = NULL;
 	assert_int_equal(kt_gen_run(&o, &sum, &err), KT_ERR_INVALID);
