@@ -121,8 +121,7 @@ int kt_ident_vat_normalize(const char *in, char out[12], struct kt_error *err)
 
 /* ---- W-IdNr -------------------------------------------------------------- */
 
-int kt_ident_widnr_normalize(const char *in, char out[18],
-			     struct kt_error *err)
+int kt_ident_widnr_normalize(const char *in, char out[18], struct kt_error *err)
 {
 	char c[40];
 	size_t n, i, nd = 0, ns = 0;
@@ -181,14 +180,14 @@ int kt_ident_widnr_normalize(const char *in, char out[18],
 
 struct taxno_fmt {
 	enum kt_land land;
-	const char *prefix; /* federal prefix */
-	int drop;	    /* leading Land digits replaced by the prefix */
-	char lead;	    /* required first digit, or 0 */
-	int fa;		    /* digits of the Finanzamt part in the Land form */
-	int bz;		    /* digits of the district */
-	int ndig;	    /* 10 or 11 */
-	int g1, g2;	    /* canonical group ends (g2 0: two groups) */
-	char sep;	    /* canonical separator */
+	const char *prefix;  /* federal prefix */
+	int drop;	     /* leading Land digits replaced by the prefix */
+	char lead;	     /* required first digit, or 0 */
+	int fa;		     /* digits of the Finanzamt part in the Land form */
+	int bz;		     /* digits of the district */
+	int ndig;	     /* 10 or 11 */
+	int g1, g2;	     /* canonical group ends (g2 0: two groups) */
+	char sep;	     /* canonical separator */
 	const char *pattern; /* for messages */
 };
 
@@ -255,9 +254,8 @@ static int taxno_scan(const char *in, struct taxno_in *t, struct kt_error *err)
 			in_sep = 0;
 		} else if (c == '/' || c == ' ' || c == '\t') {
 			if (t->n == 0)
-				return kt_error_set(
-				    err, KT_ERR_INVALID,
-				    "starts with a separator");
+				return kt_error_set(err, KT_ERR_INVALID,
+						    "starts with a separator");
 			if (!in_sep) {
 				if (t->nsep >= 8)
 					return kt_error_set(
@@ -311,13 +309,11 @@ static int fits_canonical(const struct taxno_fmt *f, const struct taxno_in *t)
 static void to_federal(const struct taxno_fmt *f, const struct taxno_in *t,
 		       char out[14])
 {
-	size_t w = 0, pl = strlen(f->prefix);
+	size_t w = 0;
 
-	/* The formats add up to 13 digits; the bounds keep that provable. */
-	if (pl > 13)
-		pl = 13;
-	memcpy(out, f->prefix, pl);
-	w = pl;
+	/* the table guarantees 13 digits; the bounds keep it that way */
+	for (const char *p = f->prefix; *p && w < 13; p++)
+		out[w++] = *p;
 	for (int i = f->drop; i < f->fa && w < 13; i++)
 		out[w++] = t->d[i];
 	if (w < 13)
@@ -340,8 +336,7 @@ enum kt_land kt_ident_taxno_land(const char *fed)
 		return KT_LAND_BY;
 	for (int i = 0; i < KT_LAND_COUNT; i++) {
 		const struct taxno_fmt *f = &taxno_fmts[i];
-		if (strlen(f->prefix) == 2 &&
-		    memcmp(fed, f->prefix, 2) == 0)
+		if (strlen(f->prefix) == 2 && memcmp(fed, f->prefix, 2) == 0)
 			return f->land;
 		/* one-digit prefixes followed by the fixed Land digit */
 		if (strlen(f->prefix) == 1 && fed[0] == f->prefix[0] &&
@@ -360,8 +355,9 @@ static int federal_check(const struct taxno_in *t, char out[14],
 				    "form",
 				    t->d);
 	if (t->d[4] != '0')
-		return kt_error_set(err, KT_ERR_INVALID,
-				    "fifth digit of the federal form must be 0");
+		return kt_error_set(
+		    err, KT_ERR_INVALID,
+		    "fifth digit of the federal form must be 0");
 	memcpy(out, t->d, 14);
 	return KT_OK;
 }
@@ -382,8 +378,8 @@ static void list_canonical(const struct taxno_in *t, char *buf, size_t cap)
 	}
 }
 
-static int taxno_one(const struct taxno_in *t, enum kt_land land,
-		     char out[14], struct kt_error *err)
+static int taxno_one(const struct taxno_in *t, enum kt_land land, char out[14],
+		     struct kt_error *err)
 {
 	const struct taxno_fmt *f;
 	char list[64];
@@ -429,8 +425,8 @@ int kt_ident_taxno_normalize(const char *in, enum kt_land land, char out[14],
 	return taxno_one(&t, land, out, err);
 }
 
-int kt_ident_taxno_resolve(const char *in, const enum kt_land *lands,
-			   size_t n, char out[14], enum kt_land *used,
+int kt_ident_taxno_resolve(const char *in, const enum kt_land *lands, size_t n,
+			   char out[14], enum kt_land *used,
 			   struct kt_error *err)
 {
 	struct taxno_in t;
@@ -473,6 +469,21 @@ int kt_ident_taxno_resolve(const char *in, const enum kt_land *lands,
 		return KT_OK;
 	}
 	out[0] = '\0';
+	if (nfit > 1 && first.code != KT_OK) {
+		/* a valid-looking number whose Land we cannot tell */
+		char list[64], which[32] = "";
+		list_canonical(&t, list, sizeof(list));
+		for (size_t i = 0; i < n; i++)
+			if (lands[i] != KT_LAND_NONE) {
+				snprintf(which, sizeof(which), "%s",
+					 kt_land_code(lands[i]));
+				break;
+			}
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "Land unknown: not the notation of %s; "
+				    "the notation fits %s",
+				    which, list);
+	}
 	if (first.code != KT_OK) {
 		if (err)
 			*err = first;
@@ -522,6 +533,9 @@ struct court {
 	const char *id, *name;
 	enum kt_land land;
 	const char *alias; /* extra city-key forms, '|' separated, or NULL */
+	const char *key;   /* kt_norm_city_key(name), precomputed: a lookup
+			      runs for every imported row (test_ident checks
+			      that it matches) */
 };
 
 /*
@@ -533,138 +547,147 @@ struct court {
  */
 static const struct court courts[] = {
     /* Baden-Württemberg */
-    {"freiburg", "Freiburg i. Br.", KT_LAND_BW, "freiburg im breisgau|freiburg"},
-    {"mannheim", "Mannheim", KT_LAND_BW, NULL},
-    {"stuttgart", "Stuttgart", KT_LAND_BW, NULL},
-    {"ulm", "Ulm", KT_LAND_BW, NULL},
+    {"freiburg", "Freiburg i. Br.", KT_LAND_BW, "freiburg im breisgau|freiburg",
+     "freiburg im breisgau"},
+    {"mannheim", "Mannheim", KT_LAND_BW, NULL, "mannheim"},
+    {"stuttgart", "Stuttgart", KT_LAND_BW, NULL, "stuttgart"},
+    {"ulm", "Ulm", KT_LAND_BW, NULL, "ulm"},
     /* Bayern */
-    {"amberg", "Amberg", KT_LAND_BY, NULL},
-    {"ansbach", "Ansbach", KT_LAND_BY, NULL},
-    {"aschaffenburg", "Aschaffenburg", KT_LAND_BY, NULL},
-    {"augsburg", "Augsburg", KT_LAND_BY, NULL},
-    {"bamberg", "Bamberg", KT_LAND_BY, NULL},
-    {"bayreuth", "Bayreuth", KT_LAND_BY, NULL},
-    {"coburg", "Coburg", KT_LAND_BY, NULL},
-    {"deggendorf", "Deggendorf", KT_LAND_BY, NULL},
-    {"fuerth", "Fürth", KT_LAND_BY, NULL},
-    {"hof", "Hof", KT_LAND_BY, NULL},
-    {"ingolstadt", "Ingolstadt", KT_LAND_BY, NULL},
-    {"kempten", "Kempten (Allgäu)", KT_LAND_BY, "kempten"},
-    {"landshut", "Landshut", KT_LAND_BY, NULL},
-    {"memmingen", "Memmingen", KT_LAND_BY, NULL},
-    {"muenchen", "München", KT_LAND_BY, NULL},
-    {"nuernberg", "Nürnberg", KT_LAND_BY, NULL},
-    {"passau", "Passau", KT_LAND_BY, NULL},
-    {"regensburg", "Regensburg", KT_LAND_BY, NULL},
-    {"schweinfurt", "Schweinfurt", KT_LAND_BY, NULL},
-    {"straubing", "Straubing", KT_LAND_BY, NULL},
-    {"traunstein", "Traunstein", KT_LAND_BY, NULL},
+    {"amberg", "Amberg", KT_LAND_BY, NULL, "amberg"},
+    {"ansbach", "Ansbach", KT_LAND_BY, NULL, "ansbach"},
+    {"aschaffenburg", "Aschaffenburg", KT_LAND_BY, NULL, "aschaffenburg"},
+    {"augsburg", "Augsburg", KT_LAND_BY, NULL, "augsburg"},
+    {"bamberg", "Bamberg", KT_LAND_BY, NULL, "bamberg"},
+    {"bayreuth", "Bayreuth", KT_LAND_BY, NULL, "bayreuth"},
+    {"coburg", "Coburg", KT_LAND_BY, NULL, "coburg"},
+    {"deggendorf", "Deggendorf", KT_LAND_BY, NULL, "deggendorf"},
+    {"fuerth", "Fürth", KT_LAND_BY, NULL, "fuerth"},
+    {"hof", "Hof", KT_LAND_BY, NULL, "hof"},
+    {"ingolstadt", "Ingolstadt", KT_LAND_BY, NULL, "ingolstadt"},
+    {"kempten", "Kempten (Allgäu)", KT_LAND_BY, "kempten", "kempten allgaeu"},
+    {"landshut", "Landshut", KT_LAND_BY, NULL, "landshut"},
+    {"memmingen", "Memmingen", KT_LAND_BY, NULL, "memmingen"},
+    {"muenchen", "München", KT_LAND_BY, NULL, "muenchen"},
+    {"nuernberg", "Nürnberg", KT_LAND_BY, NULL, "nuernberg"},
+    {"passau", "Passau", KT_LAND_BY, NULL, "passau"},
+    {"regensburg", "Regensburg", KT_LAND_BY, NULL, "regensburg"},
+    {"schweinfurt", "Schweinfurt", KT_LAND_BY, NULL, "schweinfurt"},
+    {"straubing", "Straubing", KT_LAND_BY, NULL, "straubing"},
+    {"traunstein", "Traunstein", KT_LAND_BY, NULL, "traunstein"},
     {"weiden", "Weiden i. d. OPf.", KT_LAND_BY,
-     "weiden|weiden in der oberpfalz"},
-    {"wuerzburg", "Würzburg", KT_LAND_BY, NULL},
+     "weiden|weiden in der oberpfalz", "weiden in der opf"},
+    {"wuerzburg", "Würzburg", KT_LAND_BY, NULL, "wuerzburg"},
     /* Berlin: one register court for the whole Land */
     {"charlottenburg", "Charlottenburg (Berlin)", KT_LAND_BE,
-     "charlottenburg|berlin charlottenburg|berlin"},
+     "charlottenburg|berlin charlottenburg|berlin", "charlottenburg berlin"},
     /* Brandenburg */
-    {"cottbus", "Cottbus", KT_LAND_BB, NULL},
-    {"frankfurt_oder", "Frankfurt (Oder)", KT_LAND_BB, NULL},
-    {"neuruppin", "Neuruppin", KT_LAND_BB, NULL},
-    {"potsdam", "Potsdam", KT_LAND_BB, NULL},
+    {"cottbus", "Cottbus", KT_LAND_BB, NULL, "cottbus"},
+    {"frankfurt_oder", "Frankfurt (Oder)", KT_LAND_BB, NULL, "frankfurt oder"},
+    {"neuruppin", "Neuruppin", KT_LAND_BB, NULL, "neuruppin"},
+    {"potsdam", "Potsdam", KT_LAND_BB, NULL, "potsdam"},
     /* Bremen, Hamburg */
-    {"bremen", "Bremen", KT_LAND_HB, NULL},
-    {"hamburg", "Hamburg", KT_LAND_HH, NULL},
+    {"bremen", "Bremen", KT_LAND_HB, NULL, "bremen"},
+    {"hamburg", "Hamburg", KT_LAND_HH, NULL, "hamburg"},
     /* Hessen */
-    {"bad_hersfeld", "Bad Hersfeld", KT_LAND_HE, NULL},
+    {"bad_hersfeld", "Bad Hersfeld", KT_LAND_HE, NULL, "bad hersfeld"},
     {"bad_homburg", "Bad Homburg v. d. Höhe", KT_LAND_HE,
-     "bad homburg|bad homburg vor der hoehe"},
-    {"darmstadt", "Darmstadt", KT_LAND_HE, NULL},
-    {"eschwege", "Eschwege", KT_LAND_HE, NULL},
-    {"frankfurt_main", "Frankfurt am Main", KT_LAND_HE, NULL},
-    {"friedberg", "Friedberg (Hessen)", KT_LAND_HE, "friedberg"},
-    {"fritzlar", "Fritzlar", KT_LAND_HE, NULL},
-    {"fulda", "Fulda", KT_LAND_HE, NULL},
-    {"giessen", "Gießen", KT_LAND_HE, NULL},
-    {"hanau", "Hanau", KT_LAND_HE, NULL},
-    {"kassel", "Kassel", KT_LAND_HE, NULL},
-    {"koenigstein", "Königstein im Taunus", KT_LAND_HE, "koenigstein"},
-    {"korbach", "Korbach", KT_LAND_HE, NULL},
-    {"limburg", "Limburg a. d. Lahn", KT_LAND_HE, "limburg"},
-    {"marburg", "Marburg", KT_LAND_HE, NULL},
-    {"offenbach", "Offenbach am Main", KT_LAND_HE, "offenbach"},
-    {"wetzlar", "Wetzlar", KT_LAND_HE, NULL},
-    {"wiesbaden", "Wiesbaden", KT_LAND_HE, NULL},
+     "bad homburg|bad homburg vor der hoehe", "bad homburg v d hoehe"},
+    {"darmstadt", "Darmstadt", KT_LAND_HE, NULL, "darmstadt"},
+    {"eschwege", "Eschwege", KT_LAND_HE, NULL, "eschwege"},
+    {"frankfurt_main", "Frankfurt am Main", KT_LAND_HE, NULL,
+     "frankfurt am main"},
+    {"friedberg", "Friedberg (Hessen)", KT_LAND_HE, "friedberg",
+     "friedberg hessen"},
+    {"fritzlar", "Fritzlar", KT_LAND_HE, NULL, "fritzlar"},
+    {"fulda", "Fulda", KT_LAND_HE, NULL, "fulda"},
+    {"giessen", "Gießen", KT_LAND_HE, NULL, "giessen"},
+    {"hanau", "Hanau", KT_LAND_HE, NULL, "hanau"},
+    {"kassel", "Kassel", KT_LAND_HE, NULL, "kassel"},
+    {"koenigstein", "Königstein im Taunus", KT_LAND_HE, "koenigstein",
+     "koenigstein im taunus"},
+    {"korbach", "Korbach", KT_LAND_HE, NULL, "korbach"},
+    {"limburg", "Limburg a. d. Lahn", KT_LAND_HE, "limburg",
+     "limburg an der lahn"},
+    {"marburg", "Marburg", KT_LAND_HE, NULL, "marburg"},
+    {"offenbach", "Offenbach am Main", KT_LAND_HE, "offenbach",
+     "offenbach am main"},
+    {"wetzlar", "Wetzlar", KT_LAND_HE, NULL, "wetzlar"},
+    {"wiesbaden", "Wiesbaden", KT_LAND_HE, NULL, "wiesbaden"},
     /* Mecklenburg-Vorpommern */
-    {"neubrandenburg", "Neubrandenburg", KT_LAND_MV, NULL},
-    {"rostock", "Rostock", KT_LAND_MV, NULL},
-    {"schwerin", "Schwerin", KT_LAND_MV, NULL},
-    {"stralsund", "Stralsund", KT_LAND_MV, NULL},
+    {"neubrandenburg", "Neubrandenburg", KT_LAND_MV, NULL, "neubrandenburg"},
+    {"rostock", "Rostock", KT_LAND_MV, NULL, "rostock"},
+    {"schwerin", "Schwerin", KT_LAND_MV, NULL, "schwerin"},
+    {"stralsund", "Stralsund", KT_LAND_MV, NULL, "stralsund"},
     /* Niedersachsen */
-    {"aurich", "Aurich", KT_LAND_NI, NULL},
-    {"braunschweig", "Braunschweig", KT_LAND_NI, NULL},
-    {"goettingen", "Göttingen", KT_LAND_NI, NULL},
-    {"hannover", "Hannover", KT_LAND_NI, NULL},
-    {"hildesheim", "Hildesheim", KT_LAND_NI, NULL},
-    {"lueneburg", "Lüneburg", KT_LAND_NI, NULL},
+    {"aurich", "Aurich", KT_LAND_NI, NULL, "aurich"},
+    {"braunschweig", "Braunschweig", KT_LAND_NI, NULL, "braunschweig"},
+    {"goettingen", "Göttingen", KT_LAND_NI, NULL, "goettingen"},
+    {"hannover", "Hannover", KT_LAND_NI, NULL, "hannover"},
+    {"hildesheim", "Hildesheim", KT_LAND_NI, NULL, "hildesheim"},
+    {"lueneburg", "Lüneburg", KT_LAND_NI, NULL, "lueneburg"},
     {"oldenburg", "Oldenburg (Oldenburg)", KT_LAND_NI,
-     "oldenburg|oldenburg oldb"},
-    {"osnabrueck", "Osnabrück", KT_LAND_NI, NULL},
-    {"stade", "Stade", KT_LAND_NI, NULL},
-    {"tostedt", "Tostedt", KT_LAND_NI, NULL},
-    {"walsrode", "Walsrode", KT_LAND_NI, NULL},
+     "oldenburg|oldenburg oldb", "oldenburg oldenburg"},
+    {"osnabrueck", "Osnabrück", KT_LAND_NI, NULL, "osnabrueck"},
+    {"stade", "Stade", KT_LAND_NI, NULL, "stade"},
+    {"tostedt", "Tostedt", KT_LAND_NI, NULL, "tostedt"},
+    {"walsrode", "Walsrode", KT_LAND_NI, NULL, "walsrode"},
     /* Nordrhein-Westfalen */
-    {"aachen", "Aachen", KT_LAND_NW, NULL},
-    {"arnsberg", "Arnsberg", KT_LAND_NW, NULL},
-    {"bad_oeynhausen", "Bad Oeynhausen", KT_LAND_NW, NULL},
-    {"bielefeld", "Bielefeld", KT_LAND_NW, NULL},
-    {"bochum", "Bochum", KT_LAND_NW, NULL},
-    {"bonn", "Bonn", KT_LAND_NW, NULL},
-    {"coesfeld", "Coesfeld", KT_LAND_NW, NULL},
-    {"dortmund", "Dortmund", KT_LAND_NW, NULL},
-    {"dueren", "Düren", KT_LAND_NW, NULL},
-    {"duesseldorf", "Düsseldorf", KT_LAND_NW, NULL},
-    {"duisburg", "Duisburg", KT_LAND_NW, NULL},
-    {"essen", "Essen", KT_LAND_NW, NULL},
-    {"gelsenkirchen", "Gelsenkirchen", KT_LAND_NW, NULL},
-    {"guetersloh", "Gütersloh", KT_LAND_NW, NULL},
-    {"hagen", "Hagen", KT_LAND_NW, NULL},
-    {"hamm", "Hamm", KT_LAND_NW, NULL},
-    {"iserlohn", "Iserlohn", KT_LAND_NW, NULL},
-    {"kleve", "Kleve", KT_LAND_NW, NULL},
-    {"koeln", "Köln", KT_LAND_NW, NULL},
-    {"krefeld", "Krefeld", KT_LAND_NW, NULL},
-    {"lemgo", "Lemgo", KT_LAND_NW, NULL},
-    {"moenchengladbach", "Mönchengladbach", KT_LAND_NW, NULL},
-    {"muenster", "Münster", KT_LAND_NW, NULL},
-    {"neuss", "Neuss", KT_LAND_NW, NULL},
-    {"paderborn", "Paderborn", KT_LAND_NW, NULL},
-    {"recklinghausen", "Recklinghausen", KT_LAND_NW, NULL},
-    {"siegburg", "Siegburg", KT_LAND_NW, NULL},
-    {"siegen", "Siegen", KT_LAND_NW, NULL},
-    {"steinfurt", "Steinfurt", KT_LAND_NW, NULL},
-    {"wuppertal", "Wuppertal", KT_LAND_NW, NULL},
+    {"aachen", "Aachen", KT_LAND_NW, NULL, "aachen"},
+    {"arnsberg", "Arnsberg", KT_LAND_NW, NULL, "arnsberg"},
+    {"bad_oeynhausen", "Bad Oeynhausen", KT_LAND_NW, NULL, "bad oeynhausen"},
+    {"bielefeld", "Bielefeld", KT_LAND_NW, NULL, "bielefeld"},
+    {"bochum", "Bochum", KT_LAND_NW, NULL, "bochum"},
+    {"bonn", "Bonn", KT_LAND_NW, NULL, "bonn"},
+    {"coesfeld", "Coesfeld", KT_LAND_NW, NULL, "coesfeld"},
+    {"dortmund", "Dortmund", KT_LAND_NW, NULL, "dortmund"},
+    {"dueren", "Düren", KT_LAND_NW, NULL, "dueren"},
+    {"duesseldorf", "Düsseldorf", KT_LAND_NW, NULL, "duesseldorf"},
+    {"duisburg", "Duisburg", KT_LAND_NW, NULL, "duisburg"},
+    {"essen", "Essen", KT_LAND_NW, NULL, "essen"},
+    {"gelsenkirchen", "Gelsenkirchen", KT_LAND_NW, NULL, "gelsenkirchen"},
+    {"guetersloh", "Gütersloh", KT_LAND_NW, NULL, "guetersloh"},
+    {"hagen", "Hagen", KT_LAND_NW, NULL, "hagen"},
+    {"hamm", "Hamm", KT_LAND_NW, NULL, "hamm"},
+    {"iserlohn", "Iserlohn", KT_LAND_NW, NULL, "iserlohn"},
+    {"kleve", "Kleve", KT_LAND_NW, NULL, "kleve"},
+    {"koeln", "Köln", KT_LAND_NW, NULL, "koeln"},
+    {"krefeld", "Krefeld", KT_LAND_NW, NULL, "krefeld"},
+    {"lemgo", "Lemgo", KT_LAND_NW, NULL, "lemgo"},
+    {"moenchengladbach", "Mönchengladbach", KT_LAND_NW, NULL,
+     "moenchengladbach"},
+    {"muenster", "Münster", KT_LAND_NW, NULL, "muenster"},
+    {"neuss", "Neuss", KT_LAND_NW, NULL, "neuss"},
+    {"paderborn", "Paderborn", KT_LAND_NW, NULL, "paderborn"},
+    {"recklinghausen", "Recklinghausen", KT_LAND_NW, NULL, "recklinghausen"},
+    {"siegburg", "Siegburg", KT_LAND_NW, NULL, "siegburg"},
+    {"siegen", "Siegen", KT_LAND_NW, NULL, "siegen"},
+    {"steinfurt", "Steinfurt", KT_LAND_NW, NULL, "steinfurt"},
+    {"wuppertal", "Wuppertal", KT_LAND_NW, NULL, "wuppertal"},
     /* Rheinland-Pfalz */
-    {"bad_kreuznach", "Bad Kreuznach", KT_LAND_RP, NULL},
-    {"kaiserslautern", "Kaiserslautern", KT_LAND_RP, NULL},
-    {"koblenz", "Koblenz", KT_LAND_RP, NULL},
-    {"landau", "Landau in der Pfalz", KT_LAND_RP, "landau|landau pfalz"},
-    {"ludwigshafen", "Ludwigshafen am Rhein", KT_LAND_RP, "ludwigshafen"},
-    {"mainz", "Mainz", KT_LAND_RP, NULL},
-    {"montabaur", "Montabaur", KT_LAND_RP, NULL},
-    {"wittlich", "Wittlich", KT_LAND_RP, NULL},
-    {"zweibruecken", "Zweibrücken", KT_LAND_RP, NULL},
+    {"bad_kreuznach", "Bad Kreuznach", KT_LAND_RP, NULL, "bad kreuznach"},
+    {"kaiserslautern", "Kaiserslautern", KT_LAND_RP, NULL, "kaiserslautern"},
+    {"koblenz", "Koblenz", KT_LAND_RP, NULL, "koblenz"},
+    {"landau", "Landau in der Pfalz", KT_LAND_RP, "landau|landau pfalz",
+     "landau in der pfalz"},
+    {"ludwigshafen", "Ludwigshafen am Rhein", KT_LAND_RP, "ludwigshafen",
+     "ludwigshafen am rhein"},
+    {"mainz", "Mainz", KT_LAND_RP, NULL, "mainz"},
+    {"montabaur", "Montabaur", KT_LAND_RP, NULL, "montabaur"},
+    {"wittlich", "Wittlich", KT_LAND_RP, NULL, "wittlich"},
+    {"zweibruecken", "Zweibrücken", KT_LAND_RP, NULL, "zweibruecken"},
     /* Saarland, Sachsen, Sachsen-Anhalt */
-    {"saarbruecken", "Saarbrücken", KT_LAND_SL, NULL},
-    {"chemnitz", "Chemnitz", KT_LAND_SN, NULL},
-    {"dresden", "Dresden", KT_LAND_SN, NULL},
-    {"leipzig", "Leipzig", KT_LAND_SN, NULL},
-    {"stendal", "Stendal", KT_LAND_ST, NULL},
+    {"saarbruecken", "Saarbrücken", KT_LAND_SL, NULL, "saarbruecken"},
+    {"chemnitz", "Chemnitz", KT_LAND_SN, NULL, "chemnitz"},
+    {"dresden", "Dresden", KT_LAND_SN, NULL, "dresden"},
+    {"leipzig", "Leipzig", KT_LAND_SN, NULL, "leipzig"},
+    {"stendal", "Stendal", KT_LAND_ST, NULL, "stendal"},
     /* Schleswig-Holstein */
-    {"flensburg", "Flensburg", KT_LAND_SH, NULL},
-    {"kiel", "Kiel", KT_LAND_SH, NULL},
-    {"luebeck", "Lübeck", KT_LAND_SH, NULL},
-    {"pinneberg", "Pinneberg", KT_LAND_SH, NULL},
+    {"flensburg", "Flensburg", KT_LAND_SH, NULL, "flensburg"},
+    {"kiel", "Kiel", KT_LAND_SH, NULL, "kiel"},
+    {"luebeck", "Lübeck", KT_LAND_SH, NULL, "luebeck"},
+    {"pinneberg", "Pinneberg", KT_LAND_SH, NULL, "pinneberg"},
     /* Thüringen */
-    {"jena", "Jena", KT_LAND_TH, NULL},
+    {"jena", "Jena", KT_LAND_TH, NULL, "jena"},
 };
 
 #define N_COURTS (sizeof(courts) / sizeof(courts[0]))
@@ -706,9 +729,13 @@ static int alias_has(const char *list, const char *key)
 static int court_filler(const char *w, size_t n)
 {
 	static const char *const fill[] = {
-	    "amtsgericht", "ag", "registergericht", "registernummer",
-	    "register", "handelsregister", "eingetragen", "beim", "unter",
-	    "nr", "nummer", "sitz", "gericht", NULL,
+	    "amtsgericht",     "ag",
+	    "registergericht", "registernummer",
+	    "register",	       "handelsregister",
+	    "eingetragen",     "beim",
+	    "unter",	       "nr",
+	    "nummer",	       "sitz",
+	    "gericht",	       NULL,
 	};
 	for (const char *const *f = fill; *f; f++)
 		if (strlen(*f) == n && memcmp(*f, w, n) == 0)
@@ -716,8 +743,8 @@ static int court_filler(const char *w, size_t n)
 	return 0;
 }
 
-int kt_ident_court_lookup(const char *text, const char **name,
-			  const char **id, enum kt_land *land)
+int kt_ident_court_lookup(const char *text, const char **name, const char **id,
+			  enum kt_land *land)
 {
 	char folded[256], key[256];
 	size_t a = 0, b, w = 0;
@@ -744,10 +771,10 @@ int kt_ident_court_lookup(const char *text, const char **name,
 	if (w == 0)
 		return KT_ERR_NOTFOUND;
 	for (size_t i = 0; i < N_COURTS; i++) {
-		char ck[96];
-		if (kt_norm_city_key(courts[i].name, ck, sizeof(ck)) != KT_OK)
-			continue;
-		if (strcmp(ck, key) == 0 || alias_has(courts[i].alias, key)) {
+		if ((courts[i].key[0] == key[0] &&
+		     strcmp(courts[i].key, key) == 0) ||
+		    (courts[i].alias != NULL &&
+		     alias_has(courts[i].alias, key))) {
 			if (name)
 				*name = courts[i].name;
 			if (id)
@@ -783,10 +810,10 @@ const char *kt_ident_regtype_name(enum kt_ident_regtype t)
 }
 
 struct rtok {
-	size_t s, e;	/* raw byte range */
-	int digits;	/* all digits */
-	int all_upper;	/* letters, all ASCII upper case */
-	char low[40];	/* ASCII lower case copy (letters only), truncated */
+	size_t s, e;   /* raw byte range */
+	int digits;    /* all digits */
+	int all_upper; /* letters, all ASCII upper case */
+	char low[40];  /* ASCII lower case copy (letters only), truncated */
 };
 
 #define MAX_RTOK 64
@@ -816,7 +843,8 @@ static size_t reg_tokens(const char *s, size_t len, struct rtok *t)
 			if (!dig && !is_upper(c))
 				t[n].all_upper = 0;
 			if (k + 1 < sizeof(t[n].low))
-				t[n].low[k++] = (char)(is_upper(c) ? c + 32 : c);
+				t[n].low[k++] =
+				    (char)(is_upper(c) ? c + 32 : c);
 			i++;
 		}
 		t[n].low[k] = '\0';
@@ -885,8 +913,8 @@ static size_t reg_type_at(const struct rtok *t, size_t n, size_t i,
 }
 
 /* Raw text of tokens [a, b) without filler words at either end. */
-static void court_span(const char *s, const struct rtok *t, size_t a,
-		       size_t b, size_t *cs, size_t *ce)
+static void court_span(const char *s, const struct rtok *t, size_t a, size_t b,
+		       size_t *cs, size_t *ce)
 {
 	while (a < b && court_filler(t[a].low, strlen(t[a].low)))
 		a++;

@@ -225,7 +225,8 @@ static int cp_is_letter(uint32_t c)
 {
 	return cp_is_upper(c) || cp_is_lower(c) ||
 	       (c >= 0x370 && c != 0xfffd && c != 0x1e9e &&
-		!(c >= 0x2000 && c <= 0x2bff) && !(c >= 0x3000 && c <= 0x303f) &&
+		!(c >= 0x2000 && c <= 0x2bff) &&
+		!(c >= 0x3000 && c <= 0x303f) &&
 		!(c >= 0xfe00 && c <= 0xfe6f) && !(c >= 0xff00 && c <= 0xff0f));
 }
 
@@ -233,11 +234,11 @@ static int cp_is_letter(uint32_t c)
 
 /* U+00C0..U+00FF; "" = separator (× ÷). */
 static const char *const latin1_fold[64] = {
-    "a", "a", "a", "a", "ae", "a", "ae", "c", "e", "e", "e", "e", "i",
-    "i", "i", "i", "d", "n", "o", "o", "o", "o", "oe", "", "o", "u",
-    "u", "u", "ue", "y", "th", "ss", "a", "a", "a", "a", "ae", "a", "ae",
-    "c", "e", "e", "e", "e", "i", "i", "i", "i", "d", "n", "o", "o",
-    "o", "o", "oe", "", "o", "u", "u", "u", "ue", "y", "th", "y",
+    "a", "a", "a",  "a", "ae", "a",  "ae", "c", "e",  "e",  "e",  "e", "i",
+    "i", "i", "i",  "d", "n",  "o",  "o",  "o", "o",  "oe", "",	  "o", "u",
+    "u", "u", "ue", "y", "th", "ss", "a",  "a", "a",  "a",  "ae", "a", "ae",
+    "c", "e", "e",  "e", "e",  "i",  "i",  "i", "i",  "d",  "n",  "o", "o",
+    "o", "o", "oe", "",	 "o",  "u",  "u",  "u", "ue", "y",  "th", "y",
 };
 
 /* U+0100..U+017F base letters; '1' = "ij", '2' = "oe". */
@@ -251,25 +252,25 @@ static const char latin_ext_a_fold[129] = "aaaaaaccccccccdd"
 					  "uuuuwwyyyzzzzzzs";
 
 enum fold_kind {
-	FK_TEXT,  /* append out */
-	FK_SEP,	  /* token boundary */
-	FK_DROP,  /* apostrophe: nothing, no boundary */
-	FK_AMP,	  /* & + */
-	FK_PASS,  /* other script letter: copy UTF-8 */
+	FK_TEXT, /* append out */
+	FK_SEP,	 /* token boundary */
+	FK_DROP, /* apostrophe: nothing, no boundary */
+	FK_AMP,	 /* & + */
+	FK_PASS, /* other script letter: copy UTF-8 */
 };
 
-static enum fold_kind fold_cp(uint32_t c, char tmp[4], const char **out)
+static enum fold_kind fold_cp(uint32_t c, char tmp[4], const char **out,
+			      size_t *olen)
 {
+	*olen = 1;
 	if (c < 0x80) {
 		if (is_digit((unsigned char)c) || (c >= 'a' && c <= 'z')) {
 			tmp[0] = (char)c;
-			tmp[1] = '\0';
 			*out = tmp;
 			return FK_TEXT;
 		}
 		if (c >= 'A' && c <= 'Z') {
 			tmp[0] = (char)(c + 0x20);
-			tmp[1] = '\0';
 			*out = tmp;
 			return FK_TEXT;
 		}
@@ -281,23 +282,23 @@ static enum fold_kind fold_cp(uint32_t c, char tmp[4], const char **out)
 	}
 	if (c >= 0xc0 && c <= 0xff) {
 		*out = latin1_fold[c - 0xc0];
-		return **out ? FK_TEXT : FK_SEP;
+		*olen = strlen(*out);
+		return *olen ? FK_TEXT : FK_SEP;
 	}
 	if (c >= 0x100 && c <= 0x17f) {
 		char b = latin_ext_a_fold[c - 0x100];
-		if (b == '1')
-			*out = "ij";
-		else if (b == '2')
-			*out = "oe";
-		else {
+		if (b == '1' || b == '2') {
+			*out = b == '1' ? "ij" : "oe";
+			*olen = 2;
+		} else {
 			tmp[0] = b;
-			tmp[1] = '\0';
 			*out = tmp;
 		}
 		return FK_TEXT;
 	}
 	if (c == 0x1e9e) {
 		*out = "ss";
+		*olen = 2;
 		return FK_TEXT;
 	}
 	if (c == 0xb4 || c == 0x2018 || c == 0x2019 || c == 0x201b)
@@ -352,11 +353,11 @@ static int tokenize(const char *in, size_t len, int amp, int loose,
 		return KT_ERR_LIMIT;
 	while (i < len) {
 		size_t start = i;
-		uint32_t c = u8_next(s, len, &i);
+		uint32_t c = s[i] < 0x80 ? s[i++] : u8_next(s, len, &i);
 		char tmp[4];
 		const char *f = NULL;
-		enum fold_kind k = fold_cp(c, tmp, &f);
 		size_t flen;
+		enum fold_kind k = fold_cp(c, tmp, &f, &flen);
 
 		if (k == FK_DROP)
 			continue;
@@ -365,16 +366,16 @@ static int tokenize(const char *in, size_t len, int amp, int loose,
 				loosen(tk->buf + tk->t[tk->n - 1].off,
 				       &tk->t[tk->n - 1].len);
 			if (open)
-				tk->blen = tk->t[tk->n - 1].off +
-					   tk->t[tk->n - 1].len;
+				tk->blen =
+				    tk->t[tk->n - 1].off + tk->t[tk->n - 1].len;
 			open = 0;
 			if (k == FK_SEP || !amp)
 				continue;
 			if (tk->n >= MAX_TOKS || tk->blen + 1 > TOKBUF_CAP)
 				return KT_ERR_LIMIT;
-			tk->t[tk->n] = (struct tok){(uint16_t)tk->blen, 1,
-						    (uint16_t)start,
-						    (uint16_t)i};
+			tk->t[tk->n] =
+			    (struct tok){(uint16_t)tk->blen, 1, (uint16_t)start,
+					 (uint16_t)i};
 			tk->buf[tk->blen++] = '&';
 			tk->n++;
 			continue;
@@ -382,15 +383,13 @@ static int tokenize(const char *in, size_t len, int amp, int loose,
 		if (k == FK_PASS) {
 			f = in + start;
 			flen = i - start;
-		} else {
-			flen = strlen(f);
 		}
 		if (!open) {
 			if (tk->n >= MAX_TOKS)
 				return KT_ERR_LIMIT;
-			tk->t[tk->n] = (struct tok){(uint16_t)tk->blen, 0,
-						    (uint16_t)start,
-						    (uint16_t)i};
+			tk->t[tk->n] =
+			    (struct tok){(uint16_t)tk->blen, 0, (uint16_t)start,
+					 (uint16_t)i};
 			tk->n++;
 			open = 1;
 		}
@@ -419,15 +418,20 @@ static int tok_match(const struct toks *tk, size_t i, const char *pat)
 	const char *t = tk->buf + tk->t[i].off;
 	size_t tl = tk->t[i].len;
 
+	/* one pass over the alternatives: this runs for every pattern of
+	 * the legal-form table on every imported name */
 	for (;;) {
-		const char *bar = strchr(pat, '|');
-		size_t pl = bar ? (size_t)(bar - pat) : strlen(pat);
+		size_t k = 0;
 
-		if (pl == tl && memcmp(pat, t, tl) == 0)
+		while (k < tl && pat[k] == t[k])
+			k++;
+		if (k == tl && (pat[k] == '|' || pat[k] == '\0'))
 			return 1;
-		if (bar == NULL)
+		while (pat[k] != '|' && pat[k] != '\0')
+			k++;
+		if (pat[k] == '\0')
 			return 0;
-		pat = bar + 1;
+		pat += k + 1;
 	}
 }
 
@@ -467,10 +471,10 @@ int kt_norm_fold(const char *in, size_t len, char *out, size_t cap,
 /* ---- display ------------------------------------------------------------ */
 
 static const char *const small_words[] = {
-    "und", "u",	 "fuer", "für", "von", "vom", "van", "der", "die", "das",
-    "den", "dem", "des", "am",	"an",  "im",  "in",  "zu",  "zur", "zum",
-    "mit", "auf", "bei", "aus", "de",  "du",  "di",  "la",  "le",  "et",
-    "of",  "the", "and", "for", "a",   "i",   "ob",  "vor", "an",  NULL,
+    "und", "u",	  "fuer", "für", "von", "vom", "van", "der", "die", "das",
+    "den", "dem", "des",  "am",	 "an",	"im",  "in",  "zu",  "zur", "zum",
+    "mit", "auf", "bei",  "aus", "de",	"du",  "di",  "la",  "le",  "et",
+    "of",  "the", "and",  "for", "a",	"i",   "ob",  "vor", "an",  NULL,
 };
 
 static int is_small_word(const char *lower, size_t n)
@@ -569,7 +573,8 @@ static size_t collapse(const char *s, size_t len, char *out, size_t cap)
 			continue;
 		}
 		/* U+00A0 no-break space */
-		if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] == 0xa0) {
+		if (c == 0xc2 && i + 1 < len &&
+		    (unsigned char)s[i + 1] == 0xa0) {
 			i++;
 			gap = 1;
 			continue;
@@ -583,8 +588,7 @@ static size_t collapse(const char *s, size_t len, char *out, size_t cap)
 	return w;
 }
 
-static int display_n(const char *in, size_t len, int keep_short,
-		     struct sbuf *o)
+static int display_n(const char *in, size_t len, int keep_short, struct sbuf *o)
 {
 	char tmp[KT_NORM_TEXT_MAX + 2];
 	size_t n;
@@ -677,94 +681,109 @@ int kt_norm_lf_from_code(const char *code, enum kt_lf *out)
 struct lf_pattern {
 	enum kt_lf lf;
 	const char *display; /* the spelling shown in display names */
-	const char *t[8];    /* NULL-terminated folded tokens, '|' = or */
+	const char *t[8];    /* folded tokens, '|' = or */
+	size_t n;	     /* number of tokens */
 };
+
+/* {lf, display, {tokens...}, count}: the count is computed, not typed */
+#define P(lf, disp, ...)                                                       \
+	{                                                                      \
+		lf, disp, {__VA_ARGS__},                                       \
+		    sizeof((const char *[]){__VA_ARGS__}) /                    \
+			sizeof(const char *)                                   \
+	}
 
 /* Every spelling of the reference table (section 6), as folded tokens. */
 static const struct lf_pattern lf_patterns[] = {
     /* & Co. forms first: with "longest match wins" order does not matter,
      * but reading them together shows which capital company they name. */
-    {KT_LF_GMBH_CO_KG, "GmbH & Co. KG", {"gmbh", AMP, CO, "kg|kommanditgesellschaft"}},
-    {KT_LF_GMBH_CO_KG, "GmbH & Co. KG", {"gmbh", CO, "kg"}},
-    {KT_LF_GMBH_CO_KG, "GmbH & Co. KG", {"gmbh", AMP, "cokg"}},
-    {KT_LF_GMBH_CO_KG, "GmbH & Co. KG", {"g", "m", "b", "h", AMP, CO, "kg"}},
-    {KT_LF_GMBH_CO_KG, "mbH & Co. KG", {"mbh", AMP, CO, "kg"}},
-    {KT_LF_GMBH_CO_KG, "UG (haftungsbeschränkt) & Co. KG", {"ug", HAFTB, AMP, CO, "kg"}},
-    {KT_LF_GMBH_CO_KG, "UG (haftungsbeschränkt) & Co. KG", {"ug", AMP, CO, "kg"}},
-    {KT_LF_GMBH_CO_KG, "AG & Co. KG", {"ag", AMP, CO, "kg"}},
-    {KT_LF_GMBH_CO_KG, "SE & Co. KG", {"se", AMP, CO, "kg"}},
-    {KT_LF_GMBH_CO_KG, "Ltd. & Co. KG", {"ltd", AMP, CO, "kg"}},
-    {KT_LF_GMBH_CO_KG, "Stiftung & Co. KG", {"stiftung", AMP, CO, "kg"}},
-    {KT_LF_KGAA, "GmbH & Co. KGaA", {"gmbh", AMP, CO, "kgaa"}},
-    {KT_LF_KGAA, "AG & Co. KGaA", {"ag", AMP, CO, "kgaa"}},
+    P(KT_LF_GMBH_CO_KG, "GmbH & Co. KG", "gmbh", AMP, CO,
+      "kg|kommanditgesellschaft"),
+    P(KT_LF_GMBH_CO_KG, "GmbH & Co. KG", "gmbh", CO, "kg"),
+    P(KT_LF_GMBH_CO_KG, "GmbH & Co. KG", "gmbh", AMP, "cokg"),
+    P(KT_LF_GMBH_CO_KG, "GmbH & Co. KG", "g", "m", "b", "h", AMP, CO, "kg"),
+    P(KT_LF_GMBH_CO_KG, "mbH & Co. KG", "mbh", AMP, CO, "kg"),
+    P(KT_LF_GMBH_CO_KG, "UG (haftungsbeschränkt) & Co. KG", "ug", HAFTB, AMP,
+      CO, "kg"),
+    P(KT_LF_GMBH_CO_KG, "UG (haftungsbeschränkt) & Co. KG", "ug", AMP, CO,
+      "kg"),
+    P(KT_LF_GMBH_CO_KG, "AG & Co. KG", "ag", AMP, CO, "kg"),
+    P(KT_LF_GMBH_CO_KG, "SE & Co. KG", "se", AMP, CO, "kg"),
+    P(KT_LF_GMBH_CO_KG, "Ltd. & Co. KG", "ltd", AMP, CO, "kg"),
+    P(KT_LF_GMBH_CO_KG, "Stiftung & Co. KG", "stiftung", AMP, CO, "kg"),
+    P(KT_LF_KGAA, "GmbH & Co. KGaA", "gmbh", AMP, CO, "kgaa"),
+    P(KT_LF_KGAA, "AG & Co. KGaA", "ag", AMP, CO, "kgaa"),
     /* The reference lists "SE & Co. KGaA" under SE; kept as stated. */
-    {KT_LF_SE, "SE & Co. KGaA", {"se", AMP, CO, "kgaa"}},
-    {KT_LF_KGAA, "KGaA", {"kgaa"}},
-    {KT_LF_KGAA, "KGaA", {"kommanditgesellschaft", "auf", "aktien"}},
-    {KT_LF_SE, "SE", {"se"}},
-    {KT_LF_SE, "SE", {"societas", "europaea"}},
-    {KT_LF_SE, "SE", {"europaeische|europaische", "gesellschaft"}},
-    {KT_LF_GGMBH, "gGmbH", {"ggmbh"}},
-    {KT_LF_GGMBH, "gGmbH", {"gemeinnuetzige|gemeinnutzige", "gmbh"}},
-    {KT_LF_GGMBH, "gGmbH", {"gemeinnuetzige|gemeinnutzige", "gesellschaft", "mit", BESCHR, "haftung"}},
-    {KT_LF_GMBH, "GmbH", {"gmbh"}},
-    {KT_LF_GMBH, "GmbH", {"gesmbh"}},
-    {KT_LF_GMBH, "GmbH", {"g", "m", "b", "h"}},
-    {KT_LF_GMBH, "GmbH", {"ges", "m", "b", "h"}},
-    {KT_LF_GMBH, "GmbH", {"gesellschaft", "mit", BESCHR, "haftung"}},
-    {KT_LF_GMBH, "Gesellschaft mbH", {"gesellschaft", "mbh"}},
-    {KT_LF_GMBH, "mbH", {"mbh"}},
-    {KT_LF_UG, "UG (haftungsbeschränkt)", {"ug", HAFTB}},
-    {KT_LF_UG, "UG (haftungsbeschränkt)", {"ug"}},
-    {KT_LF_UG, "UG (haftungsbeschränkt)", {"unternehmergesellschaft", HAFTB}},
-    {KT_LF_UG, "UG (haftungsbeschränkt)", {"unternehmergesellschaft"}},
-    {KT_LF_AG, "AG", {"ag"}},
-    {KT_LF_AG, "AG", {"aktiengesellschaft"}},
-    {KT_LF_KG, "KG", {"kg"}},
-    {KT_LF_KG, "KG", {"kommanditgesellschaft"}},
-    {KT_LF_OHG, "OHG", {"ohg"}},
-    {KT_LF_OHG, "OHG", {"o", "h", "g"}},
-    {KT_LF_OHG, "OHG", {"offene", "handelsgesellschaft"}},
-    {KT_LF_EK, "e.K.", {"e", "k"}},
-    {KT_LF_EK, "e.K.", {"ek"}},
-    {KT_LF_EK, "e.Kfm.", {"e", "kfm"}},
-    {KT_LF_EK, "e.Kfr.", {"e", "kfr"}},
-    {KT_LF_EK, "e.Kfm.", {"ekfm"}},
-    {KT_LF_EK, "e.Kfr.", {"ekfr"}},
-    {KT_LF_EK, "e.K.", {"eingetragener", "kaufmann"}},
-    {KT_LF_EK, "e.K.", {"eingetragene", "kauffrau"}},
-    {KT_LF_EG, "eG", {"e", "g"}},
-    {KT_LF_EG, "eG", {"eg"}},
-    {KT_LF_EG, "eG", {"eingetragene", "genossenschaft"}},
-    {KT_LF_EV, "e.V.", {"e", "v"}},
-    {KT_LF_EV, "e.V.", {"ev"}},
-    {KT_LF_EV, "e.V.", {"eingetragener", "verein"}},
-    {KT_LF_GBR, "GbR", {"gbr"}},
-    {KT_LF_GBR, "eGbR", {"egbr"}},
-    {KT_LF_GBR, "GbR", {"gesellschaft", "buergerlichen|burgerlichen", "rechts"}},
-    {KT_LF_PARTG, "PartG", {"partg"}},
-    {KT_LF_PARTG, "PartG mbB", {"partg", "mbb"}},
-    {KT_LF_PARTG, "PartG mbB", {"partgmbb"}},
-    {KT_LF_PARTG, "Partnerschaftsgesellschaft", {"partnerschaftsgesellschaft"}},
-    {KT_LF_PARTG, "Partnerschaftsgesellschaft mbB", {"partnerschaftsgesellschaft", "mbb"}},
-    {KT_LF_PARTG, "Partnerschaftsgesellschaft mbB", {"partnerschaftsgesellschaft", "mit", BESCHR, "berufshaftung"}},
-    {KT_LF_PARTG, "Partnerschaft", {"partnerschaft"}},
-    {KT_LF_PARTG, "Partnerschaft mbB", {"partnerschaft", "mbb"}},
-    {KT_LF_PARTG, "& Partner", {AMP, "partner"}},
-    {KT_LF_PARTG, "& Partner mbB", {AMP, "partner", "mbb"}},
-    {KT_LF_STIFTUNG, "Stiftung", {"stiftung"}},
-    {KT_LF_KDOER, "KdöR", {"kdoer|kdor"}},
-    {KT_LF_KDOER, "KdöR", {"k", "d", "oe|o", "r"}},
-    {KT_LF_KDOER, "KdöR", {"koerperschaft|korperschaft", "des", OEFF, "rechts"}},
-    {KT_LF_AOER, "AöR", {"aoer|aor"}},
-    {KT_LF_AOER, "AöR", {"a", "oe|o", "r"}},
-    {KT_LF_AOER, "AöR", {"anstalt", "des", OEFF, "rechts"}},
-    {KT_LF_VVAG, "VVaG", {"vvag"}},
-    {KT_LF_VVAG, "VVaG", {"v", "v", "a", "g"}},
-    {KT_LF_VVAG, "VVaG", {"versicherungsverein", "auf", "gegenseitigkeit"}},
-    {KT_LF_EWIV, "EWIV", {"ewiv"}},
-    {KT_LF_LTD, "Ltd.", {"ltd"}},
-    {KT_LF_LTD, "Limited", {"limited"}},
+    P(KT_LF_SE, "SE & Co. KGaA", "se", AMP, CO, "kgaa"),
+    P(KT_LF_KGAA, "KGaA", "kgaa"),
+    P(KT_LF_KGAA, "KGaA", "kommanditgesellschaft", "auf", "aktien"),
+    P(KT_LF_SE, "SE", "se"),
+    P(KT_LF_SE, "SE", "societas", "europaea"),
+    P(KT_LF_SE, "SE", "europaeische|europaische", "gesellschaft"),
+    P(KT_LF_GGMBH, "gGmbH", "ggmbh"),
+    P(KT_LF_GGMBH, "gGmbH", "gemeinnuetzige|gemeinnutzige", "gmbh"),
+    P(KT_LF_GGMBH, "gGmbH", "gemeinnuetzige|gemeinnutzige", "gesellschaft",
+      "mit", BESCHR, "haftung"),
+    P(KT_LF_GMBH, "GmbH", "gmbh"),
+    P(KT_LF_GMBH, "GmbH", "gesmbh"),
+    P(KT_LF_GMBH, "GmbH", "g", "m", "b", "h"),
+    P(KT_LF_GMBH, "GmbH", "ges", "m", "b", "h"),
+    P(KT_LF_GMBH, "GmbH", "gesellschaft", "mit", BESCHR, "haftung"),
+    P(KT_LF_GMBH, "Gesellschaft mbH", "gesellschaft", "mbh"),
+    P(KT_LF_GMBH, "mbH", "mbh"),
+    P(KT_LF_UG, "UG (haftungsbeschränkt)", "ug", HAFTB),
+    P(KT_LF_UG, "UG (haftungsbeschränkt)", "ug"),
+    P(KT_LF_UG, "UG (haftungsbeschränkt)", "unternehmergesellschaft", HAFTB),
+    P(KT_LF_UG, "UG (haftungsbeschränkt)", "unternehmergesellschaft"),
+    P(KT_LF_AG, "AG", "ag"),
+    P(KT_LF_AG, "AG", "aktiengesellschaft"),
+    P(KT_LF_KG, "KG", "kg"),
+    P(KT_LF_KG, "KG", "kommanditgesellschaft"),
+    P(KT_LF_OHG, "OHG", "ohg"),
+    P(KT_LF_OHG, "OHG", "o", "h", "g"),
+    P(KT_LF_OHG, "OHG", "offene", "handelsgesellschaft"),
+    P(KT_LF_EK, "e.K.", "e", "k"),
+    P(KT_LF_EK, "e.K.", "ek"),
+    P(KT_LF_EK, "e.Kfm.", "e", "kfm"),
+    P(KT_LF_EK, "e.Kfr.", "e", "kfr"),
+    P(KT_LF_EK, "e.Kfm.", "ekfm"),
+    P(KT_LF_EK, "e.Kfr.", "ekfr"),
+    P(KT_LF_EK, "e.K.", "eingetragener", "kaufmann"),
+    P(KT_LF_EK, "e.K.", "eingetragene", "kauffrau"),
+    P(KT_LF_EG, "eG", "e", "g"),
+    P(KT_LF_EG, "eG", "eg"),
+    P(KT_LF_EG, "eG", "eingetragene", "genossenschaft"),
+    P(KT_LF_EV, "e.V.", "e", "v"),
+    P(KT_LF_EV, "e.V.", "ev"),
+    P(KT_LF_EV, "e.V.", "eingetragener", "verein"),
+    P(KT_LF_GBR, "GbR", "gbr"),
+    P(KT_LF_GBR, "eGbR", "egbr"),
+    P(KT_LF_GBR, "GbR", "gesellschaft", "buergerlichen|burgerlichen", "rechts"),
+    P(KT_LF_PARTG, "PartG", "partg"),
+    P(KT_LF_PARTG, "PartG mbB", "partg", "mbb"),
+    P(KT_LF_PARTG, "PartG mbB", "partgmbb"),
+    P(KT_LF_PARTG, "Partnerschaftsgesellschaft", "partnerschaftsgesellschaft"),
+    P(KT_LF_PARTG, "Partnerschaftsgesellschaft mbB",
+      "partnerschaftsgesellschaft", "mbb"),
+    P(KT_LF_PARTG, "Partnerschaftsgesellschaft mbB",
+      "partnerschaftsgesellschaft", "mit", BESCHR, "berufshaftung"),
+    P(KT_LF_PARTG, "Partnerschaft", "partnerschaft"),
+    P(KT_LF_PARTG, "Partnerschaft mbB", "partnerschaft", "mbb"),
+    P(KT_LF_PARTG, "& Partner", AMP, "partner"),
+    P(KT_LF_PARTG, "& Partner mbB", AMP, "partner", "mbb"),
+    P(KT_LF_STIFTUNG, "Stiftung", "stiftung"),
+    P(KT_LF_KDOER, "KdöR", "kdoer|kdor"),
+    P(KT_LF_KDOER, "KdöR", "k", "d", "oe|o", "r"),
+    P(KT_LF_KDOER, "KdöR", "koerperschaft|korperschaft", "des", OEFF, "rechts"),
+    P(KT_LF_AOER, "AöR", "aoer|aor"),
+    P(KT_LF_AOER, "AöR", "a", "oe|o", "r"),
+    P(KT_LF_AOER, "AöR", "anstalt", "des", OEFF, "rechts"),
+    P(KT_LF_VVAG, "VVaG", "vvag"),
+    P(KT_LF_VVAG, "VVaG", "v", "v", "a", "g"),
+    P(KT_LF_VVAG, "VVaG", "versicherungsverein", "auf", "gegenseitigkeit"),
+    P(KT_LF_EWIV, "EWIV", "ewiv"),
+    P(KT_LF_LTD, "Ltd.", "ltd"),
+    P(KT_LF_LTD, "Limited", "limited"),
 };
 
 #define N_LF_PATTERNS (sizeof(lf_patterns) / sizeof(lf_patterns[0]))
@@ -806,13 +825,14 @@ static size_t pat_len(const char *const *t, size_t max)
 	return n;
 }
 
-/* Does the pattern t (length L) match tokens [e-L, e)? */
+/* Does the pattern t (length L) match tokens [e-L, e)? From the end: the
+ * last word of a name rules out most patterns at once. */
 static int pat_match_at(const struct toks *tk, size_t e, const char *const *t,
 			size_t L)
 {
 	if (L > e)
 		return 0;
-	for (size_t k = 0; k < L; k++)
+	for (size_t k = L; k-- > 0;)
 		if (!tok_match(tk, e - L + k, t[k]))
 			return 0;
 	return 1;
@@ -829,7 +849,7 @@ static int lf_find_end(const struct toks *tk, size_t e, size_t min_left,
 	size_t bl = 0;
 
 	for (size_t p = 0; p < N_LF_PATTERNS; p++) {
-		size_t L = pat_len(lf_patterns[p].t, 8);
+		size_t L = lf_patterns[p].n;
 		if (L <= bl || L + min_left > e)
 			continue;
 		if (pat_match_at(tk, e, lf_patterns[p].t, L)) {
@@ -867,8 +887,8 @@ int kt_norm_legal_form(const char *text, enum kt_lf *out)
 		return KT_OK;
 	}
 	if (tk.n == 1)
-		for (size_t i = 0; i < sizeof(lf_column_words) /
-					   sizeof(lf_column_words[0]);
+		for (size_t i = 0;
+		     i < sizeof(lf_column_words) / sizeof(lf_column_words[0]);
 		     i++)
 			if (tok_match(&tk, 0, lf_column_words[i].word)) {
 				*out = lf_column_words[i].lf;
@@ -969,8 +989,8 @@ int kt_norm_company_name(const char *raw, const char *lf_column,
 		     s < sizeof(state_patterns) / sizeof(state_patterns[0]);
 		     s++) {
 			L = pat_len(state_patterns[s].t, 4);
-			if (L < e && pat_match_at(&tk, e, state_patterns[s].t,
-						  L)) {
+			if (L < e &&
+			    pat_match_at(&tk, e, state_patterns[s].t, L)) {
 				e -= L;
 				state |= state_patterns[s].state;
 				again = 1;
@@ -999,8 +1019,8 @@ int kt_norm_company_name(const char *raw, const char *lf_column,
 		}
 	}
 	out->legal_form_in_name = p_lf >= 0 ? lf_patterns[p_lf].lf
-			       : inh	   ? KT_LF_EINZEL
-					   : KT_LF_NONE;
+				  : inh	    ? KT_LF_EINZEL
+					    : KT_LF_NONE;
 	out->state = state;
 
 	if (lf_column != NULL && *lf_column != '\0') {
@@ -1008,7 +1028,11 @@ int kt_norm_company_name(const char *raw, const char *lf_column,
 		    KT_OK)
 			out->legal_form_column = KT_LF_NONE;
 	}
-	if (out->legal_form_in_name != KT_LF_NONE) {
+	if (p_lf < 0 && inh && out->legal_form_column != KT_LF_NONE) {
+		/* "Inh." only says there is an owner: an e.K. has one too,
+		 * so a form stated in the column is more precise */
+		out->legal_form = out->legal_form_column;
+	} else if (out->legal_form_in_name != KT_LF_NONE) {
 		out->legal_form = out->legal_form_in_name;
 		out->legal_form_conflict =
 		    out->legal_form_column != KT_LF_NONE &&
@@ -1217,7 +1241,8 @@ int kt_norm_street_split(const char *in, char *street, size_t scap,
 		size_t wl = we[nw - 1] - ws[nw - 1];
 		for (i = 1; i < wl; i++)
 			if (is_digit((unsigned char)w[i]) &&
-			    (w[i - 1] == '.' || is_alpha((unsigned char)w[i - 1])))
+			    (w[i - 1] == '.' ||
+			     is_alpha((unsigned char)w[i - 1])))
 				break;
 		if (i < wl && numberish(w + i, wl - i, 1) &&
 		    (w[i - 1] == '.' || i >= 3)) {
@@ -1293,8 +1318,8 @@ int kt_norm_street_is_po_box(const char *street)
 	if (kt_norm_fold(street, strnlen(street, 48), key, sizeof(key), 0) !=
 	    KT_OK)
 		return 0;
-	return strncmp(key, "postfach", 8) == 0 || strncmp(key, "pf ", 3) == 0 ||
-	       strcmp(key, "pf") == 0;
+	return strncmp(key, "postfach", 8) == 0 ||
+	       strncmp(key, "pf ", 3) == 0 || strcmp(key, "pf") == 0;
 }
 
 int kt_norm_house_number(const char *in, char *out, size_t cap,
@@ -1488,8 +1513,7 @@ int kt_norm_address_line(const char *in, struct kt_norm_address *out,
 		sb_init(&sb, street, sizeof(street));
 		sb_put(&sb, tmp + ss, se - ss);
 		if (kt_norm_street_split(street, out->street,
-					 sizeof(out->street),
-					 out->house_number,
+					 sizeof(out->street), out->house_number,
 					 sizeof(out->house_number)) != KT_OK)
 			return kt_error_set(err, KT_ERR_LIMIT,
 					    "address too long");
@@ -1501,7 +1525,8 @@ int kt_norm_address_line(const char *in, struct kt_norm_address *out,
 
 static int atext(unsigned char c)
 {
-	return is_digit(c) || is_alpha(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+	return is_digit(c) || is_alpha(c) ||
+	       (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
 }
 
 int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
@@ -1513,7 +1538,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 	if (cap > 0)
 		out[0] = '\0';
 	if (in == NULL)
-		return kt_error_set(err, KT_ERR_INVALID, "empty e-mail address");
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "empty e-mail address");
 	b = strnlen(in, 4 * KT_NORM_EMAIL_MAX);
 	a = 0;
 	while (a < b && is_space((unsigned char)in[a]))
@@ -1527,7 +1553,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 		b--;
 	}
 	if (a == b)
-		return kt_error_set(err, KT_ERR_INVALID, "empty e-mail address");
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "empty e-mail address");
 	if (b - a > KT_NORM_EMAIL_MAX)
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "e-mail address longer than %d characters",
@@ -1550,7 +1577,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 		out[c] = '\0';
 	}
 	if (n >= cap)
-		return kt_error_set(err, KT_ERR_LIMIT, "e-mail address too long");
+		return kt_error_set(err, KT_ERR_LIMIT,
+				    "e-mail address too long");
 	if (nat == 0)
 		return kt_error_set(err, KT_ERR_INVALID, "missing '@'");
 	if (nat > 1)
@@ -1596,8 +1624,9 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 				continue;
 			lab = i - ls;
 			if (lab == 0)
-				return kt_error_set(err, KT_ERR_INVALID,
-						    "empty label in the domain");
+				return kt_error_set(
+				    err, KT_ERR_INVALID,
+				    "empty label in the domain");
 			if (lab > 63)
 				return kt_error_set(
 				    err, KT_ERR_INVALID,
@@ -1629,7 +1658,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 				    err, KT_ERR_INVALID,
 				    "top-level domain too short");
 			for (size_t k = tld_s; k < dl; k++)
-				if (is_digit((unsigned char)d[k]) || d[k] == '-')
+				if (is_digit((unsigned char)d[k]) ||
+				    d[k] == '-')
 					return kt_error_set(
 					    err, KT_ERR_INVALID,
 					    "top-level domain must be letters");
@@ -1640,8 +1670,8 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err)
 
 /* ---- persons ------------------------------------------------------------ */
 
-int kt_norm_person_name(const char *in, char *display, size_t dcap,
-			char *key, size_t kcap)
+int kt_norm_person_name(const char *in, char *display, size_t dcap, char *key,
+			size_t kcap)
 {
 	char tmp[KT_NORM_TEXT_MAX + 2], ordered[KT_NORM_TEXT_MAX + 4];
 	size_t len, comma = (size_t)-1, n = 0;
@@ -1666,7 +1696,8 @@ int kt_norm_person_name(const char *in, char *display, size_t dcap,
 		}
 	/* "Müller, Hans" -> "Hans Müller" (one comma only). */
 	sb_init(&ob, ordered, sizeof(ordered));
-	if (comma != (size_t)-1 && memchr(tmp + comma + 1, ',', len - comma - 1) == NULL) {
+	if (comma != (size_t)-1 &&
+	    memchr(tmp + comma + 1, ',', len - comma - 1) == NULL) {
 		size_t s = comma + 1;
 		while (s < len && tmp[s] == ' ')
 			s++;

@@ -81,10 +81,12 @@ int kt_ident_taxno_normalize(const char *in, enum kt_land land, char out[14],
  * notation (exact grouping and separator) is the only one to fit is used
  * (BW "FFBBB/UUUUP" and NW "FFF/BBBB/UUUP" are recognisable anywhere).
  * *used (may be NULL) gets the Land the number belongs to. Reasons as
- * above, for the first candidate.
+ * above, for the first candidate; when several canonical notations fit
+ * but no candidate does: "Land unknown: not the notation of BY; the
+ * notation fits BE, HH, NI, RP".
  */
-int kt_ident_taxno_resolve(const char *in, const enum kt_land *lands,
-			   size_t n, char out[14], enum kt_land *used,
+int kt_ident_taxno_resolve(const char *in, const enum kt_land *lands, size_t n,
+			   char out[14], enum kt_land *used,
 			   struct kt_error *err);
 
 /* Land of a 13-digit federal form by its prefix, or KT_LAND_NONE. */
@@ -151,8 +153,8 @@ int kt_ident_register_key(const struct kt_ident_register *r, char *out,
  * name/id/Land (each out-pointer may be NULL; strings are static), or
  * KT_ERR_NOTFOUND.
  */
-int kt_ident_court_lookup(const char *text, const char **name,
-			  const char **id, enum kt_land *land);
+int kt_ident_court_lookup(const char *text, const char **name, const char **id,
+			  enum kt_land *land);
 
 /* Number of courts in the table, and the i-th (for docs and generators). */
 size_t kt_ident_court_count(void);

@@ -137,7 +137,9 @@ struct kt_norm_company {
  * left out of the key too. lf_column (may be NULL or "") is the legal-form
  * column if the export has one: when both are present and differ, the
  * name's form wins (the registered firm name must carry its legal form) and
- * legal_form_conflict is set; an unknown column text is ignored for the
+ * legal_form_conflict is set - except when the name only says "Inh." (an
+ * owner: sole trader or e.K.), where a form in the column is more precise
+ * and wins; an unknown column text is ignored for the
  * result and reported as KT_ERR_INVALID only if the name has no form
  * either - callers that care check kt_norm_legal_form() themselves.
  * The key form folds with KT_NORM_FOLD_AMP ("&" = "und", also "u." and
@@ -150,10 +152,11 @@ int kt_norm_company_name(const char *raw, const char *lf_column,
 
 /* ---- addresses ---------------------------------------------------------- */
 
-#define KT_NORM_PLZ_PADDED 0x1u	 /* 4 digits: a leading 0 was restored */
-#define KT_NORM_PLZ_NUMBER 0x2u	 /* written as a number ("1067.0") */
-#define KT_NORM_PLZ_OFF_LAND 0x4u /* restored, but the Land given has no
-				    postcodes below 10000 */
+#define KT_NORM_PLZ_PADDED 0x1u /* 4 digits: a leading 0 was restored */
+#define KT_NORM_PLZ_NUMBER 0x2u /* written as a number ("1067.0") */
+#define KT_NORM_PLZ_OFF_LAND                                                   \
+	0x4u /* restored, but the Land given has no                            \
+	       postcodes below 10000 */
 
 /*
  * German postcode to 5 digits. Accepts surrounding spaces and a "D-"/"DE-"
@@ -240,7 +243,7 @@ int kt_norm_email(const char *in, char *out, size_t cap, struct kt_error *err);
  * capitalised; the display keeps academic titles, drops salutations (Herr,
  * Frau); the key drops both and folds ("hans mueller").
  */
-int kt_norm_person_name(const char *in, char *display, size_t dcap,
-			char *key, size_t kcap);
+int kt_norm_person_name(const char *in, char *display, size_t dcap, char *key,
+			size_t kcap);
 
 #endif

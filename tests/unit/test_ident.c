@@ -111,8 +111,8 @@ static void test_widnr(void **state)
 	assert_int_equal(
 	    kt_ident_widnr_normalize("de 123456788 - 00002", out, &err), KT_OK);
 	assert_string_equal(out, "DE123456788-00002");
-	assert_int_equal(kt_ident_widnr_normalize("DE12345678800001", out, &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_ident_widnr_normalize("DE12345678800001", out, &err), KT_OK);
 	assert_string_equal(out, "DE123456788-00001");
 	assert_int_equal(kt_ident_widnr_normalize("DE123456788-1", out, &err),
 			 KT_ERR_INVALID);
@@ -121,18 +121,21 @@ static void test_widnr(void **state)
 	assert_int_equal(kt_ident_widnr_normalize("DE123456788", out, &err),
 			 KT_ERR_INVALID);
 	assert_string_equal(err.msg, "suffix must have 5 digits");
-	assert_int_equal(kt_ident_widnr_normalize("DE12345678-00001", out, &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_ident_widnr_normalize("DE12345678-00001", out, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg, "expected 9 digits after DE");
 	assert_int_equal(
 	    kt_ident_widnr_normalize("DE123456788-000011", out, &err),
 	    KT_ERR_INVALID);
 	assert_string_equal(err.msg, "suffix must have 5 digits");
-	assert_int_equal(kt_ident_widnr_normalize("AT123456788-00001", out, &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_ident_widnr_normalize("AT123456788-00001", out, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg, "must start with DE");
-	assert_int_equal(kt_ident_widnr_normalize("DE123456788/00001", out, &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_ident_widnr_normalize("DE123456788/00001", out, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg, "unexpected character '/'");
 	assert_int_equal(kt_ident_widnr_normalize("", out, &err),
 			 KT_ERR_INVALID);
@@ -282,38 +285,43 @@ static void test_taxno_resolve(void **state)
 	assert_string_equal(out, "1121081512345");
 	assert_int_equal(used, KT_LAND_BE);
 	/* a BW number in a Bayern export: its notation is unique */
-	assert_int_equal(kt_ident_taxno_resolve("93815/08152", by_only, 1, out,
-						&used, &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_ident_taxno_resolve("93815/08152", by_only, 1, out, &used, &err),
+	    KT_OK);
 	assert_string_equal(out, "2893081508152");
 	assert_int_equal(used, KT_LAND_BW);
 	/* NRW's 3/4/4 grouping too */
-	assert_int_equal(kt_ident_taxno_resolve("312/5071/0428", none, 1, out,
-						&used, &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_ident_taxno_resolve("312/5071/0428", none, 1, out, &used, &err),
+	    KT_OK);
 	assert_int_equal(used, KT_LAND_NW);
 	/* federal forms need no Land */
-	assert_int_equal(kt_ident_taxno_resolve("5312050710428", NULL, 0, out,
-						&used, &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_ident_taxno_resolve("5312050710428", NULL, 0, out, &used, &err),
+	    KT_OK);
 	assert_int_equal(used, KT_LAND_NW);
 	/* no fit: the first candidate's reason */
-	assert_int_equal(kt_ident_taxno_resolve("21/815/12345", by_only, 1,
-						out, &used, &err),
+	assert_int_equal(kt_ident_taxno_resolve("21/815/12345", by_only, 1, out,
+						&used, &err),
+			 KT_ERR_INVALID);
+	assert_string_equal(err.msg, "Land unknown: not the notation of BY; "
+				     "the notation fits BE, HH, NI, RP");
+	assert_int_equal(kt_ident_taxno_resolve("2/1815/12345", by_only, 1, out,
+						&used, &err),
 			 KT_ERR_INVALID);
 	assert_string_equal(err.msg,
 			    "does not fit the notation of BY (FFF/BBB/UUUUP)");
 	assert_string_equal(out, "");
 	assert_int_equal(used, KT_LAND_NONE);
-	assert_int_equal(kt_ident_taxno_resolve("21/815/12345", none, 1, out,
-						&used, &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_ident_taxno_resolve("21/815/12345", none, 1, out, &used, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(
 	    err.msg,
 	    "ambiguous without the Land: the notation fits BE, HH, NI, RP");
-	assert_int_equal(kt_ident_taxno_format_land("1943021530457", out,
-						    sizeof(out)),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_ident_taxno_format_land("1943021530457", out, sizeof(out)),
+	    KT_ERR_INVALID);
 	assert_int_equal(kt_ident_taxno_format_land("9143021530457", out, 5),
 			 KT_ERR_LIMIT);
 }
@@ -391,8 +399,8 @@ static void test_register_forms(void **state)
 	reg_ok("AG Kiel HRB 1234 B", "Kiel", 1, "HRB", "1234", "B",
 	       "kiel|HRB|1234 B");
 	reg_ok("HR B 1234", "", 0, "HRB", "1234", "", "");
-	reg_ok("HR A 1234 Amtsgericht Hamburg", "Hamburg", 1, "HRA", "1234",
-	       "", "hamburg|HRA|1234");
+	reg_ok("HR A 1234 Amtsgericht Hamburg", "Hamburg", 1, "HRA", "1234", "",
+	       "hamburg|HRA|1234");
 	reg_ok("VR 123", "", 0, "VR", "123", "", "");
 	reg_ok("GnR 45", "", 0, "GnR", "45", "", "");
 	reg_ok("PR 7", "", 0, "PR", "7", "", "");
@@ -403,8 +411,7 @@ static void test_register_forms(void **state)
 	       "kiel|HRB|804 KI");
 	reg_ok("HRB 1234 AG Kiel", "Kiel", 1, "HRB", "1234", "",
 	       "kiel|HRB|1234");
-	reg_ok("HRB 01234 Kiel", "Kiel", 1, "HRB", "1234", "",
-	       "kiel|HRB|1234");
+	reg_ok("HRB 01234 Kiel", "Kiel", 1, "HRB", "1234", "", "kiel|HRB|1234");
 	reg_ok("HRB 1234 HOF", "Hof", 1, "HRB", "1234", "", "hof|HRB|1234");
 	reg_ok("AMTSGERICHT FRANKFURT A.M. HRB 98765", "Frankfurt am Main", 1,
 	       "HRB", "98765", "", "frankfurt_main|HRB|98765");
@@ -417,8 +424,7 @@ static void test_register_forms(void **state)
 	reg_ok("Vereinsregister 4711, Amtsgericht Jena", "Jena", 1, "VR",
 	       "4711", "", "jena|VR|4711");
 	/* unknown court kept as written, unvalidated */
-	reg_ok("Amtsgericht Atlantis HRB 1", "Atlantis", 0, "HRB", "1", "",
-	       "");
+	reg_ok("Amtsgericht Atlantis HRB 1", "Atlantis", 0, "HRB", "1", "", "");
 	reg_ok("Amtsgericht Frankfurt HRB 98765", "Frankfurt", 0, "HRB",
 	       "98765", "", "");
 	reg_ok("hrb 12 b amtsgericht kiel", "Kiel", 1, "HRB", "12", "B",
@@ -441,18 +447,17 @@ static void test_courts(void **state)
 	enum kt_land land;
 	int lands[KT_LAND_COUNT + 1] = {0};
 
-	assert_int_equal(kt_ident_court_lookup("Amtsgericht München", &name,
-					       &id, &land),
-			 KT_OK);
+	assert_int_equal(
+	    kt_ident_court_lookup("Amtsgericht München", &name, &id, &land),
+	    KT_OK);
 	assert_string_equal(name, "München");
 	assert_string_equal(id, "muenchen");
 	assert_int_equal(land, KT_LAND_BY);
 	assert_int_equal(kt_ident_court_lookup("AG Muenchen", NULL, &id, NULL),
 			 KT_OK);
 	assert_string_equal(id, "muenchen");
-	assert_int_equal(kt_ident_court_lookup("Freiburg i. Br.", NULL, &id,
-					       NULL),
-			 KT_OK);
+	assert_int_equal(
+	    kt_ident_court_lookup("Freiburg i. Br.", NULL, &id, NULL), KT_OK);
 	assert_string_equal(id, "freiburg");
 	assert_int_equal(kt_ident_court_lookup("Atlantis", NULL, NULL, NULL),
 			 KT_ERR_NOTFOUND);
@@ -462,7 +467,8 @@ static void test_courts(void **state)
 	assert_true(kt_ident_court_count() > 100);
 	for (size_t i = 0; i < kt_ident_court_count(); i++) {
 		const char *n2, *id2;
-		assert_int_equal(kt_ident_court_at(i, &name, &id, &land), KT_OK);
+		assert_int_equal(kt_ident_court_at(i, &name, &id, &land),
+				 KT_OK);
 		lands[land]++;
 		assert_int_equal(kt_ident_court_lookup(name, &n2, &id2, NULL),
 				 KT_OK);
@@ -475,9 +481,9 @@ static void test_courts(void **state)
 	}
 	for (int l = 1; l <= KT_LAND_COUNT; l++)
 		assert_true(lands[l] > 0);
-	assert_int_equal(kt_ident_court_at(kt_ident_court_count(), &name, &id,
-					   &land),
-			 KT_ERR_NOTFOUND);
+	assert_int_equal(
+	    kt_ident_court_at(kt_ident_court_count(), &name, &id, &land),
+	    KT_ERR_NOTFOUND);
 }
 
 int main(void)

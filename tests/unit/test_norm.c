@@ -105,8 +105,8 @@ static void test_company_names(void **state)
 		KT_LF_GMBH);
 	name_eq("MÜLLER BAU GMBH", NULL, "Müller Bau GmbH", "mueller bau",
 		KT_LF_GMBH);
-	name_eq("Mueller Bau G.m.b.H.", NULL, "Mueller Bau GmbH",
-		"mueller bau", KT_LF_GMBH);
+	name_eq("Mueller Bau G.m.b.H.", NULL, "Mueller Bau GmbH", "mueller bau",
+		KT_LF_GMBH);
 	name_eq("Müller Bau Gesellschaft mit beschränkter Haftung", NULL,
 		"Müller Bau GmbH", "mueller bau", KT_LF_GMBH);
 	name_eq("Müller Bau Gesellschaft mit beschraenkter Haftung", NULL,
@@ -155,8 +155,8 @@ static void test_company_names(void **state)
 		"nordlicht", KT_LF_SE);
 	name_eq("Blumen Meier e.K.", NULL, "Blumen Meier e.K.", "blumen meier",
 		KT_LF_EK);
-	name_eq("Blumen Meier e. K.", NULL, "Blumen Meier e.K.",
-		"blumen meier", KT_LF_EK);
+	name_eq("Blumen Meier e. K.", NULL, "Blumen Meier e.K.", "blumen meier",
+		KT_LF_EK);
 	name_eq("Blumen Meier eK", NULL, "Blumen Meier e.K.", "blumen meier",
 		KT_LF_EK);
 	name_eq("Blumen Meier e.Kfm.", NULL, "Blumen Meier e.Kfm.",
@@ -175,8 +175,8 @@ static void test_company_names(void **state)
 		"raiffeisenbank nord", KT_LF_EG);
 	name_eq("Raiffeisenbank Nord e.G.", NULL, "Raiffeisenbank Nord eG",
 		"raiffeisenbank nord", KT_LF_EG);
-	name_eq("Weber & Koch GbR", NULL, "Weber & Koch GbR",
-		"weber und koch", KT_LF_GBR);
+	name_eq("Weber & Koch GbR", NULL, "Weber & Koch GbR", "weber und koch",
+		KT_LF_GBR);
 	name_eq("Weber & Koch eGbR", NULL, "Weber & Koch eGbR",
 		"weber und koch", KT_LF_GBR);
 	name_eq("Weber Rechtsanwälte PartG mbB", NULL,
@@ -204,8 +204,8 @@ static void test_company_names(void **state)
 	/* states are not forms */
 	name_eq("Müller Bau GmbH i.L.", NULL, "Müller Bau GmbH i.L.",
 		"mueller bau", KT_LF_GMBH);
-	name_eq("Müller Bau GmbH in Liquidation", NULL,
-		"Müller Bau GmbH i.L.", "mueller bau", KT_LF_GMBH);
+	name_eq("Müller Bau GmbH in Liquidation", NULL, "Müller Bau GmbH i.L.",
+		"mueller bau", KT_LF_GMBH);
 	name_eq("Müller Bau UG (haftungsbeschränkt) i.G.", NULL,
 		"Müller Bau UG (haftungsbeschränkt) i.G.", "mueller bau",
 		KT_LF_UG);
@@ -218,6 +218,9 @@ static void test_company_names(void **state)
 		"Müller Bau GmbH", "mueller bau", KT_LF_GMBH);
 	name_eq("Hans Müller", "Einzelunternehmen", "Hans Müller",
 		"hans mueller", KT_LF_EINZEL);
+	/* "Inh." alone is weaker than a form in the column */
+	name_eq("Blumen Meier Inh. Hans Meier", "e.K.",
+		"Blumen Meier Inh. Hans Meier", "blumen meier", KT_LF_EK);
 	/* A.B.C. and Fa. */
 	name_eq("A.B.C. Reinigung GmbH", NULL, "A.B.C. Reinigung GmbH",
 		"abc reinigung", KT_LF_GMBH);
@@ -245,8 +248,14 @@ static void test_company_conflict(void **state)
 	assert_int_equal(c.legal_form_column, KT_LF_GMBH);
 	assert_int_equal(c.legal_form_in_name, KT_LF_GMBH_CO_KG);
 	assert_true(c.legal_form_conflict);
-	assert_int_equal(
-	    kt_norm_company_name("Müller GmbH", "GmbH", &c, NULL), KT_OK);
+	assert_int_equal(kt_norm_company_name("Müller GmbH", "GmbH", &c, NULL),
+			 KT_OK);
+	assert_false(c.legal_form_conflict);
+	assert_int_equal(kt_norm_company_name("Blumen Meier Inh. Hans Meier",
+					      "e.K.", &c, NULL),
+			 KT_OK);
+	assert_int_equal(c.legal_form, KT_LF_EK);
+	assert_int_equal(c.legal_form_in_name, KT_LF_EINZEL);
 	assert_false(c.legal_form_conflict);
 	/* unknown column text is ignored */
 	assert_int_equal(kt_norm_company_name("Müller", "Sonstige", &c, NULL),
@@ -318,6 +327,29 @@ static void test_legal_form_column(void **state)
 	    {"Societas Europaea", KT_LF_SE},
 	    {"OHG", KT_LF_OHG},
 	    {"offene Handelsgesellschaft", KT_LF_OHG},
+	    {"o.H.G.", KT_LF_OHG},
+	    {"Ges.m.b.H.", KT_LF_GMBH},
+	    {"GesmbH", KT_LF_GMBH},
+	    {"GmbH & Cie. KG", KT_LF_GMBH_CO_KG},
+	    {"G.m.b.H. & Co. KG", KT_LF_GMBH_CO_KG},
+	    {"UG & Co. KG", KT_LF_GMBH_CO_KG},
+	    {"Stiftung & Co. KG", KT_LF_GMBH_CO_KG},
+	    {"UG (haftungsbeschr.)", KT_LF_UG},
+	    {"gemeinnützige GmbH", KT_LF_GGMBH},
+	    {"K.d.ö.R.", KT_LF_KDOER},
+	    {"A.ö.R.", KT_LF_AOER},
+	    {"V.V.a.G.", KT_LF_VVAG},
+	    {"Versicherungsverein auf Gegenseitigkeit", KT_LF_VVAG},
+	    {"Europäische Gesellschaft", KT_LF_SE},
+	    {"EWIV", KT_LF_EWIV},
+	    {"Limited", KT_LF_LTD},
+	    {"Partnerschaftsgesellschaft mit beschränkter Berufshaftung",
+	     KT_LF_PARTG},
+	    {"Kleingewerbe", KT_LF_EINZEL},
+	    {"Einzelfirma", KT_LF_EINZEL},
+	    {"eingetragene Kauffrau", KT_LF_EK},
+	    {"Gesellschaft mbH", KT_LF_GMBH},
+	    {"Gesellschaft mit beschraenkter Haftung", KT_LF_GMBH},
 	    {"", KT_LF_NONE},
 	    {"  ", KT_LF_NONE},
 	};
@@ -468,8 +500,8 @@ static void test_street_key(void **state)
 static void test_house_number(void **state)
 {
 	static const char *const ok[][2] = {
-	    {"16 c", "16c"},   {"16c", "16c"},	   {"16 C", "16c"},
-	    {"4-8", "4-8"},    {"4 - 8", "4-8"},   {"12/1", "12/1"},
+	    {"16 c", "16c"},	{"16c", "16c"},	      {"16 C", "16c"},
+	    {"4-8", "4-8"},	{"4 - 8", "4-8"},     {"12/1", "12/1"},
 	    {"12 / 1", "12/1"}, {"12 1/2", "12 1/2"}, {" 7 ", "7"},
 	    {"4a-4c", "4a-4c"},
 	};
@@ -538,23 +570,24 @@ static void test_address_line(void **state)
 	assert_string_equal(a.house_number, "12a");
 	assert_string_equal(a.postcode, "24103");
 	assert_string_equal(a.city, "Kiel");
-	assert_int_equal(kt_norm_address_line(
-			     "Straße des 17. Juni 135, D-10623 Berlin", &a, &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_norm_address_line("Straße des 17. Juni 135, D-10623 Berlin", &a,
+				 &err),
+	    KT_OK);
 	assert_string_equal(a.street, "Straße des 17. Juni");
 	assert_string_equal(a.house_number, "135");
 	assert_string_equal(a.postcode, "10623");
 	assert_string_equal(a.city, "Berlin");
-	assert_int_equal(kt_norm_address_line("Prager Str. 4 - 8, 1067 Dresden",
-					      &a, &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_norm_address_line("Prager Str. 4 - 8, 1067 Dresden", &a, &err),
+	    KT_OK);
 	assert_string_equal(a.street, "Prager Str.");
 	assert_string_equal(a.house_number, "4 - 8");
 	assert_string_equal(a.postcode, "1067");
 	assert_string_equal(a.city, "Dresden");
-	assert_int_equal(kt_norm_address_line(
-			     "60311 Frankfurt am Main, Zeil 5", &a, &err),
-			 KT_OK);
+	assert_int_equal(
+	    kt_norm_address_line("60311 Frankfurt am Main, Zeil 5", &a, &err),
+	    KT_OK);
 	assert_string_equal(a.street, "Zeil");
 	assert_string_equal(a.house_number, "5");
 	assert_string_equal(a.postcode, "60311");
@@ -614,9 +647,10 @@ static void test_email(void **state)
 	email_bad("a@exa_mple.com", "invalid character '_' in the domain");
 	email_bad("a@example.c", "top-level domain too short");
 	email_bad("a@example.123", "top-level domain must be letters");
-	email_bad("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		  "aaaa@example.com",
-		  "local part longer than 64 characters");
+	email_bad(
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaa@example.com",
+	    "local part longer than 64 characters");
 }
 
 static void person_eq(const char *in, const char *display, const char *key)
@@ -662,11 +696,11 @@ static void test_land(void **state)
 	{
 		/* codes in enum order match KT_LAND_CODES */
 		char all[64] = "";
-		for (int i = 1; i <= KT_LAND_COUNT; i++) {
-			strcat(all, kt_land_code(i));
-			if (i < KT_LAND_COUNT)
-				strcat(all, " ");
-		}
+		size_t w = 0;
+		for (int i = 1; i <= KT_LAND_COUNT; i++)
+			w +=
+			    (size_t)snprintf(all + w, sizeof(all) - w, "%s%s",
+					     i > 1 ? " " : "", kt_land_code(i));
 		assert_string_equal(all, KT_LAND_CODES);
 	}
 	assert_int_equal(kt_land_from_postcode("01067"), KT_LAND_SN);
