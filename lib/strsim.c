@@ -57,11 +57,77 @@ static size_t clamp_len(size_t n)
 	return n > KT_STRSIM_MAX_CP ? KT_STRSIM_MAX_CP : n;
 }
 
+static double jaro_value(size_t matches, size_t half_transp, size_t na,
+			 size_t nb)
+{
+	if (matches == 0)
+		return 0.0;
+	return ((double)matches / (double)na + (double)matches / (double)nb +
+		((double)matches - (double)half_transp / 2.0) /
+		    (double)matches) /
+	       3.0;
+}
+
+/*
+ * Bit-parallel Jaro for ASCII b of at most 64 code points (normalised
+ * names, streets, towns: nearly every comparison): one bit mask of
+ * positions per character of b, so that finding a's partner in the window
+ * is a mask and a count-trailing-zeros instead of a scan. The same
+ * matching as the scan (first free position in the window), hence the
+ * same result. Returns -1 when b does not qualify.
+ */
+static double jaro_bits(const uint32_t *a, size_t na, const uint32_t *b,
+			size_t nb, size_t window)
+{
+	uint64_t pos[128], ma = 0, mb = 0;
+	size_t matches = 0, half_transp = 0;
+
+	if (na > 64 || nb > 64)
+		return -1;
+	for (size_t j = 0; j < nb; j++)
+		if (b[j] >= 128)
+			return -1;
+	for (size_t j = 0; j < nb; j++)
+		pos[b[j]] = 0;
+	for (size_t i = 0; i < na; i++)
+		if (a[i] < 128)
+			pos[a[i]] = 0;
+	for (size_t j = 0; j < nb; j++)
+		pos[b[j]] |= 1ull << j;
+	for (size_t i = 0; i < na; i++) {
+		size_t lo = i > window ? i - window : 0;
+		size_t hi = i + window + 1 < nb ? i + window + 1 : nb;
+		uint64_t win, cand;
+
+		if (a[i] >= 128 || lo >= hi)
+			continue;
+		win = (hi - lo == 64 ? ~0ull : ((1ull << (hi - lo)) - 1)) << lo;
+		cand = pos[a[i]] & win & ~mb;
+		if (cand == 0)
+			continue;
+		mb |= cand & (~cand + 1); /* lowest set bit */
+		ma |= 1ull << i;
+		matches++;
+	}
+	/* Transpositions: the k-th matched of a against the k-th of b. */
+	while (ma != 0) {
+		unsigned i = (unsigned)__builtin_ctzll(ma);
+		unsigned j = (unsigned)__builtin_ctzll(mb);
+
+		if (a[i] != b[j])
+			half_transp++;
+		ma &= ma - 1;
+		mb &= mb - 1;
+	}
+	return jaro_value(matches, half_transp, na, nb);
+}
+
 double kt_strsim_jaro_cp(const uint32_t *a, size_t na, const uint32_t *b,
 			 size_t nb)
 {
 	uint8_t ma[KT_STRSIM_MAX_CP], mb[KT_STRSIM_MAX_CP];
 	size_t window, matches = 0, half_transp = 0, k = 0;
+	double fast;
 
 	na = clamp_len(na);
 	nb = clamp_len(nb);
@@ -71,6 +137,9 @@ double kt_strsim_jaro_cp(const uint32_t *a, size_t na, const uint32_t *b,
 		return 0.0;
 	window = (na > nb ? na : nb) / 2;
 	window = window > 0 ? window - 1 : 0;
+	fast = jaro_bits(a, na, b, nb, window);
+	if (fast >= 0)
+		return fast;
 	memset(ma, 0, na);
 	memset(mb, 0, nb);
 	for (size_t i = 0; i < na; i++) {
@@ -96,10 +165,7 @@ double kt_strsim_jaro_cp(const uint32_t *a, size_t na, const uint32_t *b,
 			half_transp++;
 		k++;
 	}
-	return ((double)matches / (double)na + (double)matches / (double)nb +
-		((double)matches - (double)half_transp / 2.0) /
-		    (double)matches) /
-	       3.0;
+	return jaro_value(matches, half_transp, na, nb);
 }
 
 double kt_strsim_jaro_winkler_cp(const uint32_t *a, size_t na,

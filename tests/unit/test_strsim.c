@@ -84,6 +84,36 @@ static void test_jaro_winkler_utf8(void **state)
 	    1e-12);
 }
 
+/*
+ * The bit-parallel path (ASCII, <= 64 code points) and the scanning path
+ * must agree exactly: shifting every character out of ASCII forces the
+ * scan on the same strings.
+ */
+static void test_jaro_paths_agree(void **state)
+{
+	uint64_t x = 12345;
+
+	for (int round = 0; round < 20000; round++) {
+		uint32_t a[80], b[80], sa[80], sb[80];
+		size_t na, nb;
+
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		na = 1 + (x >> 33) % 70;
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		nb = 1 + (x >> 33) % 70;
+		for (size_t i = 0; i < 80; i++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			/* A small alphabet makes many matches and swaps. */
+			a[i] = 'a' + (uint32_t)((x >> 40) % 5);
+			b[i] = 'a' + (uint32_t)((x >> 50) % 5);
+			sa[i] = a[i] + 0x100;
+			sb[i] = b[i] + 0x100;
+		}
+		assert_true(kt_strsim_jaro_cp(a, na, b, nb) ==
+			    kt_strsim_jaro_cp(sa, na, sb, nb));
+	}
+}
+
 static void test_levenshtein(void **state)
 {
 	assert_int_equal(kt_strsim_levenshtein("kitten", "sitting", 10), 3);
@@ -177,6 +207,7 @@ int main(void)
 	    cmocka_unit_test(test_decode),
 	    cmocka_unit_test(test_jaro_winkler_vectors),
 	    cmocka_unit_test(test_jaro_winkler_utf8),
+	    cmocka_unit_test(test_jaro_paths_agree),
 	    cmocka_unit_test(test_levenshtein),
 	    cmocka_unit_test(test_tokens_and_sets),
 	    cmocka_unit_test(test_ngrams),
