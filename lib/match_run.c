@@ -244,8 +244,13 @@ void kt_match_explain_print(const struct kt_match *m,
 			     "them together)\n");
 	fprintf(out, "%-14s %-22s %-26s %-26s %9s %9s %8s\n", "field", "level",
 		"a", "b", "m", "u", "weight");
-	fprintf(out, "%-14s %-22s %-26s %-26s %9s %9.5f %+8.2f\n", "(prior)",
-		"lambda", "", "", "", m->model.lambda, ex->prior);
+	{
+		char lam[32];
+
+		snprintf(lam, sizeof(lam), "lambda %.5f", m->model.lambda);
+		fprintf(out, "%-14s %-22s %-26s %-26s %9s %9s %+8.2f\n",
+			"(prior)", lam, "", "", "", "", ex->prior);
+	}
 	for (unsigned f = 0; f < m->p->nfields; f++) {
 		const struct kt_match_explain_field *ef = &ex->fields[f];
 		char level[64], va[128], vb[128];
@@ -659,10 +664,17 @@ static void print_groups(const json_t *groups, FILE *out)
 
 		if (done == NULL)
 			return;
+		fprintf(out, "  group %s (",
+			json_string_value(json_object_get(grp, "name")));
+		for (size_t f = 0;
+		     f < json_array_size(json_object_get(grp, "fields")); f++)
+			fprintf(out, "%s%s", f ? " " : "",
+				json_string_value(json_array_get(
+				    json_object_get(grp, "fields"), f)));
 		fprintf(out,
-			"  group %s, %zu combinations; the likeliest "
-			"among matches:\n",
-			json_string_value(json_object_get(grp, "name")), n);
+			"), %zu combinations; the likeliest among "
+			"matches:\n",
+			n);
 		while (shown < 8 && shown < n) {
 			size_t best = n, l;
 			json_t *name;

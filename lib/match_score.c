@@ -735,37 +735,76 @@ static void count_levels(const struct kt_match_model *md, uint64_t pat,
 		counts[i * KT_MATCH_MAX_COMBOS + lv[i]] += w;
 }
 
-/* u from random record pairs: almost all of them are non-matches. */
+/* u from random record pairs: almost all of them are non-matches. The
+ * pairs come from a seeded generator, split over the threads by index, so
+ * the sample is the same whatever the thread count. */
+struct sample_ctx {
+	struct kt_match *m;
+	double *cnt[64];
+	int failed[64];
+};
+
+static void sample_work(void *arg, unsigned tid, size_t lo, size_t hi)
+{
+	struct sample_ctx *c = arg;
+	const struct kt_match_table *t = c->m->t;
+	double *cnt = calloc(MAX_FACTORS * KT_MATCH_MAX_COMBOS, sizeof(*cnt));
+
+	c->cnt[tid] = cnt;
+	if (cnt == NULL) {
+		c->failed[tid] = 1;
+		return;
+	}
+	for (size_t i = lo; i < hi; i++) {
+		uint64_t x = ktm_mix64(c->m->p->em.seed ^ (2 * i + 1));
+		uint32_t a = (uint32_t)(x % t->n);
+		uint32_t b = (uint32_t)(ktm_mix64(x) % t->n);
+
+		if (a != b)
+			count_levels(&c->m->model, ktm_compare_pair(c->m, a, b),
+				     cnt, 1);
+	}
+}
+
 static int sample_u(struct kt_match *m)
 {
 	const struct kt_match_table *t = m->t;
 	struct factor F[MAX_FACTORS];
-	uint64_t x = m->p->em.seed;
-	unsigned want = m->p->em.u_sample_pairs, nf;
-	double *cnt;
+	struct sample_ctx *c;
+	uint64_t want = m->p->em.u_sample_pairs;
+	uint64_t distinct = (uint64_t)t->n * (t->n - 1) / 2;
+	unsigned nf;
+	int r = KT_OK;
 
 	if (t->n < 2 || want == 0)
 		return KT_OK;
-	cnt = calloc(MAX_FACTORS * KT_MATCH_MAX_COMBOS, sizeof(*cnt));
-	if (cnt == NULL)
+	/* A small table has fewer distinct pairs than the sample size. */
+	if (want > distinct)
+		want = distinct;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
 		return KT_ERR_NOMEM;
-	for (unsigned i = 0; i < want; i++) {
-		uint32_t a, b;
-
-		x += 0x9e3779b97f4a7c15ull;
-		a = (uint32_t)(ktm_mix64(x) % t->n);
-		x += 0x9e3779b97f4a7c15ull;
-		b = (uint32_t)(ktm_mix64(x) % t->n);
-		if (a != b)
-			count_levels(&m->model, ktm_compare_pair(m, a, b), cnt,
-				     1);
+	c->m = m;
+	ktm_parallel(m->threads, want, sample_work, c);
+	for (unsigned i = 1; i < 64; i++)
+		if (c->cnt[i] != NULL && c->cnt[0] != NULL)
+			for (size_t k = 0;
+			     k < MAX_FACTORS * KT_MATCH_MAX_COMBOS; k++)
+				c->cnt[0][k] += c->cnt[i][k];
+	for (unsigned i = 0; i < 64; i++)
+		if (c->failed[i])
+			r = KT_ERR_NOMEM;
+	if (r == KT_OK) {
+		nf = model_factors(&m->model, F);
+		for (unsigned i = 0; i < nf; i++)
+			normalise(F[i].u, c->cnt[0] + i * KT_MATCH_MAX_COMBOS,
+				  F[i].size);
+		m->u_sample_pairs_used = (double)want;
 	}
-	nf = model_factors(&m->model, F);
-	for (unsigned i = 0; i < nf; i++)
-		normalise(F[i].u, cnt + i * KT_MATCH_MAX_COMBOS, F[i].size);
-	m->u_sample_pairs_used = want;
-	free(cnt);
-	return KT_OK;
+	for (unsigned i = 0; i < 64; i++)
+		free(c->cnt[i]);
+	free(c);
+	return r;
 }
 
 /* m, u and lambda from the labelled candidate pairs. */
@@ -919,10 +958,11 @@ json_t *kt_match_model_to_json(const struct kt_match_profile *p,
 	json_t *fields = json_array(), *groups = json_array();
 
 	for (unsigned f = 0; f < model->nfields && f < p->nfields; f++) {
-		json_t *levels = json_array();
+		json_t *levels;
 
 		if (model->group[f] >= 0)
 			continue;
+		levels = json_array();
 		for (unsigned l = 1; l < model->nlevels[f]; l++)
 			json_array_append_new(
 			    levels, json_string(p->fields[f].level_names[l]));
