@@ -183,7 +183,8 @@ int ktm_cluster(const struct kt_match_table *t, struct ktm_edge *edges,
 	*nclusters = 0;
 	if ((r = uf_init(&u, t)) != KT_OK)
 		return r;
-	qsort(edges, nedges, sizeof(*edges), edge_cmp);
+	if (nedges > 1)
+		qsort(edges, nedges, sizeof(*edges), edge_cmp);
 	for (size_t i = 0; i < nedges; i++) {
 		struct ktm_edge *e = &edges[i];
 		const struct node *x, *y;

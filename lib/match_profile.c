@@ -71,20 +71,31 @@ static int check_keys(json_t *o, const char *path, const char *const *allowed,
 	return KT_OK;
 }
 
+/*
+ * The value at key: 1 and *v when present; 0 when absent and optional;
+ * an error when absent and required. sub gets the key's path.
+ */
+static int lookup(json_t *o, const char *path, const char *key, int required,
+		  json_t **v, char *sub, struct kt_error *err)
+{
+	sub_key(sub, path, key);
+	*v = json_object_get(o, key);
+	if (*v != NULL)
+		return 1;
+	return required ? perr(err, sub, "required") : 0;
+}
+
 static int get_int(json_t *o, const char *path, const char *key, long long min,
 		   long long max, long long def, int required, long long *out,
 		   struct kt_error *err)
 {
-	json_t *v = json_object_get(o, key);
 	char sub[PATH_MAX_LEN];
+	json_t *v;
+	int r = lookup(o, path, key, required, &v, sub, err);
 
-	sub_key(sub, path, key);
-	if (v == NULL) {
-		if (required)
-			return perr(err, sub, "required");
-		*out = def;
-		return KT_OK;
-	}
+	*out = def;
+	if (r <= 0)
+		return r;
 	if (!json_is_integer(v) || json_integer_value(v) < min ||
 	    json_integer_value(v) > max)
 		return perr(err, sub, "must be an integer from %lld to %lld",
@@ -97,16 +108,13 @@ static int get_num(json_t *o, const char *path, const char *key, double min,
 		   double max, double def, int required, double *out,
 		   struct kt_error *err)
 {
-	json_t *v = json_object_get(o, key);
 	char sub[PATH_MAX_LEN];
+	json_t *v;
+	int r = lookup(o, path, key, required, &v, sub, err);
 
-	sub_key(sub, path, key);
-	if (v == NULL) {
-		if (required)
-			return perr(err, sub, "required");
-		*out = def;
-		return KT_OK;
-	}
+	*out = def;
+	if (r <= 0)
+		return r;
 	if (!json_is_number(v) || json_number_value(v) < min ||
 	    json_number_value(v) > max)
 		return perr(err, sub, "must be a number from %g to %g", min,

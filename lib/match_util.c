@@ -33,6 +33,8 @@ void ktm_radix_u64(uint64_t *v, uint64_t *tmp, size_t n, unsigned lo,
 	size_t *count = NULL;
 	uint64_t *src = v, *dst = tmp, *sw;
 
+	if (n < 2)
+		return; /* also: v may be NULL when n is 0 */
 	if (n < 2048) {
 		/* Below the histogram's cost a comparison sort is faster;
 		 * sorting all 64 bits orders the [lo, hi) bits too. */

@@ -1455,6 +1455,115 @@ static void test_outputs_and_order(void **state)
 	kt_match_profile_free(p);
 }
 
+/* No records, one record, no candidate pairs: every stage still runs. */
+static void test_degenerate_tables(void **state)
+{
+	struct kt_match_profile *p = company_profile();
+
+	for (int n = 0; n <= 2; n++) {
+		struct kt_match_table *t = NULL;
+		struct kt_match *m = NULL;
+		struct kt_error err;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f;
+		json_t *sum;
+		uint32_t ncl;
+
+		assert_int_equal(kt_match_table_new(p, &t), KT_OK);
+		for (int i = 0; i < n; i++) {
+			const char *v[10] = {i ? "abc gmbh" : "xyz ag"};
+			char id[16];
+
+			snprintf(id, sizeof(id), "r%d", i);
+			add(t, id, v, NULL);
+		}
+		assert_int_equal(kt_match_new(p, t, 2, &m, &err), KT_OK);
+		assert_int_equal(kt_match_block(m, &err), KT_OK);
+		assert_int_equal(kt_match_compare(m, &err), KT_OK);
+		assert_int_equal(kt_match_estimate(m, NULL, &err), KT_OK);
+		assert_int_equal(kt_match_cluster(m, &err), KT_OK);
+		assert_non_null(kt_match_clusters(m, &ncl));
+		assert_int_equal(ncl, n);
+		f = open_memstream(&buf, &len);
+		assert_int_equal(kt_match_write_pairs(m, f, 1), KT_OK);
+		assert_int_equal(kt_match_write_clusters(m, f), KT_OK);
+		fclose(f);
+		assert_non_null(strstr(buf, "id,cluster\n"));
+		free(buf);
+		sum = kt_match_summary_json(m);
+		assert_int_equal(
+		    json_integer_value(json_object_get(sum, "records")), n);
+		json_decref(sum);
+		kt_match_free(m);
+		kt_match_table_free(t);
+	}
+	kt_match_profile_free(p);
+}
+
+/* Labels seed EM: with every record labelled and no iterations, the model
+ * is the labelled pairs' level frequencies. */
+static void test_em_seeded_from_labels(void **state)
+{
+	char *path = source_path("docs/profiles/company.json"), *text = NULL;
+	struct kt_match_profile *p = NULL;
+	struct kt_matchsynth_params sp;
+	struct kt_match_table *t = NULL;
+	struct kt_match *m = NULL;
+	uint32_t *truth = NULL;
+	struct kt_error err;
+	double nm = 0, n = 0, agree = 0, present = 0;
+	json_t *root, *sum;
+	json_error_t jerr;
+
+	root = json_load_file(path, 0, &jerr);
+	assert_non_null(root);
+	json_object_set_new(json_object_get(root, "em"), "max_iterations",
+			    json_integer(0));
+	text = json_dumps(root, 0);
+	p = profile(text);
+	kt_matchsynth_defaults(&sp);
+	sp.records = 3000;
+	assert_int_equal(kt_matchsynth_generate(p, &sp, &t, &truth, &err),
+			 KT_OK);
+	assert_int_equal(kt_match_new(p, t, 2, &m, &err), KT_OK);
+	assert_int_equal(kt_match_block(m, &err), KT_OK);
+	assert_int_equal(kt_match_compare(m, &err), KT_OK);
+	assert_int_equal(kt_match_estimate(m, truth, &err), KT_OK);
+	for (size_t i = 0; i < kt_match_npairs(m); i++) {
+		uint32_t a, b;
+		unsigned mask;
+		uint64_t pat;
+
+		kt_match_pair(m, i, &a, &b, &mask, &pat);
+		n++;
+		if (truth[a] != truth[b])
+			continue;
+		nm++;
+		/* legal_form (field 1): exact among the present levels */
+		if (kt_match_pattern_level(pat, 1) != 0) {
+			present++;
+			agree += kt_match_pattern_level(pat, 1) == 1;
+		}
+	}
+	assert_float_equal(kt_match_get_model(m)->lambda, nm / n, 1e-12);
+	/* Two levels, each with half a pseudo-count. */
+	assert_float_equal(kt_match_get_model(m)->m[1][1],
+			   (agree + 0.5) / (present + 1.0), 1e-12);
+	assert_true(kt_match_get_model(m)->m[1][1] > 0.95);
+	sum = kt_match_summary_json(m);
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(sum, "em"), "seeded_from_labels")));
+	json_decref(sum);
+	kt_match_free(m);
+	kt_match_table_free(t);
+	kt_match_profile_free(p);
+	free(truth);
+	free(text);
+	free(path);
+	json_decref(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1470,6 +1579,8 @@ int main(void)
 	    cmocka_unit_test(test_block_minhash_and_union),
 	    cmocka_unit_test(test_em_recovers_known_model),
 	    cmocka_unit_test(test_em_on_synthetic_table),
+	    cmocka_unit_test(test_em_seeded_from_labels),
+	    cmocka_unit_test(test_degenerate_tables),
 	    cmocka_unit_test(test_quality_on_synthetic_data),
 	    cmocka_unit_test(test_known_pairs),
 	    cmocka_unit_test(test_comparison_levels),
