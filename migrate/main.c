@@ -1,7 +1,8 @@
 /*
  * kontor-migrate: consolidates the states' company-account exports into
  * unified accounts. This file only parses arguments and dispatches; the
- * work is in the core library (import.c, gen.c and the modules they use).
+ * work is in the core library (import.c, gen.c, match.c and the modules
+ * they use) and in migrate/cmd_*.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "kontor/import.h"
 #include "kontor/progress.h"
 #include "kontor/util.h"
+#include "cmd_match.h"
 #include "kontor/version.h"
 
 #define EXIT_USAGE 2
@@ -36,6 +38,9 @@ static void usage(FILE *out)
 	    "             them into records.jsonl and list rejected rows\n"
 	    "  generate   write realistic synthetic exports of all sixteen\n"
 	    "             Länder with mapping files and ground truth\n"
+	    "  match      find duplicates: blocking, scoring, clustering\n"
+	    "  explain    each field's contribution to one pair's weight\n"
+	    "  eval       precision, recall, F1 of clusters against a truth\n"
 	    "\n"
 	    "'kontor-migrate COMMAND --help' describes a command.\n");
 }
@@ -341,6 +346,20 @@ static int cmd_generate(int argc, char **argv)
 	return 0;
 }
 
+typedef int migrate_cmd_fn(int argc, char **argv);
+
+/* The matching subcommands (migrate/cmd_match.c), or NULL. */
+static migrate_cmd_fn *match_command(const char *name)
+{
+	if (strcmp(name, "match") == 0)
+		return kt_migrate_match;
+	if (strcmp(name, "explain") == 0)
+		return kt_migrate_explain;
+	if (strcmp(name, "eval") == 0)
+		return kt_migrate_eval;
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -352,6 +371,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (argc >= 2 && match_command(argv[1]) != NULL)
+		return match_command(argv[1])(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "import") == 0)
 		return cmd_import(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "generate") == 0)
