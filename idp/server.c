@@ -261,14 +261,10 @@ static void req_end(struct kt_req *r, int status)
 		kt_metric_add(m_unrouted[cls], 1);
 	}
 	if (kt_log_enabled(KT_LOG_INFO)) {
-		json_t *f = json_pack(
-		    "{s:s,s:s,s:i,s:I,s:s,s:b}", "method",
-		    r->method == KT_ROUTE_POST ? "POST" : "GET", "path",
-		    r->route ? r->route->path : "-", "status", status, "ms",
-		    (json_int_t)ms, "ip", r->ip, "gone", r->gone);
 		kt_log_set_request_id(r->rid);
-		kt_log_fields(KT_LOG_INFO, NULL, 0, "request", f);
-		json_decref(f);
+		kt_log_access(r->method == KT_ROUTE_POST ? "POST" : "GET",
+			      r->route ? r->route->path : "-", status,
+			      (long long)ms, r->ip, r->gone);
 	}
 	kt_log_set_request_id(NULL);
 	__atomic_sub_fetch(&loop->inflight, 1, __ATOMIC_RELAXED);
