@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,20 @@
 static enum kt_log_level log_level = KT_LOG_INFO;
 static int log_fd = 2;
 static _Thread_local char log_rid[64];
+
+/*
+ * Per-thread line buffer of an event-loop thread (kt_log_thread_buffer).
+ * At most PIPE_BUF bytes of whole lines, so that one write(2) stays atomic
+ * on a pipe and lines of several threads never interleave.
+ */
+#define LOG_BUF_MAX PIPE_BUF
+static _Thread_local struct {
+	int on;
+	void (*wake)(void *arg);
+	void *arg;
+	size_t len;
+	char buf[LOG_BUF_MAX];
+} tbuf;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error",
 					  "off"};
@@ -109,6 +124,37 @@ static const char *ts_seconds(time_t sec)
 	return cached;
 }
 
+static void write_all(const char *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(log_fd, buf + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+}
+
+void kt_log_flush(void)
+{
+	int saved_errno = errno;
+
+	if (tbuf.len > 0) {
+		write_all(tbuf.buf, tbuf.len);
+		tbuf.len = 0;
+	}
+	errno = saved_errno;
+}
+
+void kt_log_thread_buffer(void (*wake)(void *arg), void *arg)
+{
+	kt_log_flush();
+	tbuf.on = wake != NULL;
+	tbuf.wake = wake;
+	tbuf.arg = arg;
+}
+
 /*
  * Write one line. extra, if not NULL, holds further members already
  * serialised as JSON without the braces ("\"k\":1,\"k2\":\"v\"").
@@ -155,14 +201,21 @@ static void emit(enum kt_log_level level, const char *func, int line,
 	buf[off++] = '}';
 	buf[off++] = '\n';
 
-	for (size_t done = 0; done < off;) {
-		ssize_t w = write(log_fd, buf + done, off - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
+	if (tbuf.on && level < KT_LOG_WARN) {
+		if (tbuf.len + off > sizeof(tbuf.buf))
+			kt_log_flush();
+		if (off <= sizeof(tbuf.buf)) {
+			memcpy(tbuf.buf + tbuf.len, buf, off);
+			if (tbuf.len == 0 && tbuf.wake != NULL)
+				tbuf.wake(tbuf.arg);
+			tbuf.len += off;
+			errno = saved_errno;
+			return;
+		}
 	}
+	/* Warnings and errors go out at once, after what came before them. */
+	kt_log_flush();
+	write_all(buf, off);
 	errno = saved_errno;
 }
 
