@@ -144,6 +144,14 @@ class Proc:
                 self.p.kill()
                 self.p.wait()
         self.log.close()
+        # a crash or a sanitizer report makes the row figures suspect
+        with open(self.log.name, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        if self.p.returncode not in (0, -signal.SIGTERM) or \
+                "Sanitizer" in text or "runtime error:" in text:
+            log("WARNING: %s exited with %s; its log:\n%s" % (
+                os.path.basename(self.p.args[3]), self.p.returncode,
+                text[-2000:]))
 
 
 class Target:
