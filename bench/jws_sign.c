@@ -98,9 +98,9 @@ int main(int argc, char **argv)
 	uint64_t n = 5000;
 	EVP_PKEY *ec, *rsa;
 
-	if (argc > 2 || (argc == 2 && (kt_parse_uint(argv[1], 10000000, &n) !=
-					   KT_OK ||
-				       n == 0))) {
+	if (argc > 2 ||
+	    (argc == 2 &&
+	     (kt_parse_uint(argv[1], 10000000, &n) != KT_OK || n == 0))) {
 		fprintf(stderr, "usage: %s [iterations]\n", argv[0]);
 		return 2;
 	}

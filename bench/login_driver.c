@@ -125,7 +125,8 @@ static size_t urlenc(char *buf, size_t cap, size_t off, const char *s)
 
 	for (; *s && off + 4 < cap; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
 			buf[off++] = (char)c;
 		} else {
 			buf[off++] = '%';
@@ -294,8 +295,7 @@ static void send_post(struct browser *b, const char *uri, const char *body,
 			  "application/x-www-form-urlencoded");
 	if (auth != NULL)
 		evhttp_add_header(h, "Authorization", auth);
-	evbuffer_add(evhttp_request_get_output_buffer(req), body,
-		     strlen(body));
+	evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
 	b->d->requests++;
 	if (evhttp_make_request(b->conn, req, EVHTTP_REQ_POST, uri) != 0)
 		die("evhttp_make_request failed");
@@ -319,17 +319,16 @@ static void start_round(struct browser *b);
 static void send_token(struct browser *b, const char *code)
 {
 	char body[4096];
-	size_t off = 0;
+	size_t off;
 
-	off = urlenc(body, sizeof(body), 0, "");
-	off += (size_t)snprintf(body + off, sizeof(body) - off,
-				"grant_type=authorization_code&code=");
+	off = (size_t)snprintf(body, sizeof(body),
+			       "grant_type=authorization_code&code=");
 	off = urlenc(body, sizeof(body), off, code);
-	off += (size_t)snprintf(body + off, sizeof(body) - off,
-				"&redirect_uri=");
+	off +=
+	    (size_t)snprintf(body + off, sizeof(body) - off, "&redirect_uri=");
 	off = urlenc(body, sizeof(body), off, b->d->redirect_uri);
-	off += (size_t)snprintf(body + off, sizeof(body) - off,
-				"&code_verifier=");
+	off +=
+	    (size_t)snprintf(body + off, sizeof(body) - off, "&code_verifier=");
 	urlenc(body, sizeof(body), off, b->d->verifier);
 	b->step = S_TOKEN;
 	send_post(b, b->d->token_path, body, b->d->token_auth);
@@ -395,9 +394,10 @@ static double server_cpu(const struct driver *d)
 		buf[n] = '\0';
 		/* fields 14 and 15, counted after the ")" that ends comm */
 		if ((p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 2,
-			   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			   &ut, &st) != 2)
+		    sscanf(
+			p + 2,
+			"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			&ut, &st) != 2)
 			return -1;
 		sum += (double)(ut + st) / (double)tck;
 	}
@@ -453,8 +453,9 @@ static void fail(struct browser *b, int status, const char *what,
 		b->seq++;
 		{
 			char uri[8192];
-			snprintf(uri, sizeof(uri), "%s&state=s%u-%lu&nonce=n%lu",
-				 d->authorize, b->id, b->seq, b->seq);
+			snprintf(uri, sizeof(uri),
+				 "%s&state=s%u-%lu&nonce=n%lu", d->authorize,
+				 b->id, b->seq, b->seq);
 			send_get(b, uri);
 		}
 		return;
@@ -482,7 +483,7 @@ static void html_unescape(char *s)
 	static const struct {
 		const char *ent;
 		char c;
-	} ents[] = {{"&amp;", '&'},  {"&quot;", '"'}, {"&#39;", '\''},
+	} ents[] = {{"&amp;", '&'},   {"&quot;", '"'}, {"&#39;", '\''},
 		    {"&#x27;", '\''}, {"&lt;", '<'},   {"&gt;", '>'},
 		    {"&#x2F;", '/'},  {"&#47;", '/'}};
 	char *w = s;
@@ -559,8 +560,8 @@ static void submit_login(struct browser *b, const char *page)
 		return;
 	}
 	fend = strstr(form, "</form>");
-	for (p = form; fend != NULL && (p = strchr(p + 1, '<')) != NULL &&
-		       p < fend;) {
+	for (p = form;
+	     fend != NULL && (p = strchr(p + 1, '<')) != NULL && p < fend;) {
 		if (strncmp(p, "<input", 6) == 0) {
 			if (attr(p, "name", name, sizeof(name)) != 0)
 				continue;
@@ -645,7 +646,7 @@ static void on_response(struct evhttp_request *req, void *arg)
 		if (loc == NULL) {
 			fail(b, status, "redirect without Location", body);
 		} else if (strncmp(loc, d->redirect_uri, d->redirect_len) ==
-				   0 &&
+			       0 &&
 			   loc[d->redirect_len] == '?') {
 			if (query_param(loc + d->redirect_len + 1, "code", code,
 					sizeof(code)) == 0)
@@ -661,9 +662,10 @@ static void on_response(struct evhttp_request *req, void *arg)
 			/* the session should have made this unnecessary */
 			d->errors++;
 			if (d->errors <= SHOW_ERRORS)
-				fprintf(stderr, "login_driver: browser %u: "
-						"login page on a live "
-						"session\n",
+				fprintf(stderr,
+					"login_driver: browser %u: "
+					"login page on a live "
+					"session\n",
 					b->id);
 		}
 		submit_login(b, body);
@@ -759,22 +761,53 @@ int main(int argc, char **argv)
 	d.duration = 5;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h': d.host = optarg; break;
-		case 'p': d.port = (unsigned)strtoul(optarg, &end, 10); break;
-		case 'm': mode = optarg; break;
-		case 'c': d.conns = (unsigned)strtoul(optarg, &end, 10); break;
-		case 'd': d.duration = strtod(optarg, &end); break;
-		case 'a': d.authorize = optarg; break;
-		case 'r': d.redirect_uri = optarg; break;
-		case 't': d.token_path = optarg; break;
-		case 'A': d.token_auth = optarg; break;
-		case 'v': d.verifier = optarg; break;
-		case 'e': d.email = optarg; break;
-		case 'P': d.password = optarg; break;
-		case 'f': d.codes_path = optarg; break;
-		case 'n': d.count = strtoul(optarg, &end, 10); break;
-		case 'C': d.cpu_pids = optarg; break;
-		default: usage();
+		case 'h':
+			d.host = optarg;
+			break;
+		case 'p':
+			d.port = (unsigned)strtoul(optarg, &end, 10);
+			break;
+		case 'm':
+			mode = optarg;
+			break;
+		case 'c':
+			d.conns = (unsigned)strtoul(optarg, &end, 10);
+			break;
+		case 'd':
+			d.duration = strtod(optarg, &end);
+			break;
+		case 'a':
+			d.authorize = optarg;
+			break;
+		case 'r':
+			d.redirect_uri = optarg;
+			break;
+		case 't':
+			d.token_path = optarg;
+			break;
+		case 'A':
+			d.token_auth = optarg;
+			break;
+		case 'v':
+			d.verifier = optarg;
+			break;
+		case 'e':
+			d.email = optarg;
+			break;
+		case 'P':
+			d.password = optarg;
+			break;
+		case 'f':
+			d.codes_path = optarg;
+			break;
+		case 'n':
+			d.count = strtoul(optarg, &end, 10);
+			break;
+		case 'C':
+			d.cpu_pids = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (mode == NULL || d.port == 0 || d.port > 65535 || d.conns == 0 ||
@@ -858,7 +891,8 @@ int main(int argc, char **argv)
 		       "\"server_cpu_s\":%.3f}\n",
 		       mode, d.conns, d.rounds, d.errors, d.requests, secs,
 		       (double)d.rounds / secs, pct(&d, 50), pct(&d, 99),
-		       d.cpu0 >= 0 && d.cpu1 >= d.cpu0 ? d.cpu1 - d.cpu0 : -1.0);
+		       d.cpu0 >= 0 && d.cpu1 >= d.cpu0 ? d.cpu1 - d.cpu0
+						       : -1.0);
 	}
 	for (unsigned i = 0; i < d.conns; i++)
 		evhttp_connection_free(d.b[i].conn);

@@ -275,8 +275,8 @@ void kt_log_access(const char *method, const char *path, int status,
 	off = append(extra, sizeof(extra), off, "\",\"path\":\"");
 	off = json_escape(extra, sizeof(extra), off, path);
 	off += (size_t)snprintf(extra + off, sizeof(extra) - off,
-				"\",\"status\":%d,\"ms\":%lld,\"ip\":\"", status,
-				ms);
+				"\",\"status\":%d,\"ms\":%lld,\"ip\":\"",
+				status, ms);
 	if (off >= sizeof(extra))
 		off = sizeof(extra) - 1;
 	off = json_escape(extra, sizeof(extra), off, ip);
