@@ -246,11 +246,53 @@ def perf_start(target, name):
         return None
     out = os.path.join(PROFILE, name + ".data")
     p = subprocess.Popen(["taskset", "-c", LOAD_CPU, "perf", "record", "-q",
-                          "-e", "cpu-clock", "-F", "2000", "-o", out, "-p",
+                          "-e", "cpu-clock", "-F", "700", "--call-graph",
+                          "dwarf,16384", "-o", out, "-p",
                           ",".join(str(x) for x in target.pids)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
     return p, out, name
+
+
+def perf_summary(data):
+    """Two views of a call-graph profile: the functions whose subtree holds
+    the most samples, and every sample charged to the innermost kontor-idp
+    function on its stack (what of kontor's own code it was working for)."""
+    import collections
+    out = subprocess.run(["perf", "script", "-i", data, "-F",
+                          "comm,ip,sym,dso"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL).stdout.decode(
+                             "utf-8", "replace")
+    samples, cur = [], []
+    for line in out.splitlines():
+        if not line.strip():
+            if cur:
+                samples.append(cur)
+            cur = []
+        elif line[0] in " \t":
+            parts = line.strip().split(None, 1)
+            cur.append(parts[1] if len(parts) > 1 else parts[0])
+    if cur:
+        samples.append(cur)
+    n = len(samples) or 1
+    name = lambda f: f.split(" (")[0].split("+0x")[0]
+    incl, owner = collections.Counter(), collections.Counter()
+    for s in samples:
+        for f in set(name(f) for f in s):
+            incl[f] += 1
+        o = "(outside kontor-idp) " + name(s[0])
+        for f in s:
+            if "kontor-idp)" in f:
+                o = name(f)
+                break
+        owner[o] += 1
+    lines = ["%d samples" % len(samples), "", "inclusive (subtree):"]
+    lines += ["  %5.1f%%  %s" % (100.0 * k / n, f)
+              for f, k in incl.most_common(60) if f != "[unknown]"]
+    lines += ["", "charged to the innermost kontor-idp function:"]
+    lines += ["  %5.1f%%  %s" % (100.0 * k / n, f)
+              for f, k in owner.most_common(30)]
+    return "\n".join(lines) + "\n"
 
 
 def perf_stop(h):
@@ -258,13 +300,9 @@ def perf_stop(h):
         return
     p, out, name = h
     p.send_signal(signal.SIGINT)
-    p.wait(30)
-    rep = subprocess.run(["perf", "report", "--stdio", "-i", out,
-                          "--no-children", "--sort", "comm,dso,symbol",
-                          "--percent-limit", "0.7"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    with open(os.path.join(PROFILE, name + ".txt"), "wb") as f:
-        f.write(rep.stdout)
+    p.wait(60)
+    with open(os.path.join(PROFILE, name + ".txt"), "w") as f:
+        f.write(perf_summary(out))
     os.unlink(out)
 
 
@@ -617,13 +655,15 @@ def main():
                     help="seconds per row (full login rows: twice that)")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--rows", default="",
-                    help="comma-separated subset of row keys")
+                    help="comma-separated subset of: discovery, jwks, cc, "
+                    "code, full, sso, userinfo, introspect, discovery_churn, "
+                    "cc_churn (code needs cc)")
     ap.add_argument("--idle", type=int, default=10000,
                     help="idle keep-alive connections (0: skip)")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--profile", metavar="DIR",
                     help="perf-record kontor-idp and its Redis during each "
-                    "row; flat profiles go to DIR/<row>.txt")
+                    "row (call graphs); summaries go to DIR/<row>.txt")
     a = ap.parse_args()
     global PROFILE
     if a.profile:

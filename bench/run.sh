@@ -2,6 +2,7 @@
 # bench/run.sh - measure kontor-idp against the machine's limits and a peer.
 #
 #   bench/run.sh [--duration S] [--no-peer] [--rows a,b] [--idle N] [--json F]
+#                [--profile DIR]
 #
 # Installs what the benchmark needs (Debian: wrk, redis-server, openssl,
 # nodejs/npm; npm: the peer, panva's oidc-provider, into bench/.peer/),
@@ -28,6 +29,10 @@ for p in wrk redis-server openssl python3 util-linux; do
 	esac
 done
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+# perf only for --profile (it needs the kernel's perf events, see README)
+case " $* " in
+*" --profile"*) command -v perf >/dev/null 2>&1 || missing="$missing linux-perf" ;;
+esac
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
 	say "installing Debian packages:$missing"
