@@ -657,7 +657,7 @@ def main():
     ap.add_argument("--rows", default="",
                     help="comma-separated subset of: discovery, jwks, cc, "
                     "code, full, sso, userinfo, introspect, discovery_churn, "
-                    "cc_churn (code needs cc)")
+                    "cc_churn")
     ap.add_argument("--idle", type=int, default=10000,
                     help="idle keep-alive connections (0: skip)")
     ap.add_argument("--json", help="also write the results here")
@@ -715,8 +715,7 @@ def main():
     ]
     only = set(filter(None, a.rows.split(",")))
     if only:
-        rows = [r for r in rows if r[0] in only or
-                (r[0] == "code" and "cc" in only)]
+        rows = [r for r in rows if r[0] in only]
 
     def suite(t, variant=""):
         out = {}
