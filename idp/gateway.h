@@ -73,6 +73,7 @@ struct kt_loop {
 	int accepting;
 	uint64_t seq;
 	struct event *ctl;
+	struct event *log_flush; /* writes this loop's buffered log lines */
 	struct event *drain_timer;
 	int64_t drain_deadline_ms;
 };

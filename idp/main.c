@@ -3,6 +3,7 @@
  * the gateway library (idp/) and the core (lib/).
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,15 @@ int main(int argc, char **argv)
 		kt_config_free(cfg);
 		return 1;
 	}
+	/*
+	 * A password hash needs an 8 MiB scrypt buffer on a worker. With
+	 * glibc's dynamic mmap threshold the first such free raises the
+	 * threshold, and from then on every worker keeps its 8 MiB in its
+	 * arena: RSS went from 7 to 23 MiB after the first login and stayed
+	 * there. A fixed threshold keeps large blocks mmap'ed and returns them
+	 * on free; nothing on the request path allocates that much.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	kt_gateway_metrics_init();
 	if (kt_gateway_init(&gw, config_path, cfg, &err) != KT_OK) {
 		kt_log_error("startup failed: %s", err.msg);

@@ -292,14 +292,10 @@ static void req_end(struct kt_req *r, int status)
 		kt_metric_add(m_unrouted[cls], 1);
 	}
 	if (kt_log_enabled(KT_LOG_INFO)) {
-		json_t *f = json_pack(
-		    "{s:s,s:s,s:i,s:I,s:s,s:b}", "method",
-		    r->method == KT_ROUTE_POST ? "POST" : "GET", "path",
-		    r->route ? r->route->path : "-", "status", status, "ms",
-		    (json_int_t)ms, "ip", r->ip, "gone", r->gone);
 		kt_log_set_request_id(r->rid);
-		kt_log_fields(KT_LOG_INFO, NULL, 0, "request", f);
-		json_decref(f);
+		kt_log_access(r->method == KT_ROUTE_POST ? "POST" : "GET",
+			      r->route ? r->route->path : "-", status,
+			      (long long)ms, r->ip, r->gone);
 	}
 	kt_log_set_request_id(NULL);
 	__atomic_sub_fetch(&loop->inflight, 1, __ATOMIC_RELAXED);
@@ -666,11 +662,27 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	kt_log_flush();
+}
+
+/* A log line was buffered: write it once the events at hand are handled. */
+static void log_wake(void *arg)
+{
+	event_active(arg, EV_TIMEOUT, 0);
+}
+
 static void *loop_main(void *arg)
 {
 	struct kt_loop *loop = arg;
 
+	kt_log_thread_buffer(log_wake, loop->log_flush);
 	event_base_dispatch(loop->base);
+	kt_log_thread_buffer(NULL, NULL);
 	return NULL;
 }
 
@@ -687,7 +699,9 @@ static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 	loop->index = index;
 	if ((loop->base = event_base_new()) == NULL ||
 	    (loop->http = evhttp_new(loop->base)) == NULL ||
-	    (loop->ctl = event_new(loop->base, -1, 0, on_ctl, loop)) == NULL)
+	    (loop->ctl = event_new(loop->base, -1, 0, on_ctl, loop)) == NULL ||
+	    (loop->log_flush = event_new(loop->base, -1, 0, on_log_flush,
+					 loop)) == NULL)
 		return kt_error_set(err, KT_ERR_NOMEM, "cannot create loop");
 
 	evhttp_set_max_headers_size(loop->http, cfg->limits_max_header_size);
@@ -747,6 +761,8 @@ static void loop_cleanup(struct kt_loop *loop)
 		event_free(loop->drain_timer);
 	if (loop->ctl)
 		event_free(loop->ctl);
+	if (loop->log_flush)
+		event_free(loop->log_flush);
 	if (loop->http)
 		evhttp_free(loop->http);
 	if (loop->base)

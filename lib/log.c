@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,20 @@
 static enum kt_log_level log_level = KT_LOG_INFO;
 static int log_fd = 2;
 static _Thread_local char log_rid[64];
+
+/*
+ * Per-thread line buffer of an event-loop thread (kt_log_thread_buffer).
+ * At most PIPE_BUF bytes of whole lines, so that one write(2) stays atomic
+ * on a pipe and lines of several threads never interleave.
+ */
+#define LOG_BUF_MAX PIPE_BUF
+static _Thread_local struct {
+	int on;
+	void (*wake)(void *arg);
+	void *arg;
+	size_t len;
+	char buf[LOG_BUF_MAX];
+} tbuf;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error",
 					  "off"};
@@ -130,23 +145,74 @@ static size_t append(char *dst, size_t cap, size_t off, const char *s)
 	return off + n;
 }
 
+/*
+ * The seconds part of the timestamp, formatted once per second per thread:
+ * gmtime_r and strftime cost more than the rest of an access-log line.
+ */
+static const char *ts_seconds(time_t sec)
+{
+	static _Thread_local time_t cached_sec = (time_t)-1;
+	static _Thread_local char cached[40];
+	struct tm tm;
+
+	if (sec != cached_sec) {
+		gmtime_r(&sec, &tm);
+		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
+	}
+	return cached;
+}
+
+static void write_all(const char *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(log_fd, buf + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+}
+
+void kt_log_flush(void)
+{
+	int saved_errno = errno;
+
+	if (tbuf.len > 0) {
+		write_all(tbuf.buf, tbuf.len);
+		tbuf.len = 0;
+	}
+	errno = saved_errno;
+}
+
+void kt_log_thread_buffer(void (*wake)(void *arg), void *arg)
+{
+	kt_log_flush();
+	tbuf.on = wake != NULL;
+	tbuf.wake = wake;
+	tbuf.arg = arg;
+}
+
+/*
+ * Write one line. extra, if not NULL, holds further members already
+ * serialised as JSON without the braces ("\"k\":1,\"k2\":\"v\""); it is
+ * added whole or not at all (a member cut anywhere is not JSON). cut marks
+ * a line that lost something on the way: it ends with "truncated":true.
+ */
 static void emit(enum kt_log_level level, const char *func, int line,
-		 const char *msg, json_t *fields, int cut)
+		 const char *msg, const char *extra, int cut)
 {
 	char buf[KT_LOG_LINE_MAX];
-	char ts[40], num[24];
+	char num[24];
 	const size_t limit = sizeof(buf) - TAIL_RESERVE;
 	struct timespec now;
-	struct tm tm;
 	size_t off = 0;
 	int saved_errno = errno;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-
 	off = append(buf, limit, off, "{\"ts\":\"");
-	off = append(buf, limit, off, ts);
+	off = append(buf, limit, off, ts_seconds(now.tv_sec));
 	snprintf(num, sizeof(num), ".%03ldZ", now.tv_nsec / 1000000);
 	off = append(buf, limit, off, num);
 	off = append(buf, limit, off, "\",\"level\":\"");
@@ -167,24 +233,17 @@ static void emit(enum kt_log_level level, const char *func, int line,
 	off = json_escape(buf, limit, off, msg, &cut);
 	/* json_escape stops at limit, so the quote always fits. */
 	buf[off++] = '"';
-	if (fields != NULL && json_is_object(fields)) {
-		/* Compact dump without the outer braces, appended as fields.
-		 * All or nothing: a dump cut anywhere is not JSON. */
-		char *extra =
-		    json_dumps(fields, JSON_COMPACT | JSON_ENSURE_ASCII);
-		size_t n = extra ? strlen(extra) : 0;
+	if (extra != NULL && *extra != '\0') {
+		size_t n = strlen(extra);
 		size_t mark = cut ? sizeof(TRUNCATED_MARK) - 1 : 0;
 
-		if (extra == NULL)
+		if (off + 1 + n + mark + 2 > sizeof(buf)) {
 			cut = 1;
-		else if (n > 2 && off + 1 + (n - 2) + mark + 2 > sizeof(buf))
-			cut = 1;
-		else if (n > 2) {
+		} else {
 			buf[off++] = ',';
-			memcpy(buf + off, extra + 1, n - 2);
-			off += n - 2;
+			memcpy(buf + off, extra, n);
+			off += n;
 		}
-		free(extra);
 	}
 	if (cut) {
 		memcpy(buf + off, TRUNCATED_MARK, sizeof(TRUNCATED_MARK) - 1);
@@ -193,14 +252,21 @@ static void emit(enum kt_log_level level, const char *func, int line,
 	buf[off++] = '}';
 	buf[off++] = '\n';
 
-	for (size_t done = 0; done < off;) {
-		ssize_t w = write(log_fd, buf + done, off - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
+	if (tbuf.on && level < KT_LOG_WARN) {
+		if (tbuf.len + off > sizeof(tbuf.buf))
+			kt_log_flush();
+		if (off <= sizeof(tbuf.buf)) {
+			memcpy(tbuf.buf + tbuf.len, buf, off);
+			if (tbuf.len == 0 && tbuf.wake != NULL)
+				tbuf.wake(tbuf.arg);
+			tbuf.len += off;
+			errno = saved_errno;
+			return;
+		}
 	}
+	/* Warnings and errors go out at once, after what came before them. */
+	kt_log_flush();
+	write_all(buf, off);
 	errno = saved_errno;
 }
 
@@ -243,7 +309,58 @@ void kt_log_write(enum kt_log_level level, const char *func, int line,
 void kt_log_fields(enum kt_log_level level, const char *func, int line,
 		   const char *msg, json_t *fields)
 {
+	char *extra = NULL;
+	size_t n;
+
 	if (!kt_log_enabled(level))
 		return;
-	emit(level, func, line, msg, fields, 0);
+	if (fields != NULL && json_is_object(fields)) {
+		/* Compact dump without the outer braces, appended as fields. */
+		extra = json_dumps(fields, JSON_COMPACT | JSON_ENSURE_ASCII);
+		n = extra ? strlen(extra) : 0;
+		if (extra == NULL) {
+			emit(level, func, line, msg, NULL, 1);
+			return;
+		}
+		if (n >= 2) {
+			extra[n - 1] = '\0';
+			emit(level, func, line, msg, extra + 1, 0);
+			free(extra);
+			return;
+		}
+		free(extra);
+	}
+	emit(level, func, line, msg, NULL, 0);
+}
+
+/*
+ * The access log line, once per request: formatted directly instead of
+ * through a jansson object and json_dumps(), which cost several
+ * allocations and most of the line's CPU time. The output is the same as
+ * kt_log_fields() with {method, path, status, ms, ip, gone} in that order.
+ */
+void kt_log_access(const char *method, const char *path, int status,
+		   long long ms, const char *ip, int gone)
+{
+	char extra[KT_LOG_LINE_MAX / 2];
+	const size_t limit = sizeof(extra) - 32;
+	size_t off = 0;
+	int cut = 0;
+
+	if (!kt_log_enabled(KT_LOG_INFO))
+		return;
+	off = append(extra, limit, off, "\"method\":\"");
+	off = json_escape(extra, limit, off, method, &cut);
+	off = append(extra, limit, off, "\",\"path\":\"");
+	off = json_escape(extra, limit, off, path, &cut);
+	off += (size_t)snprintf(extra + off, limit - off,
+				"\",\"status\":%d,\"ms\":%lld,\"ip\":\"",
+				status, ms);
+	if (off >= limit)
+		off = limit - 1;
+	off = json_escape(extra, limit, off, ip, &cut);
+	off = append(extra, sizeof(extra), off,
+		     gone ? "\",\"gone\":true" : "\",\"gone\":false");
+	extra[off] = '\0';
+	emit(KT_LOG_INFO, NULL, 0, "request", cut ? NULL : extra, cut);
 }

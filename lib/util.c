@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -160,10 +161,27 @@ int kt_ct_streq(const char *a, const char *b)
 	return kt_ct_equal(a, strlen(a), b, strlen(b));
 }
 
+/*
+ * SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the
+ * implementation up again on every EVP_Digest() (a locked hash-table
+ * search that cost half of kt_sha256's time on the token endpoint).
+ * Fetched objects are thread-safe to share; this one lives until exit.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void kt_sha256(uint8_t out[KT_SHA256_LEN], const void *in, size_t n)
 {
 	unsigned int len = KT_SHA256_LEN;
-	EVP_Digest(in, n, out, &len, EVP_sha256(), NULL);
+
+	pthread_once(&sha256_once, sha256_fetch);
+	EVP_Digest(in, n, out, &len,
+		   sha256_md != NULL ? sha256_md : EVP_sha256(), NULL);
 }
 
 int kt_hmac_sha256(uint8_t out[KT_SHA256_LEN], const void *key, size_t keylen,

@@ -338,9 +338,8 @@ class Endpoints(unittest.TestCase):
             key = JsonWebKey.generate_key("EC", "P-256", is_private=True)
             pub = key.as_dict(is_private=False)
             raw = b64mod.urlsafe_b64decode(pub["x"] + "=" * (-len(pub["x"]) % 4))
-            if len(raw) == 32 and raw[0] == 0:
+            if len(raw) < 32:  # authlib dropped the leading zero byte
                 break
-        pub["x"] = b64mod.urlsafe_b64encode(raw[1:]).rstrip(b"=").decode()
         pub = dict(pub, use="sig", alg="ES256")
         r = self.register({"redirect_uris": [CB],
                            "token_endpoint_auth_method": "private_key_jwt",

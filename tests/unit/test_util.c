@@ -144,6 +144,28 @@ static void test_utf8_valid(void **state)
 	assert_false(kt_utf8_valid("\xc3\x28", 2));           /* bad continuation */
 }
 
+/* FIPS 180-2 test vectors, twice each: the digest is fetched on first use. */
+static void test_sha256(void **state)
+{
+	static const uint8_t abc[KT_SHA256_LEN] = {
+	    0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+	    0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+	    0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+	static const uint8_t empty[KT_SHA256_LEN] = {
+	    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
+	    0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
+	    0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+	uint8_t d[KT_SHA256_LEN];
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		kt_sha256(d, "abc", 3);
+		assert_memory_equal(d, abc, sizeof(d));
+		kt_sha256(d, "", 0);
+		assert_memory_equal(d, empty, sizeof(d));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +177,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_uint),
 	    cmocka_unit_test(test_token_hash),
 	    cmocka_unit_test(test_utf8_valid),
+	    cmocka_unit_test(test_sha256),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
