@@ -1757,11 +1757,21 @@ void kt_authz_login_then(struct kt_req *r, const char *return_path)
 void kt_authz_login_hint_then(struct kt_req *r, const char *login_hint,
 			      const char *return_path)
 {
+	/* The caller's handler state may hold login_hint and return_path:
+	 * it is freed only once they have been copied into the request. */
+	void *old = r->h;
+	void (*old_free)(void *) = r->h_free;
 	struct authz *a = authz_new(r, ST_AUTHORIZE);
 	char uri[1100];
 
-	if (a == NULL || return_path == NULL || return_path[0] != '/' ||
+	if (a == NULL) { /* r still owns the old state */
+		kt_req_send_unavailable(r);
+		return;
+	}
+	if (return_path == NULL || return_path[0] != '/' ||
 	    return_path[1] == '/' || strlen(return_path) > 512) {
+		if (old_free != NULL)
+			old_free(old);
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
@@ -1771,6 +1781,8 @@ void kt_authz_login_hint_then(struct kt_req *r, const char *login_hint,
 			    KT_ACCOUNT_CLIENT_ID, "redirect_uri", uri, "scope",
 			    "openid", "_return", return_path, "login_hint",
 			    login_hint);
+	if (old_free != NULL)
+		old_free(old);
 	if (a->areq == NULL) {
 		kt_req_send_unavailable(r);
 		return;
