@@ -15,24 +15,6 @@
 
 #include "tokens.h"
 
-int kt_scope_has(const char *scopes, const char *scope)
-{
-	const char *p = scopes;
-	size_t n;
-
-	/* An empty scope would match at every position without advancing. */
-	if (scopes == NULL || scope == NULL || *scope == '\0')
-		return 0;
-	n = strlen(scope);
-	while ((p = strstr(p, scope)) != NULL) {
-		if ((p == scopes || p[-1] == ' ') &&
-		    (p[n] == '\0' || p[n] == ' '))
-			return 1;
-		p += n;
-	}
-	return 0;
-}
-
 static int sign(struct kt_req *r, const char *alg, const char *typ,
 		json_t *claims, char **out)
 {

@@ -7,6 +7,7 @@
 
 #include "kontor/client.h"
 #include "kontor/pairwise.h"
+#include "kontor/util.h"
 
 #include "gateway.h"
 
@@ -25,8 +26,6 @@ struct kt_tok_subject {
 	const char *claims_req; /* the request's "claims" parameter (JSON) */
 };
 
-/* 1 if the space-separated list has the scope. */
-int kt_scope_has(const char *scopes, const char *scope);
 
 /*
  * The subject identifier client c sees for person: pairwise per the

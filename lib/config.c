@@ -14,6 +14,7 @@
 #include "kontor/client.h"
 #include "kontor/config.h"
 #include "kontor/err.h"
+#include "kontor/upstream.h"
 #include "kontor/uri.h"
 #include "kontor/util.h"
 
@@ -134,6 +135,12 @@ static const struct cfg_entry config_table[] = {
     S("mail.from", mail_from, "kontor <noreply@kontor.invalid>", 3, 256, 0,
       NULL),
     I("invitations.ttl_s", invitations_ttl_s, 604800, 3600, 2592000, NULL),
+    S("federation.match_profile", federation_match_profile,
+      "docs/profiles/company.json", 1, 4096, 0, NULL),
+    S("federation.match_model", federation_match_model, "", 0, 4096, 0,
+      NULL),
+    I("federation.timeout_ms", federation_timeout_ms, 5000, 100, 60000,
+      NULL),
     E("log.level", log_level_name, "info", level_choices, check_log_level),
 };
 
@@ -143,6 +150,7 @@ static const struct cfg_entry config_table[] = {
 static const char *const special_keys[] = {
     "registration.initial_access_tokens",
     "clients",
+    "federation.upstreams",
 };
 
 #define REDACTED "<redacted>"
@@ -502,6 +510,53 @@ static int load_access_tokens(struct kt_config *cfg, const json_t *root,
 	return KT_OK;
 }
 
+static int load_upstreams(struct kt_config *cfg, const json_t *root,
+			  struct kt_error *err)
+{
+	const json_t *arr = lookup(root, "federation.upstreams"), *e;
+	char path[64];
+	size_t i, n;
+	int r;
+
+	if (arr == NULL)
+		return KT_OK;
+	if (!json_is_array(arr))
+		return cfg_fail(err, KT_ERR_INVALID,
+				".federation.upstreams: expected an array");
+	n = json_array_size(arr);
+	if (n > KT_UPSTREAM_MAX)
+		return cfg_fail(err, KT_ERR_INVALID,
+				".federation.upstreams: more than %d entries",
+				KT_UPSTREAM_MAX);
+	if ((cfg->upstreams = calloc(n + 1, sizeof(*cfg->upstreams))) == NULL)
+		return cfg_fail(err, KT_ERR_NOMEM, "out of memory");
+	json_array_foreach(arr, i, e)
+	{
+		snprintf(path, sizeof(path), ".federation.upstreams[%zu]", i);
+		r = kt_upstream_from_json(e, path, cfg->dev_allow_http_loopback,
+					  &cfg->upstreams[i], err);
+		if (r != KT_OK)
+			return r;
+		cfg->n_upstreams = i + 1;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(cfg->upstreams[k]->land,
+				   cfg->upstreams[i]->land) == 0)
+				return cfg_fail(err, KT_ERR_INVALID,
+						"%s.land: duplicate Land '%s'",
+						path, cfg->upstreams[i]->land);
+	}
+	return KT_OK;
+}
+
+const struct kt_upstream *kt_config_upstream(const struct kt_config *cfg,
+					     const char *land)
+{
+	for (size_t i = 0; land != NULL && i < cfg->n_upstreams; i++)
+		if (strcmp(cfg->upstreams[i]->land, land) == 0)
+			return cfg->upstreams[i];
+	return NULL;
+}
+
 static int load_clients(struct kt_config *cfg, const json_t *root,
 			struct kt_error *err)
 {
@@ -602,6 +657,8 @@ static int load_json(const char *buf, size_t len, struct kt_config **out,
 		goto cleanup;
 	}
 	if ((r = load_clients(cfg, root, err)) != KT_OK)
+		goto cleanup;
+	if ((r = load_upstreams(cfg, root, err)) != KT_OK)
 		goto cleanup;
 	*out = cfg;
 	cfg = NULL;
@@ -704,6 +761,9 @@ void kt_config_free(struct kt_config *cfg)
 	for (size_t i = 0; i < cfg->n_clients; i++)
 		kt_client_free(cfg->clients[i]);
 	free(cfg->clients);
+	for (size_t i = 0; i < cfg->n_upstreams; i++)
+		kt_upstream_free(cfg->upstreams[i]);
+	free(cfg->upstreams);
 	free(cfg);
 }
 

@@ -311,3 +311,22 @@ int kt_hex_value(unsigned char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+int kt_scope_has(const char *scopes, const char *scope)
+{
+	const char *p = scopes;
+	size_t n;
+
+	/* An empty scope would match at every position without advancing. */
+	if (scopes == NULL || scope == NULL || *scope == '\0')
+		return 0;
+	n = strlen(scope);
+	while ((p = strstr(p, scope)) != NULL) {
+		if ((p == scopes || p[-1] == ' ') &&
+		    (p[n] == '\0' || p[n] == ' '))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+

@@ -25,6 +25,7 @@
 #include "kontor/log.h"
 #include "kontor/password.h"
 #include "kontor/redis.h"
+#include "kontor/upstream.h"
 
 #define KT_CONFIG_MAX_FILE_SIZE (1024 * 1024)
 #define KT_CONFIG_MAX_CLIENTS 1000
@@ -90,7 +91,18 @@ struct kt_config {
 
 	struct kt_client **clients;
 	size_t n_clients;
+
+	/* federation: the states' legacy providers (kontor/upstream.h) */
+	struct kt_upstream **upstreams;
+	size_t n_upstreams;
+	char *federation_match_profile;
+	char *federation_match_model; /* "" = identifier rules only */
+	int federation_timeout_ms;
 };
+
+/* The upstream of a Land ("SH"), or NULL. Borrowed. */
+const struct kt_upstream *kt_config_upstream(const struct kt_config *cfg,
+					     const char *land);
 
 /*
  * Load and validate a config file (at most KT_CONFIG_MAX_FILE_SIZE bytes,

@@ -72,6 +72,9 @@ int64_t kt_mono_ms(void);
 /* Securely wipe and free a heap string; NULL ok. */
 void kt_free_secret(char *s);
 
+/* 1 if the space-separated list (scopes, prompt values) has the token. */
+int kt_scope_has(const char *scopes, const char *scope);
+
 /* Value of one hexadecimal digit, or -1. */
 int kt_hex_value(unsigned char c);
 
