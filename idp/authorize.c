@@ -46,6 +46,10 @@
 #define MAX_STATE 2048
 #define MAX_NONCE 512
 #define MAX_HINT 256
+/* Person fields "legacy_pwhash:<LAND>": hashes exported by a state's
+ * system (kontor-migrate), verified once and then replaced. */
+#define KT_LEGACY_FIELD "legacy_pwhash:"
+#define KT_LEGACY_MAX 16
 
 enum stage { ST_AUTHORIZE, ST_LOGIN, ST_CONSENT, ST_SELECT, ST_SELECT_ORG };
 
@@ -1249,7 +1253,25 @@ struct verify_job {
 	int rc;
 	int needs_rehash;
 	char *new_hash;
+	/* Hashes imported from the states' systems, tried when the person
+	 * has no hash of ours yet (lazy credential migration). */
+	char *legacy[KT_LEGACY_MAX];
+	char *legacy_field[KT_LEGACY_MAX];
+	size_t nlegacy;
+	int upgraded; /* a legacy hash matched: store ours, drop theirs */
 };
+
+static void verify_job_free(struct verify_job *j)
+{
+	kt_free_secret(j->password);
+	kt_free_secret(j->hash);
+	kt_free_secret(j->new_hash);
+	for (size_t i = 0; i < j->nlegacy; i++) {
+		kt_free_secret(j->legacy[i]);
+		free(j->legacy_field[i]);
+	}
+	free(j);
+}
 
 static void login_failed(struct kt_req *r, const char *key, int status)
 {
@@ -1594,17 +1616,49 @@ static void verify_work(void *arg)
 	struct verify_job *j = arg;
 	struct kt_error err;
 
-	if (j->hash == NULL) {
+	if (j->hash == NULL && j->nlegacy > 0) {
+		j->rc = KT_ERR_DENIED;
+		for (size_t i = 0; i < j->nlegacy && j->rc != KT_OK; i++)
+			j->rc = kt_password_verify(j->password, j->legacy[i],
+						   &j->params,
+						   &j->needs_rehash, &err);
+		if (j->rc == KT_OK) {
+			j->upgraded = 1;
+			j->needs_rehash = 1;
+		} else {
+			j->rc = KT_ERR_DENIED;
+		}
+	} else if (j->hash == NULL) {
 		kt_password_dummy_verify(j->password, &j->params);
 		j->rc = KT_ERR_DENIED;
 		return;
+	} else {
+		j->rc = kt_password_verify(j->password, j->hash, &j->params,
+					   &j->needs_rehash, &err);
 	}
-	j->rc = kt_password_verify(j->password, j->hash, &j->params,
-				   &j->needs_rehash, &err);
 	if (j->rc == KT_OK && j->needs_rehash &&
 	    kt_password_hash(j->password, &j->params, &j->new_hash, &err) !=
 		KT_OK)
 		j->new_hash = NULL;
+}
+
+/* Our hash replaces the legacy ones, as one audited change. */
+static void upgrade_legacy(struct kt_req *r, struct verify_job *j)
+{
+	struct authz *a = r->h;
+	const char *pid = json_string_value(json_object_get(a->person, "id"));
+	char actor[64];
+	json_t *f = json_pack("{s:s}", "pwhash", j->new_hash);
+
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < j->nlegacy; i++)
+		json_object_set_new(f, j->legacy_field[i], json_string(""));
+	snprintf(actor, sizeof(actor), "person:%s", pid);
+	kt_account_person_update(kt_req_redis(r), pid, f, actor,
+				 "person.password.upgrade", NULL, NULL);
+	json_decref(f);
+	kt_log_info("legacy password hash of person %s replaced", pid);
 }
 
 static void verify_done(void *arg)
@@ -1617,22 +1671,20 @@ static void verify_done(void *arg)
 							       "status"));
 	int rc;
 
-	kt_free_secret(j->password);
-	kt_free_secret(j->hash);
 	if (j->rc == KT_OK && status != NULL && strcmp(status, "active") == 0) {
 		kt_store_throttle_reset(kt_req_redis(r), a->email);
-		if (j->new_hash != NULL)
+		if (j->upgraded && j->new_hash != NULL)
+			upgrade_legacy(r, j);
+		else if (j->new_hash != NULL)
 			kt_store_person_set_pwhash(
 			    kt_req_redis(r),
 			    json_string_value(json_object_get(a->person, "id")),
 			    j->new_hash, NULL, NULL);
-		free(j->new_hash);
-		free(j);
+		verify_job_free(j);
 		login_succeeded(r);
 		return;
 	}
-	free(j->new_hash);
-	free(j);
+	verify_job_free(j);
 	rc = kt_store_throttle_fail(kt_req_redis(r), a->email, r->ip,
 				    cfg->throttle_window_s,
 				    on_throttle_counted, r);
@@ -1659,12 +1711,24 @@ static void on_person(int rc, json_t *res, void *arg)
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->password = kt_strdup(a->password)) == NULL ||
 	    (hash && (j->hash = kt_strdup(hash)) == NULL)) {
-		if (j) {
-			kt_free_secret(j->password);
-			free(j);
-		}
+		if (j)
+			verify_job_free(j);
 		kt_req_send_unavailable(r);
 		return;
+	}
+	if (hash == NULL && a->person != NULL) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(a->person, k, v)
+		{
+			if (strncmp(k, KT_LEGACY_FIELD, strlen(KT_LEGACY_FIELD)) ||
+			    !json_is_string(v) || j->nlegacy == KT_LEGACY_MAX)
+				continue;
+			j->legacy[j->nlegacy] = kt_strdup(json_string_value(v));
+			j->legacy_field[j->nlegacy] = kt_strdup(k);
+			if (j->legacy[j->nlegacy] && j->legacy_field[j->nlegacy])
+				j->nlegacy++;
+		}
 	}
 	j->r = r;
 	kt_config_password_params(cfg, &j->params);
@@ -1672,9 +1736,7 @@ static void on_person(int rc, json_t *res, void *arg)
 	a->password = NULL;
 	if (kt_pool_submit(r->loop->gw->pool, r->loop->base, verify_work,
 			   verify_done, j) != KT_OK) {
-		kt_free_secret(j->password);
-		kt_free_secret(j->hash);
-		free(j);
+		verify_job_free(j);
 		kt_req_send_unavailable(r);
 	}
 }

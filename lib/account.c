@@ -306,6 +306,41 @@ static const char lua_source_add[] =
     "end\n"
     "return cjson.encode({id = ARGV[1], source = ARGV[2]})\n";
 
+/*
+ * Person source links: a legacy login (Land + upstream subject, or a
+ * legacy account id) that belongs to this person. ARGV: pid, source,
+ * actor, now
+ */
+static const char lua_person_source_add[] =
+    LUA_PRELUDE
+    "local pkey = 'kt:person:{' .. ARGV[1] .. '}'\n"
+    "if redis.call('EXISTS', pkey) == 0 then return fail('NOTFOUND', 'no "
+    "person ' .. ARGV[1]) end\n"
+    "local ikey = 'kt:personidx:source:{' .. ARGV[2] .. '}'\n"
+    "local owner = redis.call('GET', ikey)\n"
+    "if owner and owner ~= ARGV[1] then return fail('CONFLICT', 'source ' "
+    ".. ARGV[2] .. ' belongs to person ' .. owner) end\n"
+    "if not owner then\n"
+    "  redis.call('SET', ikey, ARGV[1])\n"
+    "  redis.call('SADD', pkey .. ':sources', ARGV[2])\n"
+    "  audit(ARGV[3], 'person.source.add', 'person:' .. ARGV[1] .. ':' .. "
+    "ARGV[2], nil, nil, ARGV[4])\n"
+    "end\n"
+    "return cjson.encode({id = ARGV[1], source = ARGV[2]})\n";
+
+/* ARGV: source */
+static const char lua_person_find_source[] =
+    "local pid = redis.call('GET', 'kt:personidx:source:{' .. ARGV[1] .. "
+    "'}')\n"
+    "if not pid then return redis.error_reply('NOTFOUND no person with "
+    "source ' .. ARGV[1]) end\n"
+    "local a = redis.call('HGETALL', 'kt:person:{' .. pid .. '}')\n"
+    "if #a == 0 then return redis.error_reply('NOTFOUND no person ' .. pid) "
+    "end\n"
+    "local t = {}\n"
+    "for i = 1, #a, 2 do t[a[i]] = a[i + 1] end\n"
+    "return cjson.encode(t)\n";
+
 /* ARGV: oid */
 static const char lua_org_sources[] =
     LUA_PRELUDE
@@ -823,6 +858,30 @@ int kt_account_source_add(struct kt_redis *r, const char *oid,
 		return KT_ERR_INVALID;
 	now_str(now);
 	return eval(r, lua_source_add, 0, NULL, 4, args, cb, arg);
+}
+
+int kt_account_person_source_add(struct kt_redis *r, const char *person,
+				 const char *source, const char *actor,
+				 kt_store_cb *cb, void *arg)
+{
+	char now[24];
+	const char *args[] = {person, source, actor, now};
+
+	if (!id_ok(person) || !id_ok(source) || !id_ok(actor) ||
+	    strchr(source, ':') == NULL)
+		return KT_ERR_INVALID;
+	now_str(now);
+	return eval(r, lua_person_source_add, 0, NULL, 4, args, cb, arg);
+}
+
+int kt_account_person_find_source(struct kt_redis *r, const char *source,
+				  kt_store_cb *cb, void *arg)
+{
+	const char *args[] = {source};
+
+	if (!id_ok(source) || strchr(source, ':') == NULL)
+		return KT_ERR_INVALID;
+	return eval(r, lua_person_find_source, 0, NULL, 1, args, cb, arg);
 }
 
 static int member_set(struct kt_redis *r, const char *oid,

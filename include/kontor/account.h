@@ -107,6 +107,17 @@ int kt_account_org_sources(struct kt_redis *r, const char *oid,
 			   kt_store_cb *cb, void *arg);
 
 /*
+ * Person source links ("LAND:subject"): a legacy login of this person,
+ * written by the migration or by federation linking. find returns the
+ * person record (KT_ERR_NOTFOUND if none).
+ */
+int kt_account_person_source_add(struct kt_redis *r, const char *person,
+				 const char *source, const char *actor,
+				 kt_store_cb *cb, void *arg);
+int kt_account_person_find_source(struct kt_redis *r, const char *source,
+				  kt_store_cb *cb, void *arg);
+
+/*
  * Memberships. set creates or changes a role; add only creates
  * (KT_ERR_CONFLICT naming the current role if the person is a member);
  * change only changes (KT_ERR_NOTFOUND if not a member). remove deletes.
