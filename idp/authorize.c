@@ -31,6 +31,7 @@
 #include "kontor/password.h"
 #include "kontor/pkce.h"
 #include "kontor/store.h"
+#include "kontor/upstream.h"
 #include "kontor/util.h"
 
 #include "authorize.h"
@@ -71,6 +72,7 @@ struct authz {
 	int login_status;
 	void (*next)(struct kt_req *r); /* page to show once areq is saved */
 	int dirty;	  /* areq changed since it was stored */
+	json_t *session_extra; /* fields for the new session (federation) */
 	json_t *orgs;	  /* organisations the person may act for */
 	const char *last_org; /* last choice for this client (in orgs) */
 };
@@ -90,6 +92,7 @@ static void authz_free(void *p)
 	json_decref(a->session);
 	json_decref(a->person);
 	json_decref(a->orgs);
+	json_decref(a->session_extra);
 	free(a->email);
 	kt_free_secret(a->password);
 	OPENSSL_cleanse(a->new_cookie, sizeof(a->new_cookie));
@@ -414,6 +417,8 @@ static void render_login(struct kt_req *r)
 				areq_get(a, "_csrf")};
 	struct kt_html_login v = {0};
 	struct evbuffer *b = evbuffer_new();
+	const char *lands[KT_UPSTREAM_MAX], *names[KT_UPSTREAM_MAX];
+	size_t n = 0;
 
 	if (b == NULL) {
 		kt_req_send_unavailable(r);
@@ -426,6 +431,21 @@ static void render_login(struct kt_req *r)
 	v.email = a->email ? a->email : areq_get(a, "login_hint");
 	v.error_key = a->login_error;
 	v.client_name = client_label(a->client);
+	/* The states' legacy providers, during the transition. */
+	{
+		const struct kt_config *cfg = kt_req_cfg(r);
+		for (size_t i = 0; i < cfg->n_upstreams && n < KT_UPSTREAM_MAX;
+		     i++) {
+			if (!cfg->upstreams[i]->enabled)
+				continue;
+			lands[n] = cfg->upstreams[i]->land;
+			names[n++] = cfg->upstreams[i]->name;
+		}
+		v.federate_action = "/federate";
+		v.upstream_lands = lands;
+		v.upstream_names = names;
+		v.nupstreams = n;
+	}
 	render(r, a->login_status ? a->login_status : 200,
 	       kt_html_page_login(b, &v), b);
 }
@@ -585,6 +605,13 @@ static void issue_code(struct kt_req *r)
 	if (data == NULL) {
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
+	}
+	/* The session remembers the portals it logged into, for
+	 * back-channel logout. */
+	if (a->sid[0]) {
+		char field[KT_CLIENT_ID_MAX + 8];
+		snprintf(field, sizeof(field), "rp:%s", a->client->client_id);
+		kt_store_session_set(kt_req_redis(r), a->sid, field, "1");
 	}
 	if (areq_get(a, "_org") != NULL) {
 		json_object_set_new(data, "org", json_string(areq_get(a, "_org")));
@@ -1329,6 +1356,8 @@ static void start_session(struct kt_req *r, const char *acr, const char *amr)
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
+	if (a->session_extra != NULL)
+		json_object_update(a->session, a->session_extra);
 	rc = kt_store_session_create(kt_req_redis(r), a->sid, a->session,
 				     cfg->session_idle_timeout_s,
 				     on_session_created, r);
@@ -1850,4 +1879,83 @@ void kt_authz_login_hint_then(struct kt_req *r, const char *login_hint,
 		return;
 	}
 	need_login(r);
+}
+
+/* Federation ------------------------------------------------------------- */
+
+static void on_fed_client(struct kt_req *r, const struct kt_client *c, int rc,
+			  void *arg)
+{
+	struct authz *a = r->h;
+	const char *acr = arg;
+
+	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	if (rc != KT_OK) {
+		kt_req_send_error_page(r, 400, "invalid_client",
+				       "the application is no longer "
+				       "registered");
+		return;
+	}
+	a->client = c;
+	r->lang = kt_http_lang_pick(areq_get(a, "ui_locales"),
+				    kt_req_header(r, "Accept-Language"),
+				    kt_req_cfg(r)->ui_default_locale);
+	if (mfa_required(a) && !kt_str_eq(acr, KT_ACR_MFA)) {
+		error_to_client(r, "unmet_authentication_requirements",
+				"this application requires a second factor, "
+				"which a login at a state provider does not "
+				"give");
+		return;
+	}
+	start_session(r, acr, "fed");
+}
+
+static void on_fed_areq(int rc, json_t *doc, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+
+	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	if (rc != KT_OK) {
+		kt_req_send_error_page(r, 400, "session_expired", NULL);
+		return;
+	}
+	a->areq = json_incref(doc);
+	if (kt_str_eq(areq_get(a, "client_id"), KT_ACCOUNT_CLIENT_ID)) {
+		on_fed_client(r, r->rt->account_client, KT_OK, arg);
+		return;
+	}
+	if (kt_client_find(r, areq_get(a, "client_id"), on_fed_client, arg) !=
+	    KT_OK)
+		kt_req_send_unavailable(r);
+}
+
+void kt_authz_federated(struct kt_req *r, const char *areq_id, json_t *person,
+			const char *acr, json_t *session_extra)
+{
+	void *old = r->h;
+	void (*old_free)(void *) = r->h_free;
+	struct authz *a = authz_new(r, ST_LOGIN);
+	int rc;
+
+	if (a == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	snprintf(a->areq_id, sizeof(a->areq_id), "%s", areq_id);
+	a->person = json_incref(person);
+	a->session_extra = json_incref(session_extra);
+	if (old_free != NULL)
+		old_free(old);
+	/* acr is one of the static KT_ACR_* strings. */
+	rc = kt_store_doc_get(kt_req_redis(r), "areq", a->areq_id, 0,
+			      on_fed_areq, (void *)(uintptr_t)acr);
+	if (rc != KT_OK)
+		kt_req_send_unavailable(r);
 }

@@ -27,4 +27,13 @@ void kt_authz_login_then(struct kt_req *r, const char *return_path);
 void kt_authz_login_hint_then(struct kt_req *r, const char *login_hint,
 			      const char *return_path);
 
+/*
+ * Finish the pending authorization areq_id for person, who authenticated
+ * at a state's provider (the caller checked the browser binding): a new
+ * session with acr and session_extra fields, then company choice, consent
+ * and the code as usual. Takes over r->h.
+ */
+void kt_authz_federated(struct kt_req *r, const char *areq_id, json_t *person,
+			const char *acr, json_t *session_extra);
+
 #endif

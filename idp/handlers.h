@@ -5,6 +5,8 @@
 
 /* The one acr value issued: a password login (see docs/protocol.md). */
 #define KT_ACR_PASSWORD "urn:kontor:acr:password"
+/* Authenticated at a state's legacy provider (federation). */
+#define KT_ACR_LEGACY "urn:kontor:acr:legacy"
 
 void kt_h_discovery(struct kt_req *r);
 void kt_h_jwks(struct kt_req *r);

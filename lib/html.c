@@ -350,6 +350,22 @@ int kt_html_page_login(struct evbuffer *out, const struct kt_html_login *v)
 		put(&pg, "</button>\n");
 	}
 	put(&pg, "</form>\n");
+	if (v->nupstreams > 0 && action_ok(v->federate_action)) {
+		put(&pg, "<h2>");
+		tr(&pg, "login.previous.title");
+		put(&pg, "</h2>\n");
+		form_open(&pg, v->federate_action, v->hidden, v->nhidden);
+		for (size_t i = 0; i < v->nupstreams; i++) {
+			put(&pg, "<button type=\"submit\" class=\"secondary\" "
+				 "name=\"land\" value=\"");
+			esc(&pg, v->upstream_lands[i]);
+			put(&pg, "\" formnovalidate>");
+			tr_with(&pg, "login.previous.button", "{name}",
+				v->upstream_names[i], NULL, NULL);
+			put(&pg, "</button>\n");
+		}
+		put(&pg, "</form>\n");
+	}
 	return page_end(&pg);
 }
 

@@ -460,6 +460,22 @@ int kt_store_session_touch(struct kt_redis *r, const char *sid, int64_t ttl)
 	return kt_redis_cmdv(r, NULL, NULL, "EXPIRE", key, ttls, NULL);
 }
 
+int kt_store_session_set(struct kt_redis *r, const char *sid,
+			 const char *field, const char *value)
+{
+	char key[KEY_MAX];
+	int rc;
+
+	if ((rc = kt_store_key(key, "kt:session:", sid, NULL)) != KT_OK)
+		return rc;
+	/* Only an existing session: HSET alone would resurrect one. */
+	return kt_redis_cmdv(r, NULL, NULL, "EVAL",
+			     "if redis.call('EXISTS', KEYS[1]) == 1 then "
+			     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end "
+			     "return 1",
+			     "1", key, field, value, NULL);
+}
+
 int kt_store_session_delete(struct kt_redis *r, const char *sid,
 			    kt_store_cb *cb, void *arg)
 {

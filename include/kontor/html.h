@@ -79,6 +79,12 @@ struct kt_html_login {
 	const char *error_key;	 /* i18n key, e.g. "login.error.credentials" */
 	const char *client_name; /* NULL: generic introduction */
 	int show_other_account;	 /* adds action=switch_account button */
+	/* Federation: "sign in with your previous <name> account" buttons,
+	 * posted to federate_action with the hidden fields and land=<land>. */
+	const char *federate_action;
+	const char *const *upstream_lands;
+	const char *const *upstream_names;
+	size_t nupstreams;
 };
 
 /*

@@ -70,6 +70,9 @@ int kt_store_session_get(struct kt_redis *r, const char *sid,
 			 kt_store_cb *cb, void *arg);
 int kt_store_session_touch(struct kt_redis *r, const char *sid,
 			   int64_t ttl);
+/* Set one field of a live session (fire and forget). */
+int kt_store_session_set(struct kt_redis *r, const char *sid,
+			 const char *field, const char *value);
 int kt_store_session_delete(struct kt_redis *r, const char *sid,
 			    kt_store_cb *cb, void *arg);
 
