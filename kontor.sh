@@ -18,7 +18,8 @@ cd "$top"
 # Debian packages the project needs. Build and run first, test-only after.
 PKGS_BUILD="build-essential cmake pkg-config libevent-dev libhiredis-dev
 libjansson-dev libssl-dev liboauth2-dev libcjose-dev libcurl4-openssl-dev
-libcmocka-dev libqrencode-dev redis-server openssl ca-certificates curl"
+libcmocka-dev libqrencode-dev libcrypt-dev redis-server openssl ca-certificates
+curl"
 PKGS_TEST="python3 python3-requests python3-authlib apache2
 libapache2-mod-auth-openidc"
 

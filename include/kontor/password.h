@@ -10,8 +10,11 @@
  *
  * with a 16-byte random salt, a 32-byte hash, both standard base64 without
  * padding. Verification dispatches on the scheme prefix through a table in
- * password.c, so that legacy formats can be added later without touching
- * callers. See docs/passwords.md for the parameter choice and timings.
+ * password.c. Besides scrypt it accepts the legacy formats imported from
+ * the old systems, verify only: bcrypt ($2a$, $2b$, $2y$), sha512-crypt
+ * ($6$), PBKDF2-SHA256 ($pbkdf2-sha256$ and Django's pbkdf2_sha256$) and
+ * salted SHA-1 ({SSHA1-HEX}). See docs/passwords.md for the encodings, the
+ * parameter choice and timings.
  *
  * Hashing and verifying cost tens of milliseconds of CPU and 8 MiB of
  * memory at the defaults: call them from a kt_pool worker, never on an
@@ -65,14 +68,18 @@ int kt_password_hash(const char *pw, const struct kt_password_params *params,
  *   KT_ERR_DENIED       mismatch (hash compared in constant time)
  *   KT_ERR_INVALID      malformed hash string, err says what is wrong
  *   KT_ERR_UNSUPPORTED  unknown scheme
- *   KT_ERR_LIMIT        pw longer than KT_PASSWORD_MAX_LEN
+ *   KT_ERR_LIMIT        pw longer than KT_PASSWORD_MAX_LEN; for a
+ *                       sha512-crypt hash, longer than 511 bytes
  *   KT_ERR_CRYPTO       the KDF failed (e.g. out of memory)
+ *   KT_ERR_NOMEM        out of memory
  * Parameters read from the stored hash are bounded before any work is
- * done ("scrypt parameters out of range"): a corrupted or planted record
- * cannot make us allocate gigabytes.
+ * done ("scrypt parameters out of range", "bcrypt cost out of range (4 to
+ * 14)", "sha512-crypt rounds out of range (1000 to 1000000)", "pbkdf2
+ * iterations out of range (1000 to 10000000)"): a corrupted or planted
+ * record cannot make us allocate gigabytes or spin for minutes.
  *
  * needs_rehash (may be NULL) is set to 1 on a match when the stored hash is
- * weaker than a fresh kt_password_hash(pw, current) would be: another
+ * weaker than a fresh kt_password_hash(pw, current) would be: a legacy
  * scheme, log_n, r or p below current, or a shorter salt or hash. The
  * caller then stores a new hash. It is 0 in every other case.
  */
