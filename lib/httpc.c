@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -103,6 +104,12 @@ int kt_httpc_url_check(const char *url, int allow_http_loopback,
 		return kt_error_set(err, rc, "URL not allowed: %s",
 				    kt_str_or(reason, "invalid"));
 	return KT_OK;
+}
+
+int kt_httpc_check_url(const struct kt_httpc *c, const char *url,
+		       struct kt_error *err)
+{
+	return kt_httpc_url_check(url, c->opts.allow_http_loopback, err);
 }
 
 /* Addresses ------------------------------------------------------------- */
@@ -659,6 +666,13 @@ static int setup_easy(struct kt_httpc *c, struct request *r,
 	bad |= SETOPT(e, CURLOPT_PRIVATE, r);
 	bad |= SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
 	bad |= SETOPT(e, CURLOPT_OPENSOCKETDATA, r);
+	if (r->public_only) {
+		/* The address check runs when a socket is opened: a pooled
+		 * connection that another request opened to an internal
+		 * address must not be reused, nor this one by others. */
+		bad |= SETOPT(e, CURLOPT_FRESH_CONNECT, 1L);
+		bad |= SETOPT(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 	bad |= SETOPT(e, CURLOPT_USERAGENT,
 		      kt_str_or(c->opts.user_agent, "kontor/" KT_VERSION));
 	if (req->post) {

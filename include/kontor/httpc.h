@@ -23,9 +23,10 @@
  *  - with KT_HTTPC_PUBLIC_ONLY, a connection to a loopback, private,
  *    link-local, multicast or otherwise reserved address is refused after
  *    name resolution, at connect time (so DNS rebinding cannot slip past
- *    it). Loopback stays allowed when allow_http_loopback is set (dev).
- *    With a proxy configured the proxy is the egress filter and this check
- *    is not made.
+ *    it). Such a request always opens its own connection (no reuse from
+ *    curl's pool either way). Loopback stays allowed when
+ *    allow_http_loopback is set (dev). With a proxy configured the proxy
+ *    is the egress filter and this check is not made.
  *
  * Name resolution uses libcurl's threaded resolver; kt_httpc_new refuses a
  * libcurl without asynchronous DNS, which would block the loop.
@@ -156,6 +157,11 @@ unsigned kt_httpc_pending(const struct kt_httpc *c);
 
 /* The event base c was created for (for modules built on top). */
 struct event_base *kt_httpc_base(const struct kt_httpc *c);
+
+/* The URL rule above with c's allow_http_loopback: 0 or KT_ERR_INVALID /
+ * KT_ERR_LIMIT with err naming the reason. */
+int kt_httpc_check_url(const struct kt_httpc *c, const char *url,
+		       struct kt_error *err);
 
 /*
  * The URL rule above, for checking configuration before any request:

@@ -21,7 +21,8 @@
  *   /script/<name>   the statuses set by test_http_script(), one per hit
  *                    (the last one repeats)
  *   anything else    404
- * Every request is counted per path and recorded (path, body).
+ * The query is ignored for routing. Every request is recorded (path with
+ * query, body) and counted per path with query.
  *
  * Also: test_http_blackhole() (a listener that never accepts, for
  * timeouts) and test_http_refused_port() (nothing listens).
@@ -126,11 +127,12 @@ static inline void test_http_on_request(struct evhttp_request *req, void *arg)
 	char *body = test_http_body(req);
 	long n;
 
-	snprintf(path, sizeof(path), "%s", uri);
+	/* Recorded with the query, routed without it. */
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(uri, "?"), uri);
 	pthread_mutex_lock(&s->lock);
 	if (s->nrec < TEST_HTTP_MAX_REC) {
 		snprintf(s->rec[s->nrec].path, sizeof(s->rec[0].path), "%s",
-			 path);
+			 uri);
 		s->rec[s->nrec].body = body ? strdup(body) : NULL;
 		s->nrec++;
 	}
@@ -284,10 +286,16 @@ static inline void test_http_on_stop(evutil_socket_t fd, short what,
 				     void *arg)
 {
 	struct test_http *s = arg;
+	struct timeval tv = {0, 100 * 1000};
 
 	(void)fd;
 	(void)what;
-	event_base_loopbreak(s->base);
+	/* Free the server inside its loop and let the loop run a little:
+	 * libevent 2.1 releases a closed TLS bufferevent from a deferred
+	 * callback, which would leak if the loop stopped first. */
+	evhttp_free(s->http);
+	s->http = NULL;
+	event_base_loopexit(s->base, &tv);
 }
 
 static inline void *test_http_main(void *arg)
@@ -343,7 +351,6 @@ static inline void test_http_stop(struct test_http *s)
 	event_active(s->stop, EV_TIMEOUT, 0);
 	pthread_join(s->thread, NULL);
 	event_free(s->stop);
-	evhttp_free(s->http);
 	event_base_free(s->base);
 	if (s->ssl)
 		SSL_CTX_free(s->ssl);
