@@ -237,7 +237,8 @@ static void decide(struct kt_bclogout *q, struct delivery *d, int rc,
 		return;
 	}
 	if (rc != KT_OK)
-		snprintf(why, sizeof(why), "%s", desc ? desc : kt_strerror(rc));
+		snprintf(why, sizeof(why), "%.150s",
+			 desc ? desc : kt_strerror(rc));
 	else
 		snprintf(why, sizeof(why), "HTTP status %ld", status);
 	if (retryable(rc, status)) {
