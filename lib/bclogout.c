@@ -113,10 +113,10 @@ int kt_bclogout_token(const struct kt_client *c, const char *issuer,
 	if ((rc = kt_random_token(jti, 32, 16)) != KT_OK)
 		return kt_error_set(err, rc, "logout token: no randomness");
 	events = json_pack("{s:{}}", KT_BCLOGOUT_EVENT);
-	claims = json_pack("{s:s,s:s,s:I,s:I,s:s,s:O}", "iss", issuer, "aud",
-			   c->client_id, "iat", (json_int_t)now, "exp",
-			   (json_int_t)(now + ttl_s), "jti", jti, "events",
-			   events);
+	claims =
+	    json_pack("{s:s,s:s,s:I,s:I,s:s,s:O}", "iss", issuer, "aud",
+		      c->client_id, "iat", (json_int_t)now, "exp",
+		      (json_int_t)(now + ttl_s), "jti", jti, "events", events);
 	if (events == NULL || claims == NULL ||
 	    (sub != NULL &&
 	     json_object_set_new(claims, "sub", json_string(sub)) != 0) ||
@@ -243,8 +243,8 @@ static void decide(struct kt_bclogout *q, struct delivery *d, int rc,
 		snprintf(why, sizeof(why), "HTTP status %ld", status);
 	if (retryable(rc, status)) {
 		if (d->attempt < q->o.attempts) {
-			int64_t delay = jitter(backoff_ms(&q->o,
-							  d->attempt + 1));
+			int64_t delay =
+			    jitter(backoff_ms(&q->o, d->attempt + 1));
 			kt_log_info("back-channel logout to client '%s': "
 				    "attempt %d failed (%s), retrying in "
 				    "%lld ms",
@@ -347,9 +347,8 @@ int kt_bclogout_send(struct kt_bclogout *q, const struct kt_client *c,
 			    c->client_id, same);
 		return KT_ERR_BUSY;
 	}
-	if ((rc = kt_bclogout_token(c, issuer, keys, sub, sid,
-				    q->o.token_ttl_s, &token, jti, &err)) !=
-	    KT_OK) {
+	if ((rc = kt_bclogout_token(c, issuer, keys, sub, sid, q->o.token_ttl_s,
+				    &token, jti, &err)) != KT_OK) {
 		kt_log_warn_r(rc, "back-channel logout to client '%s': %s",
 			      c->client_id, err.msg);
 		return rc;

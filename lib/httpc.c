@@ -116,27 +116,44 @@ int kt_httpc_check_url(const struct kt_httpc *c, const char *url,
 
 enum addr_class { ADDR_PUBLIC, ADDR_LOOPBACK, ADDR_OTHER };
 
+/* IPv4 ranges that are not public unicast (RFC 6890), besides 127/8. */
+static const struct {
+	uint32_t net;
+	unsigned bits;
+} v4_nonpublic[] = {
+    {0x00000000, 8},  /* 0/8 "this" network */
+    {0x0a000000, 8},  /* 10/8 private */
+    {0x64400000, 10}, /* 100.64/10 shared (carrier-grade NAT) */
+    {0xa9fe0000, 16}, /* 169.254/16 link-local, cloud metadata */
+    {0xac100000, 12}, /* 172.16/12 private */
+    {0xc0000000, 24}, /* 192.0.0/24 protocol assignments */
+    {0xc0000200, 24}, /* 192.0.2/24 documentation */
+    {0xc0a80000, 16}, /* 192.168/16 private */
+    {0xc6120000, 15}, /* 198.18/15 benchmarking */
+    {0xc6336400, 24}, /* 198.51.100/24 documentation */
+    {0xcb007100, 24}, /* 203.0.113/24 documentation */
+    {0xe0000000, 3},  /* 224/4 multicast, 240/4 reserved, broadcast */
+};
+
 static enum addr_class classify_v4(const uint8_t b[4])
 {
+	uint32_t a = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+		     (uint32_t)b[2] << 8 | b[3];
+
 	if (b[0] == 127)
 		return ADDR_LOOPBACK;
-	if (b[0] == 0 || b[0] == 10 || b[0] >= 224 || /* this, private,
-							 multicast, reserved */
-	    (b[0] == 100 && (b[1] & 0xc0) == 64) ||   /* shared 100.64/10 */
-	    (b[0] == 169 && b[1] == 254) ||	      /* link-local */
-	    (b[0] == 172 && (b[1] & 0xf0) == 16) ||   /* private */
-	    (b[0] == 192 && b[1] == 168) ||	      /* private */
-	    (b[0] == 192 && b[1] == 0 && (b[2] == 0 || b[2] == 2)) ||
-	    (b[0] == 198 && (b[1] & 0xfe) == 18) ||   /* benchmarking */
-	    (b[0] == 198 && b[1] == 51 && b[2] == 100) ||
-	    (b[0] == 203 && b[1] == 0 && b[2] == 113))
-		return ADDR_OTHER;
+	for (size_t i = 0; i < sizeof(v4_nonpublic) / sizeof(v4_nonpublic[0]);
+	     i++) {
+		uint32_t mask = ~0u << (32 - v4_nonpublic[i].bits);
+		if ((a & mask) == v4_nonpublic[i].net)
+			return ADDR_OTHER;
+	}
 	return ADDR_PUBLIC;
 }
 
 static enum addr_class classify_v6(const uint8_t b[16])
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0,
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
 					   0, 0, 0, 0, 0xff, 0xff};
 	static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0,
 					  0, 0,	   0,	 0,    0, 0};
@@ -167,8 +184,7 @@ static enum addr_class classify(const struct sockaddr *sa, socklen_t len)
 		return classify_v4((const uint8_t *)&s4->sin_addr);
 	}
 	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *s6 =
-		    (const struct sockaddr_in6 *)sa;
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 		return classify_v6(s6->sin6_addr.s6_addr);
 	}
 	return ADDR_OTHER;
@@ -384,7 +400,8 @@ static void dispatch(struct kt_httpc *c)
 		destroy(c);
 }
 
-/* libcurl <-> libevent ------------------------------------------------------ */
+/* libcurl <-> libevent ------------------------------------------------------
+ */
 
 static void on_sock_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -482,7 +499,8 @@ static int on_timer_set(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-/* Public API ---------------------------------------------------------------- */
+/* Public API ----------------------------------------------------------------
+ */
 
 static int dup_opt(char **dst, const char *src)
 {
@@ -505,7 +523,8 @@ int kt_httpc_new(struct event_base *base, const struct kt_httpc_opts *opts,
 		opts = &def;
 	}
 	if (base == NULL)
-		return kt_error_set(err, KT_ERR_INVALID, "httpc: no event base");
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "httpc: no event base");
 	if (opts->max_body < 1 || opts->max_body > KT_HTTPC_MAX_BODY_LIMIT)
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "httpc: max_body must be between 1 and %d",
@@ -611,8 +630,8 @@ static int header_ok(const char *h)
 	for (const char *p = h; p < colon; p++) {
 		unsigned char ch = (unsigned char)*p;
 		/* RFC 9110 token characters. */
-		if (ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}",
-						       ch) != NULL)
+		if (ch <= 0x20 || ch >= 0x7f ||
+		    strchr("\"(),/:;<=>?@[\\]{}", ch) != NULL)
 			return 0;
 	}
 	/* CR or LF would let a value smuggle in more headers. */
@@ -629,8 +648,7 @@ static int add_header(struct request *r, const char *h)
 	return KT_OK;
 }
 
-#define SETOPT(e, o, v)                                                        \
-	(curl_easy_setopt((e), (o), (v)) == CURLE_OK ? 0 : 1)
+#define SETOPT(e, o, v) (curl_easy_setopt((e), (o), (v)) == CURLE_OK ? 0 : 1)
 
 static int setup_easy(struct kt_httpc *c, struct request *r,
 		      const struct kt_httpc_req *req, int timeout_ms)
@@ -706,8 +724,8 @@ int kt_httpc_request(struct kt_httpc *c, const struct kt_httpc_req *req,
 	if ((rc = kt_httpc_url_check(req->url, c->opts.allow_http_loopback,
 				     err)) != KT_OK)
 		return rc;
-	timeout_ms = req->timeout_ms ? req->timeout_ms
-				     : c->opts.default_timeout_ms;
+	timeout_ms =
+	    req->timeout_ms ? req->timeout_ms : c->opts.default_timeout_ms;
 	if (timeout_ms < 1 || timeout_ms > KT_HTTPC_MAX_TIMEOUT_MS)
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "httpc: timeout must be between 1 and %d "

@@ -43,7 +43,7 @@ struct entry {
 	char *url;
 	json_t *doc;
 	int64_t fetched_ms; /* monotonic time of doc's fetch */
-	uint64_t used; /* jc->clock at the last get: LRU order */
+	uint64_t used;	    /* jc->clock at the last get: LRU order */
 	int err_rc;
 	int64_t err_until_ms; /* remembered failure until then */
 	struct fetch *fetch;  /* in flight, or NULL */
@@ -55,7 +55,7 @@ struct kt_httpc_json_cache {
 	struct kt_httpc_json_cache_opts o;
 	struct entry *entries;
 	unsigned n;
-	uint64_t clock; /* a counter, not time: no ties */
+	uint64_t clock;		/* a counter, not time: no ties */
 	struct waiter *rh, *rt; /* decided answers, FIFO */
 	struct event *deliver;
 	int depth;
@@ -97,8 +97,8 @@ static void waiter_free(struct waiter *w)
 	free(w);
 }
 
-static void ready_push(struct kt_httpc_json_cache *jc, struct waiter *w,
-		       int rc, json_t *doc)
+static void ready_push(struct kt_httpc_json_cache *jc, struct waiter *w, int rc,
+		       json_t *doc)
 {
 	w->rc = rc;
 	w->doc = rc == KT_OK ? json_incref(doc) : NULL;
@@ -303,8 +303,8 @@ static int start_fetch(struct kt_httpc_json_cache *jc, struct entry *e)
 	return KT_OK;
 }
 
-static struct entry *entry_new(struct kt_httpc_json_cache *jc,
-			       const char *url, int *rc)
+static struct entry *entry_new(struct kt_httpc_json_cache *jc, const char *url,
+			       int *rc)
 {
 	struct entry *e, *victim = NULL;
 
@@ -352,7 +352,8 @@ int kt_httpc_json_cache_get(struct kt_httpc_json_cache *jc, const char *url,
 	struct entry *e;
 	struct waiter *w = NULL;
 	int64_t now = kt_mono_ms(), age;
-	int force = (flags & KT_HTTPC_JSON_REFRESH) != 0, rc = KT_OK, created = 0;
+	int force = (flags & KT_HTTPC_JSON_REFRESH) != 0, rc = KT_OK,
+	    created = 0;
 
 	if (jc == NULL || url == NULL || cb == NULL)
 		return KT_ERR_INVALID;
@@ -369,7 +370,8 @@ int kt_httpc_json_cache_get(struct kt_httpc_json_cache *jc, const char *url,
 	if (e->doc != NULL) {
 		age = now - e->fetched_ms;
 		if ((!force && age < jc->o.ttl_ms) ||
-		    (force && age < jc->o.min_refresh_ms && usable(jc, e, now))) {
+		    (force && age < jc->o.min_refresh_ms &&
+		     usable(jc, e, now))) {
 			jc->st.hits++;
 			ready_push(jc, w, KT_OK, e->doc);
 			return KT_OK;

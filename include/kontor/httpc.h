@@ -51,10 +51,10 @@
 struct kt_httpc;
 
 struct kt_httpc_opts {
-	size_t max_body;	/* response body cap; 1..KT_HTTPC_MAX_BODY_LIMIT */
-	int connect_timeout_ms; /* 1..KT_HTTPC_MAX_TIMEOUT_MS */
-	int default_timeout_ms; /* for requests that pass timeout_ms 0 */
-	unsigned max_requests;	/* in flight at once (KT_ERR_BUSY beyond) */
+	size_t max_body; /* response body cap; 1..KT_HTTPC_MAX_BODY_LIMIT */
+	int connect_timeout_ms;	 /* 1..KT_HTTPC_MAX_TIMEOUT_MS */
+	int default_timeout_ms;	 /* for requests that pass timeout_ms 0 */
+	unsigned max_requests;	 /* in flight at once (KT_ERR_BUSY beyond) */
 	int allow_http_loopback; /* dev only, see above */
 	const char *proxy;	 /* e.g. "http://proxy:3128"; NULL: none */
 	const char *ca_file;	 /* PEM trust anchors; NULL: system store */

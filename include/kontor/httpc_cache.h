@@ -34,15 +34,15 @@
 struct kt_httpc_json_cache;
 
 struct kt_httpc_json_cache_opts {
-	int ttl_ms;	     /* 1 .. 7 days */
-	int max_stale_ms;    /* 0 (never stale) .. 7 days */
-	int negative_ttl_ms; /* 0 .. 1 hour */
-	int min_refresh_ms;  /* 0 .. 1 hour */
-	int timeout_ms;	     /* per fetch; 0: the kt_httpc default */
-	size_t max_body;     /* 0: the kt_httpc cap */
+	int ttl_ms;	      /* 1 .. 7 days */
+	int max_stale_ms;     /* 0 (never stale) .. 7 days */
+	int negative_ttl_ms;  /* 0 .. 1 hour */
+	int min_refresh_ms;   /* 0 .. 1 hour */
+	int timeout_ms;	      /* per fetch; 0: the kt_httpc default */
+	size_t max_body;      /* 0: the kt_httpc cap */
 	unsigned max_entries; /* URLs kept; 1 .. 4096 */
-	unsigned flags;	     /* KT_HTTPC_* for the fetches, e.g.
-			      * KT_HTTPC_PUBLIC_ONLY */
+	unsigned flags;	      /* KT_HTTPC_* for the fetches, e.g.
+			       * KT_HTTPC_PUBLIC_ONLY */
 };
 
 /* Defaults: fresh 5 min, stale up to 1 h more, failures remembered 10 s,
@@ -101,10 +101,10 @@ void kt_httpc_json_cache_invalidate(struct kt_httpc_json_cache *jc,
 
 /* Counters for metrics and tests. */
 struct kt_httpc_json_cache_stats {
-	unsigned long hits;	   /* answered fresh from memory */
-	unsigned long stale_hits;  /* answered stale while refreshing */
-	unsigned long fetches;	   /* fetches started */
-	unsigned long failures;	   /* fetches that failed */
+	unsigned long hits;	     /* answered fresh from memory */
+	unsigned long stale_hits;    /* answered stale while refreshing */
+	unsigned long fetches;	     /* fetches started */
+	unsigned long failures;	     /* fetches that failed */
 	unsigned long negative_hits; /* answered from a remembered failure */
 	unsigned entries;
 };

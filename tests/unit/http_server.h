@@ -139,8 +139,7 @@ static inline void test_http_on_request(struct evhttp_request *req, void *arg)
 	pthread_mutex_unlock(&s->lock);
 
 	if (strcmp(path, "/ok") == 0) {
-		test_http_reply(req, 200, "application/json",
-				"{\"ok\":true}");
+		test_http_reply(req, 200, "application/json", "{\"ok\":true}");
 	} else if (strncmp(path, "/status/", 8) == 0) {
 		n = strtol(path + 8, NULL, 10);
 		snprintf(buf, sizeof(buf), "status %ld", n);
@@ -175,7 +174,7 @@ static inline void test_http_on_request(struct evhttp_request *req, void *arg)
 		json_t *j = json_pack(
 		    "{s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?}", "method",
 		    evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST"
-								     : "GET",
+								       : "GET",
 		    "body", body ? body : "", "authorization",
 		    test_http_hdr(req, "Authorization"), "content_type",
 		    test_http_hdr(req, "Content-Type"), "expect",
@@ -282,8 +281,7 @@ out:
 	return ok ? 0 : -1;
 }
 
-static inline void test_http_on_stop(evutil_socket_t fd, short what,
-				     void *arg)
+static inline void test_http_on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct test_http *s = arg;
 	struct timeval tv = {0, 100 * 1000};
@@ -364,8 +362,7 @@ static inline void test_http_stop(struct test_http *s)
 
 /* "http://127.0.0.1:<port><path>" (or https) into out. */
 static inline const char *test_http_url(const struct test_http *s,
-					const char *path, char *out,
-					size_t cap)
+					const char *path, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s://127.0.0.1:%d%s", s->ssl ? "https" : "http",
 		 s->port, path);

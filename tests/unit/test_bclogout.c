@@ -196,9 +196,9 @@ static struct kt_client *client(const char *id, const char *bcl_uri,
 	struct kt_client_policy pol = {.allow_http_loopback = 1};
 	struct kt_client *c = NULL;
 	struct kt_error err;
-	json_t *j = json_pack("{s:s,s:s,s:[s]}", "client_id", id,
-			      "client_secret", SECRET, "redirect_uris",
-			      "http://127.0.0.1/cb");
+	json_t *j =
+	    json_pack("{s:s,s:s,s:[s]}", "client_id", id, "client_secret",
+		      SECRET, "redirect_uris", "http://127.0.0.1/cb");
 
 	if (bcl_uri != NULL) {
 		json_object_set_new(j, "backchannel_logout_uri",
@@ -273,8 +273,8 @@ static void check_claims(json_t *p, const char *aud, const char *sub,
 	exp = json_integer_value(json_object_get(p, "exp"));
 	assert_true(iat <= now && iat >= now - 10);
 	assert_int_equal(exp - iat, 120);
-	assert_int_equal(
-	    strlen(json_string_value(json_object_get(p, "jti"))), 22);
+	assert_int_equal(strlen(json_string_value(json_object_get(p, "jti"))),
+			 22);
 	events = json_object_get(p, "events");
 	assert_true(json_is_object(events));
 	assert_int_equal(json_object_size(events), 1);
@@ -293,17 +293,18 @@ static void check_claims(json_t *p, const char *aud, const char *sub,
 		assert_null(json_object_get(p, "sid"));
 	/* Section 2.4: a logout token must not contain a nonce. */
 	assert_null(json_object_get(p, "nonce"));
-	assert_int_equal(json_object_size(p), 6 + (sub != NULL) + (sid != NULL));
+	assert_int_equal(json_object_size(p),
+			 6 + (sub != NULL) + (sid != NULL));
 }
 
 /* ---- the token ---- */
 
 static void test_token(void **state)
 {
-	struct kt_client *rs = client("rp-rs", "https://rp.example/bcl", 1,
-				      NULL);
-	struct kt_client *es = client("rp-es", "https://rp.example/bcl", 0,
-				      "ES256");
+	struct kt_client *rs =
+	    client("rp-rs", "https://rp.example/bcl", 1, NULL);
+	struct kt_client *es =
+	    client("rp-es", "https://rp.example/bcl", 0, "ES256");
 	char *tok = NULL, jti[32];
 	json_t *p;
 
@@ -339,8 +340,8 @@ static void test_token(void **state)
 
 static void test_token_rejects(void **state)
 {
-	struct kt_client *rs = client("rp-rs", "https://rp.example/bcl", 1,
-				      NULL);
+	struct kt_client *rs =
+	    client("rp-rs", "https://rp.example/bcl", 1, NULL);
 	char *tok = NULL, jti[32];
 	struct kt_error err;
 
@@ -349,17 +350,17 @@ static void test_token_rejects(void **state)
 					   &tok, jti, &err),
 			 KT_ERR_INVALID);
 	assert_string_equal(err.msg, "logout token: needs sub or sid");
-	assert_int_equal(kt_bclogout_token(rs, ISSUER, keys, "", "", 120, &tok,
-					   jti, &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_bclogout_token(rs, ISSUER, keys, "", "", 120, &tok, jti, &err),
+	    KT_ERR_INVALID);
 	assert_int_equal(kt_bclogout_token(rs, ISSUER, keys, "s", NULL, 120,
 					   &tok, jti, &err),
 			 KT_ERR_INVALID);
 	assert_string_equal(err.msg,
 			    "logout token: client 'rp-rs' requires sid");
-	assert_int_equal(kt_bclogout_token(rs, NULL, keys, "s", "x", 120, &tok,
-					   jti, &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_bclogout_token(rs, NULL, keys, "s", "x", 120, &tok, jti, &err),
+	    KT_ERR_INVALID);
 	assert_null(tok);
 	assert_string_equal(jti, "");
 	kt_client_free(rs);
@@ -378,9 +379,8 @@ static void test_delivered(void **state)
 
 	test_http_script(f->srv, "ok", st, 1);
 	c = client("rp1", script_url(f, "ok", u, sizeof(u)), 1, NULL);
-	assert_int_equal(kt_bclogout_send(f->q, c, ISSUER, keys, "sub-1",
-					  "sid-1"),
-			 KT_OK);
+	assert_int_equal(
+	    kt_bclogout_send(f->q, c, ISSUER, keys, "sub-1", "sid-1"), KT_OK);
 	/* Nothing happens inside the call. */
 	assert_int_equal(kt_httpc_pending(f->c), 0);
 	assert_int_equal(f->nout, 0);
@@ -413,8 +413,7 @@ static void test_retry_then_success(void **state)
 
 	test_http_script(f->srv, "flaky", st, 3);
 	c = client("rp1", script_url(f, "flaky", u, sizeof(u)), 0, NULL);
-	assert_int_equal(kt_bclogout_send(f->q, c, ISSUER, keys, "sub-1",
-					  NULL),
+	assert_int_equal(kt_bclogout_send(f->q, c, ISSUER, keys, "sub-1", NULL),
 			 KT_OK);
 	run_outcomes(f, 1);
 	assert_int_equal(f->out[0].rc, KT_OK);
@@ -569,8 +568,8 @@ static void test_send_rejects(void **state)
 {
 	struct fx *f = *state;
 	struct kt_client *none = client("rp0", NULL, 0, NULL);
-	struct kt_client *req = client("rp1", "http://127.0.0.1:9/bcl", 1,
-				       NULL);
+	struct kt_client *req =
+	    client("rp1", "http://127.0.0.1:9/bcl", 1, NULL);
 	struct kt_bclogout_stats s;
 
 	assert_int_equal(kt_bclogout_send(f->q, none, ISSUER, keys, "s", "x"),
@@ -718,13 +717,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreachable_retried, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_send_rejects, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_free_pending, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_send_rejects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_free_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_opts, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dynamic_public_only,
-					    setup_tls, teardown),
+	    cmocka_unit_test_setup_teardown(test_dynamic_public_only, setup_tls,
+					    teardown),
 	};
 
 	kt_log_init(KT_LOG_OFF, 2);

@@ -32,7 +32,7 @@ struct res {
 	long status;
 	char body[1024];
 	size_t len;
-	int seq; /* order among all callbacks of a test */
+	int seq;  /* order among all callbacks of a test */
 	int sync; /* ran inside the submitting call */
 	char rid[64];
 };
@@ -112,8 +112,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void on_res(int rc, long status, const char *body, size_t len,
-		   void *arg)
+static void on_res(int rc, long status, const char *body, size_t len, void *arg)
 {
 	struct res *r = arg;
 
@@ -253,8 +252,7 @@ static void test_post_form(void **state)
 			    "application/json");
 	/* No 100-continue round trip. */
 	assert_true(json_is_null(json_object_get(j, "expect")));
-	assert_true(strncmp(json_string_value(
-				json_object_get(j, "user_agent")),
+	assert_true(strncmp(json_string_value(json_object_get(j, "user_agent")),
 			    "kontor/", 7) == 0);
 	json_decref(j);
 }
@@ -270,8 +268,7 @@ static void test_request_generic(void **state)
 				   .content_type = "application/json"};
 	json_t *j;
 
-	assert_int_equal(kt_httpc_request(f->c, &req, on_res, &r, NULL),
-			 KT_OK);
+	assert_int_equal(kt_httpc_request(f->c, &req, on_res, &r, NULL), KT_OK);
 	run_res(f, &r);
 	j = json_loads(r.body, 0, NULL);
 	assert_string_equal(
@@ -339,9 +336,8 @@ static void test_oversize(void **state)
 	{
 		struct kt_httpc_req req = {.url = url(f, "/big/600"),
 					   .max_body = 500};
-		assert_int_equal(kt_httpc_request(f->c, &req, on_res, &r4,
-						  NULL),
-				 KT_OK);
+		assert_int_equal(
+		    kt_httpc_request(f->c, &req, on_res, &r4, NULL), KT_OK);
 	}
 	run_res(f, &r1);
 	run_res(f, &r2);
@@ -366,9 +362,9 @@ static void test_concurrent(void **state)
 	int done = 0;
 
 	for (int i = 0; i < NCONC; i++) {
-		const char *p = i % 10 == 0 ? "/big/100000"
-			       : i % 3 == 0 ? "/status/404"
-					    : "/ok";
+		const char *p = i % 10 == 0  ? "/big/100000"
+				: i % 3 == 0 ? "/status/404"
+					     : "/ok";
 		assert_int_equal(get(f, url(f, p), 5000, &r[i]), KT_OK);
 	}
 	assert_int_equal(kt_httpc_pending(f->c), NCONC);
@@ -476,9 +472,9 @@ static void test_free_from_callback(void **state)
 	snprintf(u, sizeof(u), "http://127.0.0.1:%d/never", port);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(get(f, u, 10000, &r[i]), KT_OK);
-	assert_int_equal(kt_httpc_get(f->c, url(f, "/ok"), NULL, 5000,
-				      on_res_free, &fr),
-			 KT_OK);
+	assert_int_equal(
+	    kt_httpc_get(f->c, url(f, "/ok"), NULL, 5000, on_res_free, &fr),
+	    KT_OK);
 	run_until(f, &fr.r.calls, 1);
 	f->c = NULL;
 	assert_int_equal(fr.r.rc, KT_OK);
@@ -510,9 +506,9 @@ static void test_submit_from_callback(void **state)
 	struct fx *f = *state;
 	struct chain ch = {0};
 
-	assert_int_equal(kt_httpc_get(f->c, url(f, "/ok"), NULL, 5000,
-				      on_chain, &ch),
-			 KT_OK);
+	assert_int_equal(
+	    kt_httpc_get(f->c, url(f, "/ok"), NULL, 5000, on_chain, &ch),
+	    KT_OK);
 	run_until(f, &ch.r2.calls, 1);
 	assert_int_equal(ch.rc2, KT_OK);
 	assert_int_equal(ch.r1.status, 200);
@@ -544,44 +540,42 @@ static void test_rejects(void **state)
 		many[i] = "X-A: b";
 	many[KT_HTTPC_MAX_HEADERS + 1] = NULL;
 
-	assert_int_equal(kt_httpc_request(f->c, &(struct kt_httpc_req){
-						     .url = "ftp://127.0.0.1/"},
-					  on_res, &r, &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_httpc_request(f->c,
+			     &(struct kt_httpc_req){.url = "ftp://127.0.0.1/"},
+			     on_res, &r, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg, "URL not allowed: not an absolute "
 				     "https URL");
-	assert_int_equal(kt_httpc_request(
-			     f->c,
-			     &(struct kt_httpc_req){
-				 .url = "http://example.com/"},
-			     on_res, &r, &err),
-			 KT_ERR_INVALID);
-	assert_int_equal(kt_httpc_request(
-			     f->c,
-			     &(struct kt_httpc_req){
-				 .url = "https://u:p@example.com/"},
-			     on_res, &r, &err),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_httpc_request(
+		f->c, &(struct kt_httpc_req){.url = "http://example.com/"},
+		on_res, &r, &err),
+	    KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_httpc_request(
+		f->c, &(struct kt_httpc_req){.url = "https://u:p@example.com/"},
+		on_res, &r, &err),
+	    KT_ERR_INVALID);
 	assert_string_equal(err.msg, "URL not allowed: must not contain user "
 				     "information");
 	assert_int_equal(kt_httpc_get(f->c, NULL, NULL, 0, on_res, &r),
 			 KT_ERR_INVALID);
-	assert_int_equal(kt_httpc_get(f->c, url(f, "/ok"), crlf, 0, on_res,
-				      &r),
+	assert_int_equal(kt_httpc_get(f->c, url(f, "/ok"), crlf, 0, on_res, &r),
 			 KT_ERR_INVALID);
-	assert_int_equal(kt_httpc_get(f->c, url(f, "/ok"), noname, 0, on_res,
-				      &r),
-			 KT_ERR_INVALID);
-	assert_int_equal(kt_httpc_get(f->c, url(f, "/ok"), badname, 0, on_res,
-				      &r),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_httpc_get(f->c, url(f, "/ok"), noname, 0, on_res, &r),
+	    KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_httpc_get(f->c, url(f, "/ok"), badname, 0, on_res, &r),
+	    KT_ERR_INVALID);
 	req.headers = many;
 	assert_int_equal(kt_httpc_request(f->c, &req, on_res, &r, &err),
 			 KT_ERR_LIMIT);
 	assert_string_equal(err.msg, "httpc: more than 32 headers");
-	assert_int_equal(kt_httpc_get(f->c, url(f, "/ok"), NULL, -1, on_res,
-				      &r),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_httpc_get(f->c, url(f, "/ok"), NULL, -1, on_res, &r),
+	    KT_ERR_INVALID);
 	assert_int_equal(kt_httpc_get(f->c, url(f, "/ok"), NULL,
 				      KT_HTTPC_MAX_TIMEOUT_MS + 1, on_res, &r),
 			 KT_ERR_INVALID);
@@ -603,9 +597,9 @@ static void test_rejects(void **state)
 
 	/* Without the dev switch, http:// is refused even to loopback. */
 	assert_int_equal(kt_httpc_new(f->base, NULL, &strict, &err), KT_OK);
-	assert_int_equal(kt_httpc_get(strict, url(f, "/ok"), NULL, 0, on_res,
-				      &r),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_httpc_get(strict, url(f, "/ok"), NULL, 0, on_res, &r),
+	    KT_ERR_INVALID);
 	kt_httpc_free(strict);
 
 	/* At the request limit. */
@@ -615,8 +609,7 @@ static void test_rejects(void **state)
 		struct res a = {0}, b = {0};
 		assert_int_equal(get(f, url(f, "/ok"), 5000, &a), KT_OK);
 		assert_int_equal(get(f, url(f, "/ok"), 5000, &b), KT_OK);
-		assert_int_equal(kt_httpc_request(f->c, &req, on_res, &r,
-						  &err),
+		assert_int_equal(kt_httpc_request(f->c, &req, on_res, &r, &err),
 				 KT_ERR_BUSY);
 		assert_string_equal(err.msg, "httpc: 2 requests in flight");
 		run_res(f, &a);
@@ -659,8 +652,7 @@ static void test_env_proxy_ignored(void **state)
 	struct res r = {0};
 	char p[64];
 
-	snprintf(p, sizeof(p), "http://127.0.0.1:%d",
-		 test_http_refused_port());
+	snprintf(p, sizeof(p), "http://127.0.0.1:%d", test_http_refused_port());
 	setenv("http_proxy", p, 1);
 	setenv("HTTPS_PROXY", p, 1);
 	setenv("ALL_PROXY", p, 1);
@@ -714,8 +706,7 @@ static void test_tls(void **state)
 	/* The certificate names localhost too. */
 	{
 		char u[64];
-		snprintf(u, sizeof(u), "https://localhost:%d/ok",
-			 f->srv->port);
+		snprintf(u, sizeof(u), "https://localhost:%d/ok", f->srv->port);
 		assert_int_equal(get(f, u, 10000, &r3), KT_OK);
 		run_res(f, &r3);
 		assert_int_equal(r3.rc, KT_OK);
@@ -775,20 +766,38 @@ static int is_public(const char *s)
 static void test_addr_public(void **state)
 {
 	static const char *const pub[] = {
-	    "8.8.8.8",	     "1.1.1.1",		 "172.32.0.1",
-	    "100.128.0.1",   "192.169.0.1",	 "2a00:1450:4001::1",
-	    "2606:4700::1",  "::ffff:8.8.8.8", "64:ff9b::808:808",
+	    "8.8.8.8",	    "1.1.1.1",	      "172.32.0.1",
+	    "100.128.0.1",  "192.169.0.1",    "2a00:1450:4001::1",
+	    "2606:4700::1", "::ffff:8.8.8.8", "64:ff9b::808:808",
 	};
 	static const char *const priv[] = {
-	    "127.0.0.1",     "127.1.2.3",	   "10.0.0.1",
-	    "172.16.0.1",    "172.31.255.255", "192.168.1.1",
-	    "169.254.169.254", "100.64.0.1",	   "0.0.0.0",
-	    "224.0.0.1",     "255.255.255.255", "192.0.2.1",
-	    "198.18.0.1",    "203.0.113.5",	   "::1",
-	    "::",	     "fe80::1",		   "fc00::1",
-	    "fd12:3456::1",  "ff02::1",		   "::ffff:127.0.0.1",
-	    "::ffff:10.0.0.1", "64:ff9b::a00:1",   "2002:a00:1::",
-	    "2001:db8::1",   "2001:0::1",	   "::127.0.0.1",
+	    "127.0.0.1",
+	    "127.1.2.3",
+	    "10.0.0.1",
+	    "172.16.0.1",
+	    "172.31.255.255",
+	    "192.168.1.1",
+	    "169.254.169.254",
+	    "100.64.0.1",
+	    "0.0.0.0",
+	    "224.0.0.1",
+	    "255.255.255.255",
+	    "192.0.2.1",
+	    "198.18.0.1",
+	    "203.0.113.5",
+	    "::1",
+	    "::",
+	    "fe80::1",
+	    "fc00::1",
+	    "fd12:3456::1",
+	    "ff02::1",
+	    "::ffff:127.0.0.1",
+	    "::ffff:10.0.0.1",
+	    "64:ff9b::a00:1",
+	    "2002:a00:1::",
+	    "2001:db8::1",
+	    "2001:0::1",
+	    "::127.0.0.1",
 	};
 
 	(void)state;
@@ -810,11 +819,9 @@ static void test_url_check(void **state)
 					    "openid-configuration",
 					    0, &err),
 			 KT_OK);
-	assert_int_equal(kt_httpc_url_check("http://127.0.0.1:8080/x", 1,
-					    &err),
+	assert_int_equal(kt_httpc_url_check("http://127.0.0.1:8080/x", 1, &err),
 			 KT_OK);
-	assert_int_equal(kt_httpc_url_check("http://127.0.0.1:8080/x", 0,
-					    &err),
+	assert_int_equal(kt_httpc_url_check("http://127.0.0.1:8080/x", 0, &err),
 			 KT_ERR_INVALID);
 	assert_int_equal(kt_httpc_url_check("http://10.0.0.1/x", 1, &err),
 			 KT_ERR_INVALID);
@@ -844,20 +851,17 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oversize, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_free_pending, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_free_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_free_from_callback, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_from_callback, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_new_rejects, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_new_rejects, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_env_proxy_ignored, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_tls, setup_tls, teardown),
-	    cmocka_unit_test_setup_teardown(test_tls_to_plain, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_tls_to_plain, setup, teardown),
 	    cmocka_unit_test(test_addr_public),
 	    cmocka_unit_test(test_url_check),
 	};

@@ -49,7 +49,8 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(f->base);
 }
 
-static void cache_new(struct fx *f, void (*tweak)(struct kt_httpc_json_cache_opts *))
+static void cache_new(struct fx *f,
+		      void (*tweak)(struct kt_httpc_json_cache_opts *))
 {
 	struct kt_httpc_json_cache_opts o;
 	struct kt_error err;
@@ -438,9 +439,9 @@ static void test_free_from_callback(void **state)
 	struct freer fr = {.f = f};
 	struct res r[2] = {{0}};
 
-	assert_int_equal(kt_httpc_json_cache_get(f->jc, f->doc_url, 0,
-						 on_doc_free, &fr),
-			 KT_OK);
+	assert_int_equal(
+	    kt_httpc_json_cache_get(f->jc, f->doc_url, 0, on_doc_free, &fr),
+	    KT_OK);
 	assert_int_equal(get(f, f->doc_url, 0, &r[0]), KT_OK);
 	assert_int_equal(get(f, f->doc_url, 0, &r[1]), KT_OK);
 	run_until(f, &fr.r.calls, 1);
@@ -502,12 +503,11 @@ static void test_get_rejects(void **state)
 	struct res r = {0};
 
 	assert_int_equal(get(f, "ftp://127.0.0.1/x", 0, &r), KT_ERR_INVALID);
-	assert_int_equal(get(f, "http://example.com/x", 0, &r),
-			 KT_ERR_INVALID);
+	assert_int_equal(get(f, "http://example.com/x", 0, &r), KT_ERR_INVALID);
 	assert_int_equal(get(f, NULL, 0, &r), KT_ERR_INVALID);
-	assert_int_equal(kt_httpc_json_cache_get(f->jc, f->doc_url, 0, NULL,
-						 NULL),
-			 KT_ERR_INVALID);
+	assert_int_equal(
+	    kt_httpc_json_cache_get(f->jc, f->doc_url, 0, NULL, NULL),
+	    KT_ERR_INVALID);
 	assert_int_equal(stats(f).entries, 0);
 	assert_int_equal(r.calls, 0);
 }
@@ -546,17 +546,15 @@ static void test_opts_rejects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_shared_fetch, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_shared_fetch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fresh_hit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_stale_while_revalidate,
-					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_while_revalidate, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_too_stale_waits, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_negative_cache, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_fetch_errors, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_on_failure, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_forced_refresh, setup,
@@ -566,12 +564,9 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_free_from_callback, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_max_entries, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_get_rejects, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_opts_rejects, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_max_entries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_get_rejects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_opts_rejects, setup, teardown),
 	};
 
 	kt_log_init(KT_LOG_OFF, 2);
