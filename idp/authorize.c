@@ -36,6 +36,7 @@
 
 #include "authorize.h"
 #include "clients.h"
+#include "federation.h"
 #include "handlers.h"
 #include "mfa.h"
 #include "tokens.h"
@@ -43,7 +44,7 @@
 #define PAR_PREFIX "urn:ietf:params:oauth:request_uri:"
 #define AREQ_TTL 900 /* seconds a login page stays usable */
 #define REUSE_WINDOW 600
-#define BROWSER_COOKIE "kontor_browser"
+#define BROWSER_COOKIE KT_BROWSER_COOKIE
 #define MAX_STATE 2048
 #define MAX_NONCE 512
 #define MAX_HINT 256
@@ -73,6 +74,9 @@ struct authz {
 	void (*next)(struct kt_req *r); /* page to show once areq is saved */
 	int dirty;	  /* areq changed since it was stored */
 	json_t *session_extra; /* fields for the new session (federation) */
+	char link_id[48];	/* federation link awaiting this login */
+	const char *fed_acr;	/* static KT_ACR_* of a federated login */
+	const char *login_notice; /* i18n key of a notice on the login page */
 	json_t *orgs;	  /* organisations the person may act for */
 	const char *last_org; /* last choice for this client (in orgs) */
 };
@@ -430,6 +434,7 @@ static void render_login(struct kt_req *r)
 	v.nhidden = 2;
 	v.email = a->email ? a->email : areq_get(a, "login_hint");
 	v.error_key = a->login_error;
+	v.notice_key = a->login_notice;
 	v.client_name = client_label(a->client);
 	/* The states' legacy providers, during the transition. */
 	{
@@ -1192,7 +1197,7 @@ static void on_page_areq(int rc, json_t *doc, void *arg)
 	struct kt_req *r = arg;
 	struct authz *a = r->h;
 	const char *csrf = kt_req_param(r, "csrf");
-	char bind[23];
+	char bind[24];
 
 	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
 		kt_req_send_unavailable(r);
@@ -1206,13 +1211,8 @@ static void on_page_areq(int rc, json_t *doc, void *arg)
 	r->lang = kt_http_lang_pick(areq_get(a, "ui_locales"),
 				    kt_req_header(r, "Accept-Language"),
 				    kt_req_cfg(r)->ui_default_locale);
-	/* The form must come from the browser that started the request. */
-	bind[0] = '\0';
-	if (kt_req_cookie(r, BROWSER_COOKIE, a->browser, sizeof(a->browser)) ==
-	    KT_OK)
-		kt_token_hash(bind, a->browser);
-	if (bind[0] == '\0' || !kt_ct_streq(bind, areq_get(a, "_bind")) ||
-	    !kt_ct_streq(csrf, areq_get(a, "_csrf"))) {
+	(void)csrf;
+	if (!kt_authz_page_ok(r, doc, bind)) {
 		kt_req_send_error_page(r, 403, "session_expired",
 				       "the form does not belong to this "
 				       "browser session");
@@ -1225,6 +1225,21 @@ static void on_page_areq(int rc, json_t *doc, void *arg)
 	rc = kt_client_find(r, areq_get(a, "client_id"), on_page_client, NULL);
 	if (rc != KT_OK)
 		kt_req_send_unavailable(r);
+}
+
+int kt_authz_page_ok(struct kt_req *r, json_t *areq, char bind[24])
+{
+	char cookie[64];
+
+	/* The form must come from the browser that started the request. */
+	bind[0] = '\0';
+	if (kt_req_cookie(r, BROWSER_COOKIE, cookie, sizeof(cookie)) == KT_OK)
+		kt_token_hash(bind, cookie);
+	return bind[0] != '\0' &&
+	       kt_ct_streq(bind, json_string_value(json_object_get(areq,
+								  "_bind"))) &&
+	       kt_ct_streq(kt_req_param(r, "csrf"),
+			   json_string_value(json_object_get(areq, "_csrf")));
 }
 
 static void page_post(struct kt_req *r, enum stage stage)
@@ -1309,6 +1324,16 @@ static void login_failed(struct kt_req *r, const char *key, int status)
 	render_login(r);
 }
 
+static void on_fed_linked(struct kt_req *r, int linked)
+{
+	struct authz *a = r->h;
+
+	kt_log_info("federation link after login: %s",
+		    linked ? "made" : "refused (not a member)");
+	json_object_del(a->areq, "_fedlink");
+	after_auth(r);
+}
+
 static void on_session_created(int rc, json_t *res, void *arg)
 {
 	struct kt_req *r = arg;
@@ -1323,6 +1348,14 @@ static void on_session_created(int rc, json_t *res, void *arg)
 	}
 	kt_log_info("login ok for person %s",
 		    json_string_value(json_object_get(a->person, "id")));
+	if (areq_get(a, "_fedlink") != NULL) {
+		/* A login to prove control of this account for a state
+		 * provider's identity: link it, then go on either way. */
+		kt_fed_link_after_login(
+		    r, json_string_value(json_object_get(a->person, "id")),
+		    areq_get(a, "_fedlink"), on_fed_linked);
+		return;
+	}
 	after_auth(r);
 }
 
@@ -1655,6 +1688,10 @@ static void verify_work(void *arg)
 			j->upgraded = 1;
 			j->needs_rehash = 1;
 		} else {
+			/* A legacy hash can be far cheaper than ours: spend
+			 * our cost too, so a wrong password on a migrated
+			 * account looks like one on any other. */
+			kt_password_dummy_verify(j->password, &j->params);
 			j->rc = KT_ERR_DENIED;
 		}
 	} else if (j->hash == NULL) {
@@ -1883,12 +1920,27 @@ void kt_authz_login_hint_then(struct kt_req *r, const char *login_hint,
 
 /* Federation ------------------------------------------------------------- */
 
+static void on_link_client(struct kt_req *r, const struct kt_client *c, int rc,
+			   void *arg)
+{
+	struct authz *a = r->h;
+
+	(void)arg;
+	if (rc != KT_OK) {
+		store_failed(r, rc == KT_ERR_NOTFOUND ? KT_ERR_INTERNAL : rc);
+		return;
+	}
+	a->client = c;
+	save_then(r, render_login);
+}
+
 static void on_fed_client(struct kt_req *r, const struct kt_client *c, int rc,
 			  void *arg)
 {
 	struct authz *a = r->h;
-	const char *acr = arg;
+	const char *acr = a->fed_acr;
 
+	(void)arg;
 	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
 		kt_req_send_unavailable(r);
 		return;
@@ -1928,10 +1980,10 @@ static void on_fed_areq(int rc, json_t *doc, void *arg)
 	}
 	a->areq = json_incref(doc);
 	if (kt_str_eq(areq_get(a, "client_id"), KT_ACCOUNT_CLIENT_ID)) {
-		on_fed_client(r, r->rt->account_client, KT_OK, arg);
+		on_fed_client(r, r->rt->account_client, KT_OK, NULL);
 		return;
 	}
-	if (kt_client_find(r, areq_get(a, "client_id"), on_fed_client, arg) !=
+	if (kt_client_find(r, areq_get(a, "client_id"), on_fed_client, NULL) !=
 	    KT_OK)
 		kt_req_send_unavailable(r);
 }
@@ -1951,11 +2003,58 @@ void kt_authz_federated(struct kt_req *r, const char *areq_id, json_t *person,
 	snprintf(a->areq_id, sizeof(a->areq_id), "%s", areq_id);
 	a->person = json_incref(person);
 	a->session_extra = json_incref(session_extra);
+	a->fed_acr = acr; /* one of the static KT_ACR_* strings */
 	if (old_free != NULL)
 		old_free(old);
-	/* acr is one of the static KT_ACR_* strings. */
 	rc = kt_store_doc_get(kt_req_redis(r), "areq", a->areq_id, 0,
-			      on_fed_areq, (void *)(uintptr_t)acr);
+			      on_fed_areq, r);
+	if (rc != KT_OK)
+		kt_req_send_unavailable(r);
+}
+
+static void on_link_areq(int rc, json_t *doc, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+
+	if (rc != KT_OK) {
+		store_failed(r, rc == KT_ERR_NOTFOUND ? KT_ERR_INTERNAL : rc);
+		return;
+	}
+	json_decref(a->areq);
+	a->areq = json_deep_copy(doc);
+	json_object_set_new(a->areq, "_fedlink", json_string(a->link_id));
+	a->login_notice = "fed.link.notice";
+	a->dirty = 1;
+	if (kt_str_eq(areq_get(a, "client_id"), KT_ACCOUNT_CLIENT_ID)) {
+		a->client = r->rt->account_client;
+		save_then(r, render_login);
+		return;
+	}
+	if (kt_client_find(r, areq_get(a, "client_id"), on_link_client,
+			   NULL) != KT_OK)
+		kt_req_send_unavailable(r);
+}
+
+void kt_authz_login_to_link(struct kt_req *r, const char *areq_id,
+			    const char *link_id, const char *upstream_name)
+{
+	void *old = r->h;
+	void (*old_free)(void *) = r->h_free;
+	struct authz *a = authz_new(r, ST_AUTHORIZE);
+	int rc;
+
+	(void)upstream_name;
+	if (a == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	snprintf(a->areq_id, sizeof(a->areq_id), "%s", areq_id);
+	snprintf(a->link_id, sizeof(a->link_id), "%s", link_id);
+	if (old_free != NULL)
+		old_free(old);
+	rc = kt_store_doc_get(kt_req_redis(r), "areq", a->areq_id, 0,
+			      on_link_areq, r);
 	if (rc != KT_OK)
 		kt_req_send_unavailable(r);
 }

@@ -36,4 +36,22 @@ void kt_authz_login_hint_then(struct kt_req *r, const char *login_hint,
 void kt_authz_federated(struct kt_req *r, const char *areq_id, json_t *person,
 			const char *acr, json_t *session_extra);
 
+/* The browser-binding cookie of pending requests. */
+#define KT_BROWSER_COOKIE "kontor_browser"
+
+/*
+ * Does this POST belong to the pending request areq: the browser cookie
+ * matches its binding and the form's csrf its token? bind gets the hash of
+ * the browser cookie ("" without one).
+ */
+int kt_authz_page_ok(struct kt_req *r, json_t *areq, char bind[24]);
+
+/*
+ * Show the login page of pending request areq_id with a notice: a state
+ * provider's identity (link_id, see federation.c) waits to be linked to
+ * the account that signs in. Takes over r->h.
+ */
+void kt_authz_login_to_link(struct kt_req *r, const char *areq_id,
+			    const char *link_id, const char *upstream_name);
+
 #endif

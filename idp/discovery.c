@@ -58,7 +58,8 @@ char *kt_discovery_build(const struct kt_config *cfg)
 	static const char *const locales[] = {"de", "en", NULL};
 	static const char *const prompts[] = {"none", "login", "consent",
 					      "select_account", NULL};
-	static const char *const acrs[] = {KT_ACR_PASSWORD, KT_ACR_MFA, NULL};
+	const char *acrs[] = {KT_ACR_PASSWORD, KT_ACR_MFA, NULL,
+					   NULL};
 	const char *iss = cfg->issuer;
 	json_t *d;
 	char *s;
@@ -117,9 +118,13 @@ char *kt_discovery_build(const struct kt_config *cfg)
 			    json_true());
 	json_object_set_new(d, "ui_locales_supported", strings(locales));
 	json_object_set_new(d, "prompt_values_supported", strings(prompts));
+	/* A login at a state provider only exists with federation. */
+	acrs[2] = cfg->n_upstreams > 0 ? KT_ACR_LEGACY : NULL;
 	json_object_set_new(d, "acr_values_supported", strings(acrs));
 	json_object_set_new(d, "frontchannel_logout_supported", json_false());
-	json_object_set_new(d, "backchannel_logout_supported", json_false());
+	json_object_set_new(d, "backchannel_logout_supported", json_true());
+	json_object_set_new(d, "backchannel_logout_session_supported",
+			    json_true());
 	s = json_dumps(d, JSON_COMPACT);
 	json_decref(d);
 	return s;

@@ -28,6 +28,10 @@
 #include "kontor/keyset.h"
 #include "kontor/params.h"
 #include "kontor/pool.h"
+#include "kontor/bclogout.h"
+#include "kontor/httpc.h"
+#include "kontor/httpc_cache.h"
+#include "kontor/linkage.h"
 #include "kontor/redis.h"
 
 struct kt_runtime {
@@ -52,6 +56,7 @@ struct kt_gateway {
 	pthread_mutex_t rt_lock;
 	struct kt_runtime *rt;
 	struct kt_pool *pool;
+	struct kt_linkage *linkage; /* federation candidate scoring, or NULL */
 	struct kt_loop *loops;
 	unsigned nloops;
 	int port; /* actual port, after binding */
@@ -66,6 +71,9 @@ struct kt_loop {
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	struct kt_redis *redis;
+	struct kt_httpc *httpc;		       /* outbound HTTP (federation) */
+	struct kt_httpc_json_cache *json_cache; /* upstream discovery, JWKS */
+	struct kt_bclogout *bclogout;	       /* back-channel logout sender */
 	pthread_t thread;
 	unsigned inflight;
 	unsigned conns;

@@ -21,6 +21,7 @@ void kt_h_userinfo(struct kt_req *r);
 void kt_h_introspect(struct kt_req *r);
 void kt_h_revoke(struct kt_req *r);
 void kt_h_logout(struct kt_req *r);
+void kt_h_logout_done(struct kt_req *r);
 void kt_h_register(struct kt_req *r);
 void kt_h_healthz(struct kt_req *r);
 void kt_h_metrics(struct kt_req *r);

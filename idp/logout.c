@@ -26,13 +26,18 @@
 #include "kontor/util.h"
 
 #include "clients.h"
+#include "federation.h"
 #include "handlers.h"
+#include "tokens.h"
+#include "kontor/bclogout.h"
 
 struct logout {
 	json_t *hint; /* verified id_token_hint claims */
 	const struct kt_client *client;
 	char sid[24];
 	json_t *session;
+	json_t *rps; /* client ids the session logged into */
+	size_t next_rp;
 };
 
 static void logout_free(void *p)
@@ -43,6 +48,7 @@ static void logout_free(void *p)
 		return;
 	json_decref(l->hint);
 	json_decref(l->session);
+	json_decref(l->rps);
 	free(l);
 }
 
@@ -52,31 +58,101 @@ static const char *pget(struct kt_req *r, const char *k)
 }
 
 /* After logging out (or when there was nothing to log out). */
-static void finish(struct kt_req *r)
+/* Where the browser goes after the logout: the client's registered
+ * post_logout_redirect_uri (with state), else our logged-out page.
+ * Caller frees. */
+static char *after_url(struct kt_req *r)
 {
 	struct logout *l = r->h;
 	const char *uri = pget(r, "post_logout_redirect_uri");
-	struct evbuffer *b;
 
 	if (uri != NULL && l->client != NULL) {
 		const char *kv[] = {"state", pget(r, "state")};
-		char *url = kt_http_url_add_params(uri, kv, 1);
-		if (url == NULL) {
-			kt_req_send_error_page(r, 500, "server_error", NULL);
-			return;
-		}
-		kt_req_send_redirect(r, 303, url);
-		free(url);
+		return kt_http_url_add_params(uri, kv, 1);
+	}
+	return strdup("/logout/done");
+}
+
+static void finish(struct kt_req *r)
+{
+	char *url = after_url(r);
+
+	if (url == NULL) {
+		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
-	if ((b = evbuffer_new()) == NULL ||
-	    kt_html_page_logged_out(b, kt_req_lang(r)) != KT_OK) {
+	kt_req_send_redirect(r, 303, url);
+	free(url);
+}
+
+void kt_h_logout_done(struct kt_req *r)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL || kt_html_page_logged_out(b, kt_req_lang(r)) != KT_OK) {
 		if (b)
 			evbuffer_free(b);
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
 	kt_req_send_html(r, 200, b, NULL);
+}
+
+/* After the portals were told: the state provider, if the session came
+ * from there, then wherever the logout was going. */
+static void after_backchannel(struct kt_req *r)
+{
+	struct logout *l = r->h;
+	const char *land = json_string_value(json_object_get(l->session,
+							     "upstream"));
+	char *url;
+
+	if (land == NULL || *land == '\0') {
+		finish(r);
+		return;
+	}
+	if ((url = after_url(r)) == NULL) {
+		kt_req_send_error_page(r, 500, "server_error", NULL);
+		return;
+	}
+	kt_fed_logout_upstream(
+	    r, land,
+	    json_string_value(json_object_get(l->session, "upstream_idt")), url);
+	free(url);
+}
+
+static void next_backchannel(struct kt_req *r);
+
+static void on_rp_client(struct kt_req *r, const struct kt_client *c, int rc,
+			 void *arg)
+{
+	struct logout *l = r->h;
+	char sub[KT_PAIRWISE_LEN + 1];
+	const char *person = json_string_value(json_object_get(l->session,
+							       "person"));
+
+	(void)arg;
+	if (rc == KT_OK && c->backchannel_logout_uri != NULL && person &&
+	    kt_tok_sub(r, c, person, sub) == KT_OK)
+		kt_bclogout_send(r->loop->bclogout, c, kt_req_cfg(r)->issuer,
+				 r->rt->keys, sub, l->sid);
+	next_backchannel(r);
+}
+
+/* OIDC Back-Channel Logout: each portal the session logged into gets a
+ * logout token, delivered off this request with retries. */
+static void next_backchannel(struct kt_req *r)
+{
+	struct logout *l = r->h;
+	const char *cid;
+
+	if (l->next_rp >= json_array_size(l->rps)) {
+		after_backchannel(r);
+		return;
+	}
+	cid = json_string_value(json_array_get(l->rps, l->next_rp++));
+	if (kt_client_find(r, cid, on_rp_client, NULL) != KT_OK)
+		next_backchannel(r);
 }
 
 static void on_session_deleted(int rc, json_t *res, void *arg)
@@ -95,7 +171,19 @@ static void on_session_deleted(int rc, json_t *res, void *arg)
 		kt_http_clear_cookie(r->ev, kt_req_cfg(r)->session_cookie_name,
 				     &o);
 	}
-	finish(r);
+	{
+		struct logout *l = r->h;
+		const char *k;
+		json_t *v;
+		if ((l->rps = json_array()) == NULL) {
+			finish(r);
+			return;
+		}
+		json_object_foreach(l->session, k, v) if (strncmp(k, "rp:", 3) ==
+							  0)
+		    json_array_append_new(l->rps, json_string(k + 3));
+	}
+	next_backchannel(r);
 }
 
 static void do_logout(struct kt_req *r)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kontor/config.h"
+#include "kontor/html.h"
 #include "kontor/log.h"
 #include "kontor/util.h"
 #include "kontor/version.h"
@@ -165,6 +166,8 @@ int main(int argc, char **argv)
 		printf("kontor-idp: configuration %s is valid\n", config_path);
 		return 0;
 	}
+	/* Read once: a reload does not change it (docs/configuration.md). */
+	kt_html_set_brand(cfg->ui_brand);
 	if (apply_env(cfg, &err) != KT_OK) {
 		fprintf(stderr, "kontor-idp: %s\n", err.msg);
 		kt_config_free(cfg);

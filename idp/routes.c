@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "federation.h"
 #include "handlers.h"
 
 #define GET KT_ROUTE_GET
@@ -41,6 +42,10 @@ const struct kt_route kt_routes[] = {
     {"/invite", GET | POST | B | F, kt_h_invite, "invite"},
     {"/invite/login", GET | B, kt_h_invite_login, "invite"},
     {"/invite/register", POST | B | F, kt_h_invite_register, "invite"},
+    {"/federate", POST | B | F, kt_h_federate, "federate"},
+    {"/federate/callback", GET | B, kt_h_federate_callback, "federate"},
+    {"/federate/logged-out", GET | B, kt_h_federate_logged_out, "federate"},
+    {"/logout/done", GET | B, kt_h_logout_done, "logout"},
     {"/", GET | B, kt_h_index, "index"},
     {NULL, 0, NULL, NULL},
 };

@@ -686,6 +686,33 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Outbound HTTP on the loop (curl multi): the states' providers and the
+ * portals' back-channel logout endpoints.
+ */
+static int loop_outbound_init(struct kt_gateway *gw, struct kt_loop *loop,
+			      struct kt_error *err)
+{
+	const struct kt_config *cfg = gw->boot;
+	struct kt_httpc_opts o;
+	struct kt_httpc_json_cache_opts jo;
+	int rc;
+
+	kt_httpc_opts_default(&o);
+	o.allow_http_loopback = cfg->dev_allow_http_loopback;
+	o.default_timeout_ms = cfg->federation_timeout_ms;
+	if (o.connect_timeout_ms > cfg->federation_timeout_ms)
+		o.connect_timeout_ms = cfg->federation_timeout_ms;
+	if ((rc = kt_httpc_new(loop->base, &o, &loop->httpc, err)) != KT_OK)
+		return rc;
+	kt_httpc_json_cache_opts_default(&jo);
+	jo.timeout_ms = cfg->federation_timeout_ms;
+	if ((rc = kt_httpc_json_cache_new(loop->httpc, &jo, &loop->json_cache,
+					  err)) != KT_OK)
+		return rc;
+	return kt_bclogout_new(loop->httpc, NULL, &loop->bclogout, err);
+}
+
 static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 		     unsigned index, struct kt_error *err)
 {
@@ -751,11 +778,14 @@ static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 			  cfg->redis_timeout_ms, &loop->redis);
 	if (rc != KT_OK)
 		return kt_error_set(err, rc, "cannot create Redis connection");
-	return KT_OK;
+	return loop_outbound_init(gw, loop, err);
 }
 
 static void loop_cleanup(struct kt_loop *loop)
 {
+	kt_bclogout_free(loop->bclogout);
+	kt_httpc_json_cache_free(loop->json_cache);
+	kt_httpc_free(loop->httpc);
 	kt_redis_free(loop->redis);
 	if (loop->drain_timer)
 		event_free(loop->drain_timer);
@@ -821,6 +851,13 @@ int kt_gateway_init(struct kt_gateway *gw, const char *config_path,
 	runtime_swap(gw, rt);
 
 	raise_fd_limit(cfg->limits_max_connections);
+	/* Federation scores unlinked identities with the migration's
+	 * profile and model: load them once, share them read-only. */
+	if (cfg->n_upstreams > 0 &&
+	    (rc = kt_linkage_load(cfg->federation_match_profile,
+				  cfg->federation_match_model, &gw->linkage,
+				  err)) != KT_OK)
+		return rc;
 	gw->pool = kt_pool_new(cfg->worker_threads, 1024);
 	if (gw->pool == NULL)
 		return kt_error_set(err, KT_ERR_NOMEM, "cannot start workers");
@@ -942,6 +979,7 @@ void kt_gateway_cleanup(struct kt_gateway *gw)
 		loop_cleanup(&gw->loops[i]);
 	free(gw->loops);
 	kt_pool_free(gw->pool);
+	kt_linkage_free(gw->linkage);
 	kt_runtime_release(gw->boot_rt);
 	kt_runtime_release(gw->rt);
 	free(gw->config_path);

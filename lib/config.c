@@ -130,6 +130,7 @@ static const struct cfg_entry config_table[] = {
     B("registration.enabled", registration_enabled, 0),
     B("dev.allow_http_loopback", dev_allow_http_loopback, 0),
     E("ui.default_locale", ui_default_locale, "de", locale_choices, NULL),
+    S("ui.brand", ui_brand, "", 0, 120, 0, NULL),
     E("mail.sender", mail_sender, "outbox", mail_senders, NULL),
     S("mail.outbox_dir", mail_outbox_dir, "var/outbox", 1, 4096, 0, NULL),
     S("mail.from", mail_from, "kontor <noreply@kontor.invalid>", 3, 256, 0,
@@ -854,6 +855,14 @@ void kt_config_dump(const struct kt_config *cfg, FILE *fp)
 			    kt_client_to_json(cfg->clients[i],
 					      KT_CLIENT_JSON_SECRET_REDACTED));
 		bad |= json_object_set_new(root, "clients", arr);
+	}
+	if (!bad) {
+		arr = json_array();
+		for (size_t i = 0; i < cfg->n_upstreams; i++)
+			bad |= json_array_append_new(
+			    arr, kt_upstream_to_json(cfg->upstreams[i]));
+		parent = json_object_get(root, "federation");
+		bad |= json_object_set_new(parent, "upstreams", arr);
 	}
 	if (bad)
 		fputs("{\"error\": \"out of memory\"}\n", fp);

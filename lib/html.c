@@ -211,6 +211,13 @@ static int action_ok(const char *a)
 	       strncasecmp(a, "http://", 7) == 0;
 }
 
+static char brand[128];
+
+void kt_html_set_brand(const char *b)
+{
+	snprintf(brand, sizeof(brand), "%s", b ? b : "");
+}
+
 static void head(struct kt_html_doc *pg, const char *title)
 {
 	pthread_once(&csp_once, csp_init);
@@ -228,7 +235,10 @@ static void head(struct kt_html_doc *pg, const char *title)
 	put(pg, "</title>\n<style>");
 	put(pg, html_style);
 	put(pg, "</style>\n</head>\n<body>\n<main>\n<p class=\"brand\">");
-	tr(pg, "page.brand");
+	if (brand[0] != '\0')
+		esc(pg, brand);
+	else
+		tr(pg, "page.brand");
 	put(pg, "</p>\n<h1>");
 	esc(pg, title);
 	put(pg, "</h1>\n");
@@ -303,6 +313,11 @@ int kt_html_page_login(struct evbuffer *out, const struct kt_html_login *v)
 	else
 		tr(&pg, "login.intro");
 	put(&pg, "</p>\n");
+	if (v->notice_key != NULL && kt_i18n_has(v->notice_key)) {
+		put(&pg, "<p class=\"notice\" role=\"status\">");
+		tr(&pg, v->notice_key);
+		put(&pg, "</p>\n");
+	}
 	if (v->error_key != NULL) {
 		put(&pg,
 		    "<p class=\"error\" id=\"form-error\" role=\"alert\">");
@@ -547,7 +562,7 @@ int kt_html_page_logged_out(struct evbuffer *out, const char *lang)
 	if (out == NULL)
 		return KT_ERR_INVALID;
 	head(&pg, kt_i18n(lang, "logged_out.title"));
-	put(&pg, "<p>");
+	put(&pg, "<p role=\"status\">");
 	tr(&pg, "logged_out.text");
 	put(&pg, "</p>\n");
 	return page_end(&pg);

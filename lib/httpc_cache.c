@@ -43,6 +43,7 @@ struct entry {
 	char *url;
 	json_t *doc;
 	int64_t fetched_ms; /* monotonic time of doc's fetch */
+	int64_t forced_ms;  /* ... of the last forced refresh; 0: none */
 	uint64_t used;	    /* jc->clock at the last get: LRU order */
 	int err_rc;
 	int64_t err_until_ms; /* remembered failure until then */
@@ -370,7 +371,8 @@ int kt_httpc_json_cache_get(struct kt_httpc_json_cache *jc, const char *url,
 	if (e->doc != NULL) {
 		age = now - e->fetched_ms;
 		if ((!force && age < jc->o.ttl_ms) ||
-		    (force && age < jc->o.min_refresh_ms &&
+		    (force && e->forced_ms != 0 &&
+		     now - e->forced_ms < jc->o.min_refresh_ms &&
 		     usable(jc, e, now))) {
 			jc->st.hits++;
 			ready_push(jc, w, KT_OK, e->doc);
@@ -400,6 +402,8 @@ int kt_httpc_json_cache_get(struct kt_httpc_json_cache *jc, const char *url,
 	}
 	if (e->fetch == NULL && (rc = start_fetch(jc, e)) != KT_OK)
 		goto fail;
+	if (force)
+		e->forced_ms = now;
 	w->next = NULL;
 	if (e->wt)
 		e->wt->next = w;

@@ -241,6 +241,40 @@ static const struct i18n_entry i18n_table[] = {
      "This application requires a second factor. Set it up in your "
      "account."},
 
+    {"fed.error.title", "Anmeldung über das Landeskonto nicht möglich",
+     "Sign-in through the state account failed"},
+    {"fed.error.unreachable",
+     "{name} ist gerade nicht erreichbar oder antwortet nicht richtig. "
+     "Bitte versuchen Sie es später noch einmal.",
+     "{name} cannot be reached right now or does not answer correctly. "
+     "Please try again later."},
+    {"fed.error.token",
+     "Die Antwort von {name} konnte nicht bestätigt werden. Aus "
+     "Sicherheitsgründen wurde nichts verknüpft.",
+     "The answer from {name} could not be verified. For your security, "
+     "nothing was linked."},
+    {"fed.error.state",
+     "Diese Anmeldung ist abgelaufen, wurde schon verwendet oder gehört zu "
+     "einem anderen Browser. Bitte beginnen Sie von vorn.",
+     "This sign-in has expired, was already used or belongs to another "
+     "browser. Please start again."},
+    {"fed.error.refused", "{name} hat die Anmeldung abgelehnt.",
+     "{name} refused the sign-in."},
+    {"fed.error.claims",
+     "{name} hat keine verwendbaren Angaben zu Ihrem Konto geliefert.",
+     "{name} sent no usable details about your account."},
+    {"fed.error.account_gone",
+     "Das mit diesem Landeskonto verknüpfte Konto ist gesperrt.",
+     "The account linked to this state account is disabled."},
+    {"fed.error.other_ways",
+     "Sie können sich weiterhin mit Ihrem kontor-Konto anmelden.",
+     "You can still sign in with your kontor account."},
+    {"fed.link.notice",
+     "Zu Ihrem bisherigen Landeskonto gibt es bereits ein kontor-Konto. "
+     "Melden Sie sich damit an, um beide zu verknüpfen.",
+     "There already is a kontor account for your previous state account. "
+     "Sign in with it to link the two."},
+
     /* Landing page */
     {"index.title", "kontor", "kontor"},
     {"index.text",

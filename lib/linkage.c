@@ -216,21 +216,28 @@ int kt_linkage_score(const struct kt_linkage *l, const char *land,
 		 * make at most a review case), and a strong identifier that
 		 * disagrees rules the pair out.
 		 */
-		int agree = 0, conflict = ex.conflict_field >= 0;
+		int agree = 0, strong_agree = 0;
+		int conflict = ex.conflict_field >= 0;
 		for (unsigned f = 0;
 		     f < kt_match_profile_nfields(l->profile); f++) {
 			const char *lv = kt_match_profile_level_name(
 			    l->profile, f, ex.fields[f].level);
-			if (lv != NULL && strcmp(lv, "agree") == 0)
+			if (lv != NULL && strcmp(lv, "agree") == 0) {
 				agree = 1;
+				strong_agree |= kt_match_profile_field_strong(
+				    l->profile, f);
+			}
 			if (lv != NULL && strcmp(lv, "disagree") == 0 &&
 			    kt_match_profile_field_strong(l->profile, f))
 				conflict = 1;
 		}
+		/* ... and one that agrees while everything else disagrees
+		 * (a renamed company, a typing error) is for a person to
+		 * decide, never silently a stranger. */
 		decision = conflict		? "none"
 			   : ex.weight >= merge ? (agree ? "merge" : "review")
-			   : ex.weight >= review ? "review"
-						 : "none";
+			   : ex.weight >= review || strong_agree ? "review"
+								 : "none";
 		e = json_pack("{s:s,s:f,s:s}", "id", kt_match_table_id(t, k),
 			      "weight", isfinite(ex.weight) ? ex.weight : -99.0,
 			      "decision", decision);

@@ -287,3 +287,42 @@ json_t *kt_upstream_map_claims(const struct kt_upstream *u, json_t *claims)
 	}
 	return out;
 }
+
+json_t *kt_upstream_to_json(const struct kt_upstream *u)
+{
+	json_t *o = json_object(), *claims = json_object();
+	int bad = (o == NULL || claims == NULL);
+
+	for (int f = 0; !bad && f < KT_UF_COUNT; f++)
+		if (u->claims[f] != NULL)
+			bad |= json_object_set_new(claims, field_names[f],
+						   json_string(u->claims[f]));
+	if (!bad)
+		bad = json_object_set_new(o, "land", json_string(u->land)) ||
+		      json_object_set_new(o, "name", json_string(u->name)) ||
+		      json_object_set_new(o, "issuer",
+					  json_string(u->issuer)) ||
+		      json_object_set_new(o, "discovery_url",
+					  json_string(u->discovery_url)) ||
+		      json_object_set_new(o, "client_id",
+					  json_string(u->client_id)) ||
+		      json_object_set_new(o, "scope", json_string(u->scope)) ||
+		      json_object_set_new(o, "enabled",
+					  json_boolean(u->enabled));
+	if (!bad && u->client_secret != NULL)
+		bad = json_object_set_new(o, "client_secret",
+					  json_string("<redacted>"));
+	if (!bad && u->key != NULL)
+		bad = json_object_set_new(o, "private_key_alg",
+					  json_string(u->key_alg));
+	if (!bad) {
+		bad = json_object_set_new(o, "claims", claims);
+		claims = NULL;
+	}
+	json_decref(claims);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}

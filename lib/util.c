@@ -86,6 +86,16 @@ size_t kt_b64_encode(char *out, const void *in, size_t n)
 	return b64_encode_with(b64_alphabet, out, in, n);
 }
 
+size_t kt_b64_encode_padded(char *out, const void *in, size_t n)
+{
+	size_t len = kt_b64_encode(out, in, n);
+
+	while (len % 4 != 0)
+		out[len++] = '=';
+	out[len] = '\0';
+	return len;
+}
+
 /* Value of c in the alphabet whose last two symbols are c62 and c63. */
 static int b64_value(unsigned char c, char c62, char c63)
 {

@@ -80,6 +80,7 @@ struct kt_config {
 	int dev_allow_http_loopback;
 
 	char *ui_default_locale; /* "de" or "en" */
+	char *ui_brand;		 /* line above every page title; "" = default */
 
 	char *mail_sender;     /* "outbox": one .eml file per message */
 	char *mail_outbox_dir; /* where the outbox sender writes */

@@ -56,6 +56,13 @@ int kt_html_escape(struct evbuffer *out, const char *s);
 const char *kt_html_style_csp_source(void);
 
 /*
+ * The line above every page title instead of the translated default
+ * (ui.brand). Call once, before any page is built; NULL or "" restores
+ * the default. At most 127 bytes are kept.
+ */
+void kt_html_set_brand(const char *brand);
+
+/*
  * "form-action <source>" for csp_extra of kt_http_send_html, where source
  * is the origin of an http(s) redirect_uri or "scheme:" of a native
  * app's private-use scheme (javascript:, data:, file: and the like are
@@ -77,6 +84,7 @@ struct kt_html_login {
 	size_t nhidden;
 	const char *email;	 /* prefill (login_hint), NULL/"" for none */
 	const char *error_key;	 /* i18n key, e.g. "login.error.credentials" */
+	const char *notice_key;	 /* i18n key of a notice (role=status) */
 	const char *client_name; /* NULL: generic introduction */
 	int show_other_account;	 /* adds action=switch_account button */
 	/* Federation: "sign in with your previous <name> account" buttons,

@@ -16,8 +16,9 @@
  *    window get the stale document if one is usable, else the error,
  *    without another fetch, so a dead upstream is not hammered;
  *  - KT_HTTPC_JSON_REFRESH (e.g. a token with an unknown kid after the
- *    upstream rotated keys) waits for a new fetch, but at most once per
- *    min_refresh_ms per URL: within that window the current document is
+ *    upstream rotated keys) waits for a new fetch, however recent the
+ *    current document, but at most once per min_refresh_ms per URL:
+ *    within that window after a forced refresh the current document is
  *    returned, so random kids cannot make us hammer the upstream either.
  *
  * Only a 200 answer whose body is a JSON object (no duplicate keys) is

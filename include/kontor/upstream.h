@@ -79,4 +79,7 @@ void kt_upstream_free(struct kt_upstream *u);
  */
 json_t *kt_upstream_map_claims(const struct kt_upstream *u, json_t *claims);
 
+/* The entry as JSON for `config dump`: secrets redacted, no key material. */
+json_t *kt_upstream_to_json(const struct kt_upstream *u);
+
 #endif

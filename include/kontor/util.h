@@ -41,6 +41,9 @@ int kt_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in,
  * base64url pair above; kt_b64url_len() gives the encoded length too.
  */
 size_t kt_b64_encode(char *out, const void *in, size_t n);
+/* The same with '=' padding (HTTP Basic, RFC 7617); out holds
+ * 4 * ((n + 2) / 3) + 1 bytes. */
+size_t kt_b64_encode_padded(char *out, const void *in, size_t n);
 int kt_b64_decode(void *out, size_t outcap, size_t *outlen, const char *in,
 		  size_t inlen);
 

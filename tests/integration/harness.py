@@ -230,10 +230,10 @@ class Browser:
 
 class Gateway:
     def __init__(self, clients, people=None, config=None, threads=1,
-                 redis=True):
+                 redis=True, port=None):
         self.tmp = tempfile.mkdtemp(prefix="kontor-test-")
         self.redis = Redis(self.tmp) if redis else None
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.keys = os.path.join(self.tmp, "keys")
         self.log_path = os.path.join(self.tmp, "idp.log")
@@ -338,6 +338,17 @@ class Gateway:
         if self.exit_status not in (0, None) or any(b in logs for b in bad):
             raise AssertionError("kontor-idp did not exit cleanly (%s):\n%s"
                                  % (self.exit_status, logs[-4000:]))
+
+    def admin(self, *args, check=True):
+        """kontor-admin against this gateway's Redis, JSON output."""
+        p = subprocess.run([os.path.join(BUILD, "kontor-admin"), "--config",
+                            self.config_path, "--json", "--actor", "test"] +
+                           list(args), capture_output=True, text=True,
+                           timeout=30)
+        if check and p.returncode != 0:
+            raise AssertionError("kontor-admin %s: %d %s %s" % (
+                args, p.returncode, p.stdout, p.stderr))
+        return json.loads(p.stdout) if p.stdout.strip() else {}
 
     def discovery(self):
         return requests.get(self.url + "/.well-known/openid-configuration",

@@ -180,7 +180,12 @@ class Endpoints(unittest.TestCase):
         self.assertEqual(bad.status_code, 403)
         self.assertEqual(b.authorize("portal", CB).status_code, 303)
         done = b.submit(r, {}, button=("decision", "logout"))
+        # post/redirect/get: a reload of the result page logs out nothing
+        self.assertEqual(done.status_code, 303)
+        self.assertEqual(done.headers["Location"], "/logout/done")
+        done = b.get(self.gw.url + "/logout/done")
         self.assertEqual(done.status_code, 200)
+        self.assertIn('role="status"', done.text)
         self.assertIn('name="password"', b.authorize("portal", CB).text)
 
     # client credentials ----------------------------------------------------

@@ -355,10 +355,17 @@ static void test_forced_refresh(void **state)
 	cache_new(f, refresh_opts);
 	get_wait(f, 0, &r);
 	test_http_set_doc(f->srv, 2, 200, 0);
-	/* Rate-limited: too soon after the last fetch. */
+	/* A rotation right after a fetch: the first forced refresh goes out
+	 * however fresh the document is. */
 	get_wait(f, KT_HTTPC_JSON_REFRESH, &r);
-	assert_int_equal(r.v, 1);
-	assert_int_equal(test_http_hits(f->srv, "/doc"), 1);
+	assert_int_equal(r.v, 2);
+	assert_int_equal(test_http_hits(f->srv, "/doc"), 2);
+	/* Rate-limited: too soon after the last forced refresh. */
+	test_http_set_doc(f->srv, 1, 200, 0);
+	get_wait(f, KT_HTTPC_JSON_REFRESH, &r);
+	assert_int_equal(r.v, 2);
+	assert_int_equal(test_http_hits(f->srv, "/doc"), 2);
+	test_http_set_doc(f->srv, 3, 200, 0);
 	usleep(250 * 1000);
 	/* Now it waits for a new fetch, while a plain get made meanwhile
 	 * is answered from memory at once. */
@@ -367,10 +374,10 @@ static void test_forced_refresh(void **state)
 	assert_int_equal(get(f, f->doc_url, 0, &r2), KT_OK);
 	run_until(f, &r.calls, 1);
 	run_until(f, &r2.calls, 1);
-	assert_int_equal(r.v, 2);
-	assert_int_equal(r2.v, 1);
+	assert_int_equal(r.v, 3);
+	assert_int_equal(r2.v, 2);
 	assert_true(r2.seq < r.seq);
-	assert_int_equal(test_http_hits(f->srv, "/doc"), 2);
+	assert_int_equal(test_http_hits(f->srv, "/doc"), 3);
 }
 
 static void test_invalidate(void **state)

@@ -94,6 +94,26 @@ static void test_name_only_is_not_proof(void **state)
 	kt_linkage_free(l);
 }
 
+static void test_agreeing_identifier_alone_is_a_review(void **state)
+{
+	struct kt_linkage *l = load();
+	struct kt_error err;
+	/* the VAT id of "same", everything else different */
+	json_t *in = json_pack("{s:s,s:s,s:s,s:s}", "legal_name",
+			       "Zweifel Logistik", "legal_form", "AG", "vat",
+			       "DE123456788", "postcode", "80331");
+	json_t *c = candidates(), *res = NULL;
+
+	assert_int_equal(kt_linkage_score(l, "BY", in, c, &res, &err), KT_OK);
+	assert_string_equal(decision(res, "same"), "review");
+	assert_string_equal(decision(res, "other"), "none");
+	assert_string_equal(decision(res, "conflict"), "none");
+	json_decref(res);
+	json_decref(in);
+	json_decref(c);
+	kt_linkage_free(l);
+}
+
 static void test_bad_inputs(void **state)
 {
 	struct kt_linkage *l = NULL;
@@ -121,6 +141,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scores),
 	    cmocka_unit_test(test_name_only_is_not_proof),
+	    cmocka_unit_test(test_agreeing_identifier_alone_is_a_review),
 	    cmocka_unit_test(test_bad_inputs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,6 +71,15 @@ static void test_b64_standard(void **state)
 	assert_memory_equal(dec, raw, 2);
 	assert_int_equal(kt_b64_encode(enc, "foobar", 6), 8);
 	assert_string_equal(enc, "Zm9vYmFy");
+	/* RFC 4648 section 10 vectors, padded */
+	assert_int_equal(kt_b64_encode_padded(enc, "f", 1), 4);
+	assert_string_equal(enc, "Zg==");
+	assert_int_equal(kt_b64_encode_padded(enc, "fo", 2), 4);
+	assert_string_equal(enc, "Zm8=");
+	assert_int_equal(kt_b64_encode_padded(enc, "foo", 3), 4);
+	assert_string_equal(enc, "Zm9v");
+	assert_int_equal(kt_b64_encode_padded(enc, "", 0), 0);
+	assert_string_equal(enc, "");
 	/* Each alphabet rejects the other's symbols. */
 	assert_int_equal(kt_b64_decode(dec, sizeof(dec), &n, "-_8", 3),
 			 KT_ERR_INVALID);
