@@ -51,22 +51,22 @@
 
 struct fed {
 	const struct kt_upstream *up;
-	json_t *doc;	   /* the pending state: land, areq, nonce, verifier */
-	json_t *disco;	   /* upstream discovery document */
-	json_t *claims;	   /* verified ID token claims (+ userinfo) */
-	json_t *fields;	   /* canonical company fields from the claims */
-	json_t *cands;	   /* candidate organisations */
-	json_t *scores;	   /* linkage results */
-	json_t *person;	   /* the unified person we land on */
-	json_t *org;	   /* ... and the organisation created for them */
-	char *id_token;	   /* kept in the session for upstream logout */
+	json_t *doc;	/* the pending state: land, areq, nonce, verifier */
+	json_t *disco;	/* upstream discovery document */
+	json_t *claims; /* verified ID token claims (+ userinfo) */
+	json_t *fields; /* canonical company fields from the claims */
+	json_t *cands;	/* candidate organisations */
+	json_t *scores; /* linkage results */
+	json_t *person; /* the unified person we land on */
+	json_t *org;	/* ... and the organisation created for them */
+	char *id_token; /* kept in the session for upstream logout */
 	char *access_token;
-	char source[300];  /* "LAND:subject" */
+	char source[300]; /* "LAND:subject" */
 	char state[48];
-	int pending;	   /* outstanding lookups while gathering candidates */
+	int pending; /* outstanding lookups while gathering candidates */
 	int score_rc;
 	char link_id[48];
-	const char *why;   /* log line for the audit of a creation */
+	const char *why; /* log line for the audit of a creation */
 };
 
 static void fed_free(void *p)
@@ -148,7 +148,8 @@ static void store_failed(struct kt_req *r, int rc)
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 }
 
-/* Outbound documents -------------------------------------------------------- */
+/* Outbound documents --------------------------------------------------------
+ */
 
 typedef void json_step(struct kt_req *r, int rc, json_t *doc);
 
@@ -204,7 +205,8 @@ static int disco_ok(struct fed *f, json_t *doc)
 	       jget(doc, "jwks_uri") != NULL;
 }
 
-/* Start: POST /federate ------------------------------------------------------ */
+/* Start: POST /federate ------------------------------------------------------
+ */
 
 static void on_start_disco(struct kt_req *r, int rc, json_t *doc)
 {
@@ -260,8 +262,8 @@ static void on_start_disco(struct kt_req *r, int rc, json_t *doc)
 		fed_error(r, 502, "fed.error.unreachable");
 		return;
 	}
-	rc = kt_store_doc_put(kt_req_redis(r), "fed", f->state, f->doc,
-			      FED_TTL, NULL, NULL);
+	rc = kt_store_doc_put(kt_req_redis(r), "fed", f->state, f->doc, FED_TTL,
+			      NULL, NULL);
 	if (rc != KT_OK) {
 		free(url);
 		store_failed(r, rc);
@@ -330,7 +332,8 @@ void kt_h_federate(struct kt_req *r)
 		kt_req_send_unavailable(r);
 }
 
-/* Linking -------------------------------------------------------------------- */
+/* Linking --------------------------------------------------------------------
+ */
 
 static void finish_login(struct kt_req *r)
 {
@@ -339,8 +342,8 @@ static void finish_login(struct kt_req *r)
 	char areq[64];
 
 	snprintf(areq, sizeof(areq), "%s", jget(f->doc, "areq"));
-	extra = json_pack("{s:s,s:s}", "upstream", f->up->land,
-			  "upstream_idt", f->id_token ? f->id_token : "");
+	extra = json_pack("{s:s,s:s}", "upstream", f->up->land, "upstream_idt",
+			  f->id_token ? f->id_token : "");
 	if (extra == NULL || person == NULL) {
 		json_decref(extra);
 		json_decref(person);
@@ -375,7 +378,8 @@ static void on_linked_person(int rc, json_t *res, void *arg)
 	finish_login(r);
 }
 
-/* New and provisional accounts ------------------------------------------------ */
+/* New and provisional accounts ------------------------------------------------
+ */
 
 static void on_created_link(int rc, json_t *res, void *arg)
 {
@@ -399,9 +403,9 @@ static void on_created_member(int rc, json_t *res, void *arg)
 		store_failed(r, rc);
 		return;
 	}
-	rc = kt_account_person_source_add(kt_req_redis(r), jget(f->person, "id"),
-					  f->source, "federation",
-					  on_created_link, r);
+	rc = kt_account_person_source_add(kt_req_redis(r),
+					  jget(f->person, "id"), f->source,
+					  "federation", on_created_link, r);
 	if (rc != KT_OK)
 		store_failed(r, rc);
 }
@@ -410,8 +414,8 @@ static void on_created_org(int rc, json_t *res, void *arg)
 {
 	struct kt_req *r = arg;
 	struct fed *f = r->h;
-	json_t *org = json_object_get(res, "org") ? json_object_get(res, "org")
-						  : res;
+	json_t *org =
+	    json_object_get(res, "org") ? json_object_get(res, "org") : res;
 
 	if (rc == KT_ERR_CONFLICT) {
 		/* An identifier in the claims belongs to someone else now:
@@ -453,7 +457,8 @@ static json_t *org_from_fields(struct fed *f, int provisional)
 	if ((v = jget(f->fields, "vat")) != NULL) {
 		int ok = kt_ident_vat_normalize(v, vat, &err) == KT_OK;
 		json_object_set_new(o, "vat", json_string(ok ? vat : v));
-		json_object_set_new(o, "vat_valid", json_string(ok ? "1" : "0"));
+		json_object_set_new(o, "vat_valid",
+				    json_string(ok ? "1" : "0"));
 	}
 	if ((v = jget(f->fields, "taxno")) != NULL) {
 		int ok = kt_ident_taxno_normalize(v, land_of(f->up->land),
@@ -462,8 +467,9 @@ static json_t *org_from_fields(struct fed *f, int provisional)
 		json_object_set_new(o, "taxno_valid",
 				    json_string(ok ? "1" : "0"));
 	}
-	for (const char *const *k = (const char *const[]){
-		 "street", "house_number", "postcode", "city", NULL};
+	for (const char *const *k =
+		 (const char *const[]){"street", "house_number", "postcode",
+				       "city", NULL};
 	     *k; k++)
 		if ((v = jget(f->fields, *k)) != NULL)
 			json_object_set_new(o, *k, json_string(v));
@@ -489,8 +495,8 @@ static void on_new_person(int rc, json_t *res, void *arg)
 		return;
 	}
 	f->person = json_pack("{s:s,s:s,s:s}", "id", jget(res, "id"), "email",
-			      kt_str_or(jget(f->fields, "email"), ""),
-			      "status", "active");
+			      kt_str_or(jget(f->fields, "email"), ""), "status",
+			      "active");
 	if (f->person == NULL) {
 		kt_req_send_unavailable(r);
 		return;
@@ -526,11 +532,13 @@ static void create_account(struct kt_req *r, const char *why)
 	int rc;
 
 	f->why = why;
-	if (email == NULL || strchr(email, '@') == NULL || strlen(email) > 254) {
+	if (email == NULL || strchr(email, '@') == NULL ||
+	    strlen(email) > 254) {
 		/* Without an address the account is reachable only through
 		 * the state provider: a unique internal placeholder. */
-		snprintf(placeholder, sizeof(placeholder), "%s@%s.legacy.invalid",
-			 jget(f->claims, "sub"), f->up->land);
+		snprintf(placeholder, sizeof(placeholder),
+			 "%s@%s.legacy.invalid", jget(f->claims, "sub"),
+			 f->up->land);
 		email = placeholder;
 	}
 	p = json_pack("{s:s,s:s,s:s}", "email", email, "name",
@@ -551,7 +559,8 @@ static void create_account(struct kt_req *r, const char *why)
 		store_failed(r, rc);
 }
 
-/* Candidates ------------------------------------------------------------------ */
+/* Candidates ------------------------------------------------------------------
+ */
 
 static void queue_review(struct kt_req *r)
 {
@@ -654,8 +663,9 @@ static void add_candidate(struct fed *f, json_t *org)
 
 	if (!kt_str_eq(jget(org, "status"), "active"))
 		return;
-	json_array_foreach(f->cands, i, c) if (kt_str_eq(jget(c, "id"),
-							 jget(org, "id"))) return;
+	json_array_foreach(
+	    f->cands, i,
+	    c) if (kt_str_eq(jget(c, "id"), jget(org, "id"))) return;
 	json_array_append(f->cands, org);
 }
 
@@ -711,8 +721,8 @@ static void find_candidates(struct kt_req *r)
 			f->pending--;
 	}
 	if ((v = jget(f->fields, "taxno")) != NULL &&
-	    kt_ident_taxno_normalize(v, land_of(f->up->land), taxno,
-				     &err) == KT_OK) {
+	    kt_ident_taxno_normalize(v, land_of(f->up->land), taxno, &err) ==
+		KT_OK) {
 		f->pending++;
 		if (kt_account_org_find(kt_req_redis(r), "taxno", taxno,
 					on_candidate, r) != KT_OK)
@@ -729,8 +739,8 @@ static void find_candidates(struct kt_req *r)
 	}
 	if ((v = jget(f->fields, "email")) != NULL) {
 		f->pending++;
-		if (kt_store_person_by_email(kt_req_redis(r), v, on_email_person,
-					     r) != KT_OK)
+		if (kt_store_person_by_email(kt_req_redis(r), v,
+					     on_email_person, r) != KT_OK)
 			f->pending--;
 	}
 	if (--f->pending == 0)
@@ -768,7 +778,8 @@ static void link_identity(struct kt_req *r)
 		store_failed(r, rc);
 }
 
-/* Tokens from the upstream ----------------------------------------------------- */
+/* Tokens from the upstream
+ * ----------------------------------------------------- */
 
 static void on_userinfo(int rc, long status, const char *body, size_t len,
 			void *arg)
@@ -869,8 +880,8 @@ static void verify_id_token(struct kt_req *r, json_t *jwks, int refreshed)
 			cached_json(r, jget(f->disco, "jwks_uri"), 1, on_jwks);
 			return;
 		}
-		kt_log_warn("federation %s: ID token rejected: %s",
-			    f->up->land, err.msg);
+		kt_log_warn("federation %s: ID token rejected: %s", f->up->land,
+			    err.msg);
 		fed_error(r, 502, "fed.error.token");
 		return;
 	}
@@ -909,8 +920,9 @@ static void on_token(int rc, long status, const char *body, size_t len,
 	if (rc != KT_OK) {
 		kt_log_warn("federation %s: token request failed: %s",
 			    f->up->land, kt_strerror(rc));
-		fed_error(r, 504, rc == KT_ERR_LIMIT ? "fed.error.token"
-						     : "fed.error.unreachable");
+		fed_error(r, 504,
+			  rc == KT_ERR_LIMIT ? "fed.error.token"
+					     : "fed.error.unreachable");
 		return;
 	}
 	tok = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -974,8 +986,9 @@ static int client_auth(struct kt_req *r, struct fed *f, char *header,
 		kt_random_token(jti, sizeof(jti), 16);
 		c = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "iss",
 			      f->up->client_id, "sub", f->up->client_id, "aud",
-			      jget(f->disco, "token_endpoint"), "jti", jti, "iat",
-			      (json_int_t)now, "exp", (json_int_t)(now + 120));
+			      jget(f->disco, "token_endpoint"), "jti", jti,
+			      "iat", (json_int_t)now, "exp",
+			      (json_int_t)(now + 120));
 		payload = c ? json_dumps(c, JSON_COMPACT) : NULL;
 		json_decref(c);
 		if (payload == NULL)
@@ -1108,7 +1121,8 @@ void kt_h_federate_callback(struct kt_req *r)
 		kt_req_send_unavailable(r);
 }
 
-/* Proof of control ----------------------------------------------------------- */
+/* Proof of control -----------------------------------------------------------
+ */
 
 /*
  * One strong candidate (or an email already registered): the person must
@@ -1138,7 +1152,8 @@ void kt_fed_offer_link(struct kt_req *r, const char *org_id)
 		store_failed(r, rc);
 		return;
 	}
-	kt_authz_login_to_link(r, jget(f->doc, "areq"), f->link_id, f->up->name);
+	kt_authz_login_to_link(r, jget(f->doc, "areq"), f->link_id,
+			       f->up->name);
 }
 
 struct after {
@@ -1181,15 +1196,16 @@ static void on_after_orgs(int rc, json_t *res, void *arg)
 	    kt_str_eq(jget(o, "id"), want) &&
 	    kt_str_eq(jget(o, "status"), "active");
 	if (rc != KT_OK || !member) {
-		kt_log_info("federation: login to link %s, but the account does "
-			    "not act for the candidate company",
-			    kt_str_or(jget(a->link, "source"), "?"));
+		kt_log_info(
+		    "federation: login to link %s, but the account does "
+		    "not act for the candidate company",
+		    kt_str_or(jget(a->link, "source"), "?"));
 		after_done(a, 0);
 		return;
 	}
 	rc = kt_account_person_source_add(kt_req_redis(a->r), a->person,
-					  jget(a->link, "source"),
-					  "federation", on_after_source, a);
+					  jget(a->link, "source"), "federation",
+					  on_after_source, a);
 	if (rc != KT_OK)
 		after_done(a, 0);
 }
@@ -1227,7 +1243,8 @@ void kt_fed_link_after_login(struct kt_req *r, const char *person,
 		after_done(a, 0);
 }
 
-/* Upstream logout ---------------------------------------------------------------- */
+/* Upstream logout
+ * ---------------------------------------------------------------- */
 
 struct uplogout {
 	struct kt_req *r;
@@ -1245,7 +1262,8 @@ static void on_logout_disco(struct kt_req *r, int rc, json_t *doc)
 	char *url;
 	json_t *ret;
 
-	if (rc != KT_OK || ep == NULL || kt_random_token(key, sizeof(key), 24)) {
+	if (rc != KT_OK || ep == NULL ||
+	    kt_random_token(key, sizeof(key), 24)) {
 		/* The upstream cannot be told: our own logout is done. */
 		kt_req_send_redirect(r, 303, u->after);
 		return;
@@ -1253,9 +1271,9 @@ static void on_logout_disco(struct kt_req *r, int rc, json_t *doc)
 	snprintf(back, sizeof(back), "%s/federate/logged-out",
 		 kt_req_cfg(r)->issuer);
 	ret = json_pack("{s:s}", "after", u->after);
-	if (ret == NULL || kt_store_doc_put(kt_req_redis(r), "fedlogout", key,
-					    ret, FED_TTL, NULL,
-					    NULL) != KT_OK) {
+	if (ret == NULL ||
+	    kt_store_doc_put(kt_req_redis(r), "fedlogout", key, ret, FED_TTL,
+			     NULL, NULL) != KT_OK) {
 		json_decref(ret);
 		kt_req_send_redirect(r, 303, u->after);
 		return;
@@ -1286,8 +1304,8 @@ static void uplogout_free(void *p)
 	free(u);
 }
 
-void kt_fed_logout_upstream(struct kt_req *r, const char *land,
-			    const char *idt, const char *after)
+void kt_fed_logout_upstream(struct kt_req *r, const char *land, const char *idt,
+			    const char *after)
 {
 	struct uplogout *u = calloc(1, sizeof(*u));
 	const struct kt_upstream *up = kt_config_upstream(kt_req_cfg(r), land);

@@ -25,7 +25,7 @@ void kt_fed_link_after_login(struct kt_req *r, const char *person,
  * Our session ended: send the browser through the state provider's
  * end_session_endpoint (id_token_hint) and back to after. Takes over r->h.
  */
-void kt_fed_logout_upstream(struct kt_req *r, const char *land,
-			    const char *idt, const char *after);
+void kt_fed_logout_upstream(struct kt_req *r, const char *land, const char *idt,
+			    const char *after);
 
 #endif

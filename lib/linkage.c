@@ -34,10 +34,11 @@ enum col {
 };
 
 static const char *const col_fields[C_COUNT] = {
-    "account_id",      "name",	    "legal_form",      "vat_id",
-    "tax_number",      "w_idnr",    "register",	       "register_court",
-    "register_type",   "register_number", "street",    "house_number",
-    "postcode",	       "city",	    "email"};
+    "account_id",      "name",		 "legal_form",
+    "vat_id",	       "tax_number",	 "w_idnr",
+    "register",	       "register_court", "register_type",
+    "register_number", "street",	 "house_number",
+    "postcode",	       "city",		 "email"};
 
 void kt_linkage_free(struct kt_linkage *l)
 {
@@ -56,8 +57,8 @@ int kt_linkage_load(const char *profile_path, const char *model_path,
 	*out = NULL;
 	if (l == NULL)
 		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-	if ((rc = kt_match_profile_load_file(profile_path, &l->profile,
-					     err)) != KT_OK) {
+	if ((rc = kt_match_profile_load_file(profile_path, &l->profile, err)) !=
+	    KT_OK) {
 		free(l);
 		return rc;
 	}
@@ -80,9 +81,9 @@ int kt_linkage_load(const char *profile_path, const char *model_path,
 static int mapping_for(const char *land, int split, struct kt_mapping **out,
 		       struct kt_error *err)
 {
-	json_t *m = json_pack("{s:s,s:s,s:s,s:b,s:[]}", "source", "federation",
-			      "land", land, "format", "csv", "header", 0,
-			      "columns");
+	json_t *m =
+	    json_pack("{s:s,s:s,s:s,s:b,s:[]}", "source", "federation", "land",
+		      land, "format", "csv", "header", 0, "columns");
 	char *text;
 	int rc;
 
@@ -127,8 +128,8 @@ static int add_row(struct kt_match_table *t, const struct kt_mapping *map,
 		vals[C_NAME] = "-";
 	rc = kt_rec_build(rec, map, vals, "federation", 1, &rej);
 	if (rc != KT_OK)
-		return kt_error_set(err, KT_ERR_INVALID,
-				    "record %s: %s", id, rej.reason);
+		return kt_error_set(err, KT_ERR_INVALID, "record %s: %s", id,
+				    rej.reason);
 	if ((rc = kt_rec_match_row(rec, row)) != KT_OK)
 		return kt_error_set(err, rc, "record %s: no match row", id);
 	return kt_match_table_add(t, id, row, NULL, err);
@@ -218,8 +219,8 @@ int kt_linkage_score(const struct kt_linkage *l, const char *land,
 		 */
 		int agree = 0, strong_agree = 0;
 		int conflict = ex.conflict_field >= 0;
-		for (unsigned f = 0;
-		     f < kt_match_profile_nfields(l->profile); f++) {
+		for (unsigned f = 0; f < kt_match_profile_nfields(l->profile);
+		     f++) {
 			const char *lv = kt_match_profile_level_name(
 			    l->profile, f, ex.fields[f].level);
 			if (lv != NULL && strcmp(lv, "agree") == 0) {

@@ -9,12 +9,18 @@
 #include "kontor/util.h"
 
 static const char *const field_names[KT_UF_COUNT] = {
-    [KT_UF_LEGAL_NAME] = "legal_name", [KT_UF_LEGAL_FORM] = "legal_form",
-    [KT_UF_VAT] = "vat",	       [KT_UF_TAXNO] = "taxno",
-    [KT_UF_REGISTER] = "register",     [KT_UF_WID] = "wid",
-    [KT_UF_STREET] = "street",	       [KT_UF_HOUSE_NUMBER] = "house_number",
-    [KT_UF_POSTCODE] = "postcode",     [KT_UF_CITY] = "city",
-    [KT_UF_EMAIL] = "email",	       [KT_UF_EMAIL_VERIFIED] = "email_verified",
+    [KT_UF_LEGAL_NAME] = "legal_name",
+    [KT_UF_LEGAL_FORM] = "legal_form",
+    [KT_UF_VAT] = "vat",
+    [KT_UF_TAXNO] = "taxno",
+    [KT_UF_REGISTER] = "register",
+    [KT_UF_WID] = "wid",
+    [KT_UF_STREET] = "street",
+    [KT_UF_HOUSE_NUMBER] = "house_number",
+    [KT_UF_POSTCODE] = "postcode",
+    [KT_UF_CITY] = "city",
+    [KT_UF_EMAIL] = "email",
+    [KT_UF_EMAIL_VERIFIED] = "email_verified",
     [KT_UF_NAME] = "name",
 };
 
@@ -56,9 +62,9 @@ static int str(const json_t *obj, const char *k, const char *path, int need,
 		return KT_OK;
 	}
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		return kt_error_set(err, KT_ERR_INVALID,
-				    "config: %s.%s: expected a non-empty string",
-				    path, k);
+		return kt_error_set(
+		    err, KT_ERR_INVALID,
+		    "config: %s.%s: expected a non-empty string", path, k);
 	if (json_string_length(v) > max)
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "config: %s.%s: longer than %zu characters",
@@ -104,9 +110,9 @@ int kt_upstream_from_json(const json_t *obj, const char *path,
 			  struct kt_error *err)
 {
 	static const char *const known[] = {
-	    "land",	     "name",	      "issuer", "discovery_url",
-	    "client_id",     "client_secret", "private_key_file",
-	    "scope",	     "claims",	      "enabled"};
+	    "land",	 "name",	  "issuer",	      "discovery_url",
+	    "client_id", "client_secret", "private_key_file", "scope",
+	    "claims",	 "enabled"};
 	struct kt_upstream *u;
 	const char *k, *reason;
 	char *tmp = NULL;
@@ -173,8 +179,7 @@ int kt_upstream_from_json(const json_t *obj, const char *path,
 		}
 		snprintf(u->discovery_url, n,
 			 "%s/.well-known/openid-configuration", u->issuer);
-	} else if (kt_uri_check_redirect(u->discovery_url,
-					 allow_http_loopback,
+	} else if (kt_uri_check_redirect(u->discovery_url, allow_http_loopback,
 					 &reason) != KT_OK) {
 		rc = kt_error_set(err, KT_ERR_INVALID,
 				  "config: %s.discovery_url: %s", path, reason);
@@ -191,15 +196,15 @@ int kt_upstream_from_json(const json_t *obj, const char *path,
 		goto fail;
 	free(tmp);
 	tmp = NULL;
-	if (u->scope == NULL && (u->scope = strdup("openid email profile")) ==
-				    NULL) {
+	if (u->scope == NULL &&
+	    (u->scope = strdup("openid email profile")) == NULL) {
 		rc = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
 	if (!kt_scope_has(u->scope, "openid")) {
-		rc = kt_error_set(err, KT_ERR_INVALID,
-				  "config: %s.scope: must include openid",
-				  path);
+		rc =
+		    kt_error_set(err, KT_ERR_INVALID,
+				 "config: %s.scope: must include openid", path);
 		goto fail;
 	}
 	v = json_object_get(obj, "enabled");
@@ -213,9 +218,9 @@ int kt_upstream_from_json(const json_t *obj, const char *path,
 		u->enabled = json_is_true(v);
 	v = json_object_get(obj, "claims");
 	if (v != NULL && !json_is_object(v)) {
-		rc = kt_error_set(err, KT_ERR_INVALID,
-				  "config: %s.claims: expected an object",
-				  path);
+		rc =
+		    kt_error_set(err, KT_ERR_INVALID,
+				 "config: %s.claims: expected an object", path);
 		goto fail;
 	}
 	json_object_foreach(v, k, obj)
@@ -275,9 +280,9 @@ json_t *kt_upstream_map_claims(const struct kt_upstream *u, json_t *claims)
 			json_object_set_new(out, field_names[f],
 					    json_string(json_string_value(v)));
 		} else if (json_is_boolean(v)) {
-			json_object_set_new(out, field_names[f],
-					    json_string(json_is_true(v) ? "1"
-									: "0"));
+			json_object_set_new(
+			    out, field_names[f],
+			    json_string(json_is_true(v) ? "1" : "0"));
 		} else if (json_is_integer(v)) {
 			snprintf(buf, sizeof(buf), "%lld",
 				 (long long)json_integer_value(v));
@@ -298,17 +303,16 @@ json_t *kt_upstream_to_json(const struct kt_upstream *u)
 			bad |= json_object_set_new(claims, field_names[f],
 						   json_string(u->claims[f]));
 	if (!bad)
-		bad = json_object_set_new(o, "land", json_string(u->land)) ||
-		      json_object_set_new(o, "name", json_string(u->name)) ||
-		      json_object_set_new(o, "issuer",
-					  json_string(u->issuer)) ||
-		      json_object_set_new(o, "discovery_url",
-					  json_string(u->discovery_url)) ||
-		      json_object_set_new(o, "client_id",
-					  json_string(u->client_id)) ||
-		      json_object_set_new(o, "scope", json_string(u->scope)) ||
-		      json_object_set_new(o, "enabled",
-					  json_boolean(u->enabled));
+		bad =
+		    json_object_set_new(o, "land", json_string(u->land)) ||
+		    json_object_set_new(o, "name", json_string(u->name)) ||
+		    json_object_set_new(o, "issuer", json_string(u->issuer)) ||
+		    json_object_set_new(o, "discovery_url",
+					json_string(u->discovery_url)) ||
+		    json_object_set_new(o, "client_id",
+					json_string(u->client_id)) ||
+		    json_object_set_new(o, "scope", json_string(u->scope)) ||
+		    json_object_set_new(o, "enabled", json_boolean(u->enabled));
 	if (!bad && u->client_secret != NULL)
 		bad = json_object_set_new(o, "client_secret",
 					  json_string("<redacted>"));

@@ -5,9 +5,14 @@
 #   - a private redis-server on a unix socket under var/redis (unless
 #     KONTOR_REDIS_URL names one), append-only persistence on;
 #   - kontor-idp on http://127.0.0.1:${KONTOR_PORT:-8080};
-#   - the demo portal on http://127.0.0.1:${KONTOR_DEMO_PORT:-8081}.
-# Signing keys are generated into keys/ on first run; the demo account and
-# the portal's client secret are created on first run and kept in var/.
+#   - the demo portal on http://127.0.0.1:${KONTOR_DEMO_PORT:-8081};
+#   - a stand-in for Schleswig-Holstein's legacy company-account provider
+#     on http://127.0.0.1:${KONTOR_LEGACY_PORT:-8082} (a second kontor-idp
+#     with its own Redis and its own accounts), federated from the gateway,
+#     so that linking a legacy account can be watched end to end.
+# Signing keys are generated into keys/ on first run; the demo accounts and
+# the client secrets are created on first run and kept in var/.
+# KONTOR_VAR_DIR and KONTOR_KEYS_DIR move var/ and keys/ (the tests do).
 set -eu
 
 build=$1
@@ -16,9 +21,12 @@ idp="$build/kontor-idp"
 portal="$build/kontor-demo-portal"
 port=${KONTOR_PORT:-8080}
 portal_port=${KONTOR_DEMO_PORT:-8081}
+legacy_port=${KONTOR_LEGACY_PORT:-8082}
 issuer="http://127.0.0.1:$port"
 portal_url="http://127.0.0.1:$portal_port"
-var="$top/var"
+legacy_url="http://127.0.0.1:$legacy_port"
+var=${KONTOR_VAR_DIR:-$top/var}
+keys=${KONTOR_KEYS_DIR:-$top/keys}
 pids=""
 
 say() { printf 'kontor: %s\n' "$*" >&2; }
@@ -30,39 +38,80 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-mkdir -p "$var/redis" "$var/demo" "$var/log"
+mkdir -p "$var/redis" "$var/demo" "$var/log" "$var/legacy-sh/redis"
 chmod 700 "$var"
 
-# Redis: a private instance unless one is configured.
-redis_url=${KONTOR_REDIS_URL:-}
-if [ -z "$redis_url" ]; then
-	sock="$var/redis/redis.sock"
+# A private redis-server on a unix socket in directory $1, log name $2.
+start_redis() {
+	sock="$1/redis.sock"
 	redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 \
-		--dir "$var/redis" --appendonly yes --save '' \
-		--logfile "$var/log/redis.log" &
+		--dir "$1" --appendonly yes --save '' \
+		--logfile "$var/log/$2.log" &
 	pids="$pids $!"
 	i=0
 	while [ ! -S "$sock" ]; do
 		i=$((i + 1))
-		[ $i -gt 100 ] && { say "redis-server did not start (see var/log/redis.log)"; exit 1; }
+		[ $i -gt 100 ] && { say "redis-server did not start (see $var/log/$2.log)"; exit 1; }
 		sleep 0.05
 	done
-	redis_url="unix://$sock"
+}
+
+# Redis: a private instance unless one is configured.
+redis_url=${KONTOR_REDIS_URL:-}
+if [ -z "$redis_url" ]; then
+	start_redis "$var/redis" redis
+	redis_url="unix://$var/redis/redis.sock"
 fi
+# The legacy provider is another state's system: its own Redis, always.
+start_redis "$var/legacy-sh/redis" redis-legacy-sh
 
 # Signing keys: generated once, never committed.
-if [ ! -f "$top/keys/keyset.json" ]; then
-	say "generating signing keys into keys/"
-	"$idp" keys generate --dir "$top/keys" >/dev/null 2>>"$var/log/kontor-idp.log"
+if [ ! -f "$keys/keyset.json" ]; then
+	say "generating signing keys into $keys/"
+	"$idp" keys generate --dir "$keys" >/dev/null 2>>"$var/log/kontor-idp.log"
+fi
+if [ ! -f "$var/legacy-sh/keys/keyset.json" ]; then
+	"$idp" keys generate --dir "$var/legacy-sh/keys" >/dev/null \
+		2>>"$var/log/legacy-sh.log"
 fi
 
-# The portal's client secret: random, generated once.
-secret_file="$var/demo/portal.secret"
-if [ ! -s "$secret_file" ]; then
-	umask 077
-	openssl rand -hex 32 >"$secret_file"
-fi
-secret=$(cat "$secret_file")
+# Client secrets (the portal's at the gateway, the gateway's at the legacy
+# provider): random, generated once.
+secret_of() {
+	f="$var/demo/$1.secret"
+	if [ ! -s "$f" ]; then
+		(umask 077 && openssl rand -hex 32 >"$f")
+	fi
+	cat "$f"
+}
+secret=$(secret_of portal)
+legacy_secret=$(secret_of legacy-sh)
+
+legacy_config="$var/demo/legacy-sh.json"
+cat >"$legacy_config" <<EOF
+{
+  "issuer": "$legacy_url",
+  "listen": { "address": "127.0.0.1", "port": $legacy_port },
+  "redis": { "url": "unix://$var/legacy-sh/redis/redis.sock" },
+  "keys": { "dir": "$var/legacy-sh/keys" },
+  "dev": { "allow_http_loopback": true },
+  "worker_threads": 1,
+  "ui": { "brand": "Unternehmenskonto Schleswig-Holstein (Altsystem, Demo)" },
+  "clients": [
+    {
+      "client_id": "kontor",
+      "client_name": "kontor (gemeinsames Unternehmenskonto)",
+      "client_secret": "$legacy_secret",
+      "redirect_uris": [ "$issuer/federate/callback" ],
+      "post_logout_redirect_uris": [ "$issuer/federate/logged-out" ],
+      "scope": "openid profile email company company_identifiers",
+      "subject_type": "public",
+      "skip_consent": true
+    }
+  ]
+}
+EOF
+chmod 600 "$legacy_config"
 
 config="$var/demo/kontor.json"
 cat >"$config" <<EOF
@@ -70,7 +119,7 @@ cat >"$config" <<EOF
   "issuer": "$issuer",
   "listen": { "address": "127.0.0.1", "port": $port },
   "redis": { "url": "$redis_url" },
-  "keys": { "dir": "$top/keys" },
+  "keys": { "dir": "$keys" },
   "dev": { "allow_http_loopback": true },
   "registration": {
     "enabled": true,
@@ -88,27 +137,55 @@ cat >"$config" <<EOF
       "scope": "openid profile email company company_identifiers",
       "skip_consent": true
     }
-  ]
+  ],
+  "federation": {
+    "match_profile": "$top/docs/profiles/company.json",
+    "upstreams": [
+      {
+        "land": "SH",
+        "name": "Unternehmenskonto Schleswig-Holstein",
+        "issuer": "$legacy_url",
+        "client_id": "kontor",
+        "client_secret": "$legacy_secret",
+        "scope": "openid profile email company company_identifiers",
+        "claims": { "legal_name": "org_name", "legal_form": "org_legal_form",
+                    "vat": "org_vat_id" }
+      }
+    ]
+  }
 }
 EOF
 chmod 600 "$config"
 "$idp" --check-config --config "$config" >/dev/null
 
-"$top/scripts/seed-demo.sh" "$build" "$config"
+"$idp" --check-config --config "$legacy_config" >/dev/null
 
-"$idp" --config "$config" 2>>"$var/log/kontor-idp.log" &
-idp_pid=$!
-pids="$pids $idp_pid"
-i=0
-until curl -fsS "$issuer/healthz" >/dev/null 2>&1; do
-	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 "$idp_pid" 2>/dev/null; then
-		say "kontor-idp did not start; last log lines:"
-		tail -n 20 "$var/log/kontor-idp.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+"$top/scripts/seed-demo.sh" "$build" "$config"
+# (the KONTOR_* overrides are meant for the gateway, never for the legacy
+# provider: the configuration files already carry the chosen values)
+env -u KONTOR_PORT -u KONTOR_REDIS_URL \
+	"$top/scripts/seed-legacy-demo.sh" "$build" "$legacy_config"
+
+# Start a kontor-idp ($1 config, $2 log name, $3 base URL), wait for it.
+start_idp() {
+	env -u KONTOR_PORT -u KONTOR_REDIS_URL \
+		"$idp" --config "$1" 2>>"$var/log/$2.log" &
+	last_pid=$!
+	pids="$pids $last_pid"
+	i=0
+	until curl -fsS "$3/healthz" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$last_pid" 2>/dev/null; then
+			say "kontor-idp ($2) did not start; last log lines:"
+			tail -n 20 "$var/log/$2.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+start_idp "$legacy_config" legacy-sh "$legacy_url"
+start_idp "$config" kontor-idp "$issuer"
+idp_pid=$last_pid
 
 if [ -x "$portal" ]; then
 	KONTOR_DEMO_CLIENT_SECRET=$secret "$portal" --port "$portal_port" \
@@ -116,7 +193,18 @@ if [ -x "$portal" ]; then
 		--redirect-uri "$portal_url/protected/redirect_uri" \
 		--scope "openid profile email company company_identifiers" \
 		2>>"$var/log/demo-portal.log" &
-	pids="$pids $!"
+	portal_pid=$!
+	pids="$pids $portal_pid"
+	i=0
+	until curl -fsS "$portal_url/" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$portal_pid" 2>/dev/null; then
+			say "the demo portal did not start; last log lines:"
+			tail -n 20 "$var/log/demo-portal.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
 fi
 
 cat <<EOF
@@ -129,10 +217,18 @@ cat <<EOF
 
   Demo account:                demo@example.com / kontor-demo
                                (acts for two companies: choose one)
+
+  Legacy provider (SH, demo):  $legacy_url/
+    On the login page choose "Unternehmenskonto Schleswig-Holstein":
+    nord@example.com / kontor-demo   new to kontor: the account and its
+                                     company are created from the claims
+    kiel@example.com / kontor-demo   same company (VAT id) as the demo
+                                     account: sign in as demo@example.com
+                                     once to link the two
   Dynamic registration token:  demo-registration-token
                                (demo configuration only)
 
-  Logs: var/log/   Configuration: var/demo/kontor.json
+  Logs: $var/log/   Configuration: $var/demo/kontor.json
   Press Ctrl-C to stop.
 
 EOF
