@@ -166,22 +166,27 @@ chmod 600 "$config"
 env -u KONTOR_PORT -u KONTOR_REDIS_URL \
 	"$top/scripts/seed-legacy-demo.sh" "$build" "$legacy_config"
 
+# Wait until process $1 answers at URL $2; else show its log $3 and stop.
+wait_up() {
+	i=0
+	until curl -fsS "$2" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$1" 2>/dev/null; then
+			say "$(basename "$3" .log) did not start; last log lines:"
+			tail -n 20 "$3" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
 # Start a kontor-idp ($1 config, $2 log name, $3 base URL), wait for it.
 start_idp() {
 	env -u KONTOR_PORT -u KONTOR_REDIS_URL \
 		"$idp" --config "$1" 2>>"$var/log/$2.log" &
 	last_pid=$!
 	pids="$pids $last_pid"
-	i=0
-	until curl -fsS "$3/healthz" >/dev/null 2>&1; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$last_pid" 2>/dev/null; then
-			say "kontor-idp ($2) did not start; last log lines:"
-			tail -n 20 "$var/log/$2.log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	wait_up "$last_pid" "$3/healthz" "$var/log/$2.log"
 }
 start_idp "$legacy_config" legacy-sh "$legacy_url"
 start_idp "$config" kontor-idp "$issuer"
@@ -193,18 +198,8 @@ if [ -x "$portal" ]; then
 		--redirect-uri "$portal_url/protected/redirect_uri" \
 		--scope "openid profile email company company_identifiers" \
 		2>>"$var/log/demo-portal.log" &
-	portal_pid=$!
-	pids="$pids $portal_pid"
-	i=0
-	until curl -fsS "$portal_url/" >/dev/null 2>&1; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$portal_pid" 2>/dev/null; then
-			say "the demo portal did not start; last log lines:"
-			tail -n 20 "$var/log/demo-portal.log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	pids="$pids $!"
+	wait_up "$!" "$portal_url/" "$var/log/demo-portal.log"
 fi
 
 cat <<EOF
