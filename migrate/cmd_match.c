@@ -5,9 +5,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "cmd_match.h"
+#include "migrate.h"
 #include "kontor/err.h"
 #include "kontor/match.h"
+#include "kontor/recfile.h"
 #include "kontor/util.h"
 
 /* What match and explain share: the options and the loaded inputs. */
@@ -15,6 +16,8 @@ struct opts {
 	const char *profile, *in, *truth, *labels, *out, *clusters, *model,
 	    *model_out;
 	enum kt_match_format format;
+	enum kt_progress_mode progress;
+	int records; /* -1: guess, 0: matcher TSV/JSONL, 1: importer records */
 	unsigned threads;
 	int json, all_pairs;
 };
@@ -66,6 +69,42 @@ static int labels_for(const char *path, const struct kt_match_table *t,
 	return KT_OK;
 }
 
+/*
+ * The records: the importer's records.jsonl (through kt_rec_match_row,
+ * recognised by its nested "name") or the matcher's own TSV/JSON Lines.
+ */
+static int read_records(const struct opts *o, struct kt_match_table *t,
+			struct kt_error *err)
+{
+	struct kt_progress *prog = NULL;
+	FILE *f;
+	uint64_t size = 0;
+	int records = o->records, r;
+
+	if (records < 0) {
+		records = 0;
+		if (o->format != KT_MATCH_FORMAT_TSV &&
+		    (o->format == KT_MATCH_FORMAT_JSONL ||
+		     kt_migrate_has_suffix(o->in, ".jsonl") ||
+		     kt_migrate_has_suffix(o->in, ".ndjson"))) {
+			if ((r = kt_recfile_sniff(o->in, err)) < 0)
+				return r;
+			records = r;
+		}
+	}
+	if (!records)
+		return kt_match_table_read_file(t, o->in, o->format, err);
+	if ((f = fopen(o->in, "r")) != NULL) {
+		fseek(f, 0, SEEK_END);
+		size = (uint64_t)ftell(f);
+		fclose(f);
+	}
+	prog = kt_progress_new(stderr, o->progress, "read", "records", size, 5);
+	r = kt_recfile_load_table(o->in, t, o->threads, prog, err);
+	kt_progress_free(prog);
+	return r;
+}
+
 /* Profile, table, optional truth and labels; then every stage up to the
  * model, and the clustering. */
 static int load_and_run(const struct opts *o, struct inputs *in,
@@ -77,8 +116,7 @@ static int load_and_run(const struct opts *o, struct inputs *in,
 	if ((r = kt_match_profile_load_file(o->profile, &in->p, err)) !=
 		KT_OK ||
 	    (r = kt_match_table_new(in->p, &in->t)) != KT_OK ||
-	    (r = kt_match_table_read_file(in->t, o->in, o->format, err)) !=
-		KT_OK)
+	    (r = read_records(o, in->t, err)) != KT_OK)
 		return r == KT_ERR_NOMEM ? kt_error_set(err, r, "out of memory")
 					 : r;
 	if (o->truth != NULL &&
@@ -126,9 +164,15 @@ static int parse_common(int c, const char *arg, struct opts *o)
 			o->format = KT_MATCH_FORMAT_TSV;
 		else if (strcmp(arg, "jsonl") == 0)
 			o->format = KT_MATCH_FORMAT_JSONL;
+		else if (strcmp(arg, "records") == 0)
+			o->records = 1;
 		else
 			return -1;
+		if (o->records != 1)
+			o->records = 0;
 		return 0;
+	case 'P':
+		return kt_migrate_parse_progress(arg, &o->progress);
 	case 'm':
 		o->model = arg;
 		return 0;
@@ -166,10 +210,10 @@ static void match_usage(FILE *out)
 {
 	fputs("Usage: kontor-migrate match --profile P.json --in RECORDS "
 	      "[options]\n"
-	      "  --in FILE          records: .tsv or .jsonl "
-	      "(docs/matching.md)\n"
-	      "  --format tsv|jsonl override the format guessed from the "
-	      "name\n"
+	      "  --in FILE          records: the importer's records.jsonl, or "
+	      "the matcher's .tsv or .jsonl (docs/matching.md)\n"
+	      "  --format tsv|jsonl|records  override the format guessed "
+	      "from the file\n"
 	      "  --out FILE         pairs.csv: merge, review and cut pairs\n"
 	      "  --all-pairs        ... and every other candidate pair\n"
 	      "  --clusters FILE    clusters.csv: id,cluster for every record\n"
@@ -179,7 +223,8 @@ static void match_usage(FILE *out)
 	      "  --model FILE       use this model instead of EM\n"
 	      "  --model-out FILE   save the model (for explain --model)\n"
 	      "  --threads N        worker threads (default: one per core)\n"
-	      "  --json             summary as JSON\n",
+	      "  --json             summary as JSON\n"
+	      "  --progress MODE    auto, bar, plain or none\n",
 	      out);
 }
 
@@ -189,6 +234,7 @@ int kt_migrate_match(int argc, char **argv)
 	    {"profile", required_argument, NULL, 'p'},
 	    {"in", required_argument, NULL, 'i'},
 	    {"format", required_argument, NULL, 'f'},
+	    {"progress", required_argument, NULL, 'P'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"all-pairs", no_argument, NULL, 'a'},
 	    {"clusters", required_argument, NULL, 'c'},
@@ -201,7 +247,7 @@ int kt_migrate_match(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct opts o = {0};
+	struct opts o = {.records = -1};
 	struct inputs in = {0};
 	struct kt_error err;
 	struct rusage ru;
@@ -209,6 +255,7 @@ int kt_migrate_match(int argc, char **argv)
 	double t0;
 	int c, rc = 1;
 
+	kt_migrate_parse_progress("auto", &o.progress);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 'h') {
@@ -308,19 +355,21 @@ int kt_migrate_explain(int argc, char **argv)
 	    {"profile", required_argument, NULL, 'p'},
 	    {"in", required_argument, NULL, 'i'},
 	    {"format", required_argument, NULL, 'f'},
+	    {"progress", required_argument, NULL, 'P'},
 	    {"model", required_argument, NULL, 'm'},
 	    {"threads", required_argument, NULL, 'T'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct opts o = {0};
+	struct opts o = {.records = -1};
 	struct inputs in = {0};
 	struct kt_match_explanation ex;
 	struct kt_error err;
 	uint32_t a, b;
 	int c, rc = 1;
 
+	o.progress = KT_PROGRESS_OFF;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 'h') {

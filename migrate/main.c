@@ -18,7 +18,7 @@
 #include "kontor/import.h"
 #include "kontor/progress.h"
 #include "kontor/util.h"
-#include "cmd_match.h"
+#include "migrate.h"
 #include "kontor/version.h"
 
 #define EXIT_USAGE 2
@@ -147,22 +147,6 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name,
 	return argv[++*i];
 }
 
-static int parse_progress(const char *s, enum kt_progress_mode *m)
-{
-	if (strcmp(s, "auto") == 0)
-		*m =
-		    isatty(STDERR_FILENO) ? KT_PROGRESS_BAR : KT_PROGRESS_LINES;
-	else if (strcmp(s, "bar") == 0)
-		*m = KT_PROGRESS_BAR;
-	else if (strcmp(s, "plain") == 0)
-		*m = KT_PROGRESS_LINES;
-	else if (strcmp(s, "none") == 0)
-		*m = KT_PROGRESS_OFF;
-	else
-		return -1;
-	return 0;
-}
-
 static int bad_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -190,7 +174,7 @@ static int cmd_import(int argc, char **argv)
 	const char *v;
 
 	memset(&o, 0, sizeof(o));
-	parse_progress("auto", &o.progress);
+	kt_migrate_parse_progress("auto", &o.progress);
 	/* at most one source and one file per argument */
 	src = calloc((size_t)argc, sizeof(*src));
 	files = calloc((size_t)argc, sizeof(*files));
@@ -222,7 +206,7 @@ static int cmd_import(int argc, char **argv)
 			o.encoding = v;
 		} else if ((v = opt_value(argc, argv, &i, "--progress",
 					  &missing))) {
-			if (parse_progress(v, &o.progress) != 0) {
+			if (kt_migrate_parse_progress(v, &o.progress) != 0) {
 				rc = bad_usage("import",
 					       "--progress: unknown mode '%s'",
 					       v);
@@ -291,7 +275,7 @@ static int cmd_generate(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.seed = 1;
-	parse_progress("auto", &o.progress);
+	kt_migrate_parse_progress("auto", &o.progress);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -319,7 +303,7 @@ static int cmd_generate(int argc, char **argv)
 			o.out_dir = v;
 		} else if ((v = opt_value(argc, argv, &i, "--progress",
 					  &missing))) {
-			if (parse_progress(v, &o.progress) != 0)
+			if (kt_migrate_parse_progress(v, &o.progress) != 0)
 				return bad_usage(
 				    "generate", "--progress: unknown mode '%s'",
 				    v);
