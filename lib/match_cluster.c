@@ -306,7 +306,7 @@ int kt_match_cluster(struct kt_match *m, struct kt_error *err)
 	if (m->pair_decision == NULL || m->cluster == NULL)
 		goto nomem;
 	for (size_t i = 0; i < m->npairs; i++) {
-		double w = ktm_match_weight(m, m->patterns[i]);
+		double w = ktm_pair_weight(m, i);
 
 		if (w < m->p->review)
 			continue;

@@ -37,6 +37,7 @@ void kt_match_free(struct kt_match *m)
 	for (unsigned f = 0; f < KT_MATCH_MAX_FIELDS; f++) {
 		free(m->tok_off[f]);
 		free(m->tok[f]);
+		free(m->tf[f]);
 	}
 	free(m->patterns);
 	free(m->pat);
@@ -161,7 +162,9 @@ int kt_match_explain(const struct kt_match *m, uint32_t a, uint32_t b,
 		pattern |= (uint64_t)ef->level << (4 * f);
 		ef->m = ef->level && !grouped ? m->model.m[f][ef->level] : NAN;
 		ef->u = ef->level && !grouped ? m->model.u[f][ef->level] : NAN;
-		ef->weight = kt_match_model_weight(&m->model, f, ef->level);
+		ef->tf = ktm_tf_adjust(m, f, a, ef->level);
+		ef->weight =
+		    kt_match_model_weight(&m->model, f, ef->level) + ef->tf;
 		out->weight += ef->weight;
 	}
 	for (unsigned g = 0; g < m->model.ngroups; g++) {
@@ -263,6 +266,12 @@ void kt_match_explain_print(const struct kt_match *m,
 			snprintf(level, sizeof(level), "%s (%.3g)",
 				 m->p->fields[f].level_names[ef->level],
 				 ef->similarity);
+		if (ef->tf != 0) {
+			size_t n = strlen(level);
+
+			snprintf(level + n, sizeof(level) - n, " tf%+.2f",
+				 ef->tf);
+		}
 		clip(va, sizeof(va), kt_match_table_value(t, ex->a, f), 24);
 		clip(vb, sizeof(vb), kt_match_table_value(t, ex->b, f), 24);
 		if (m->p->fields[f].cmp == KTM_CMP_IDENTIFIER) {
@@ -352,6 +361,10 @@ json_t *kt_match_explain_json(const struct kt_match *m,
 			      ktm_valid(t, ex->a, f), "b_valid",
 			      ktm_valid(t, ex->b, f), "m", num_or_null(ef->m),
 			      "u", num_or_null(ef->u), "weight", ef->weight));
+		if (m->p->fields[f].tf)
+			json_object_set_new(
+			    json_array_get(fields, json_array_size(fields) - 1),
+			    "tf", json_real(ef->tf));
 	}
 	for (unsigned g = 0; g < m->p->ngroups; g++) {
 		const struct kt_match_explain_group *eg = &ex->groups[g];
@@ -468,7 +481,7 @@ int kt_match_write_pairs(const struct kt_match *m, FILE *out, int all)
 					cut_note(m, &m->cuts[c], note,
 						 sizeof(note));
 		pair_row(m, out, a, b, ktm_pair_mask(m->pairs[i]),
-			 ktm_match_weight(m, m->patterns[i]), d, note);
+			 ktm_pair_weight(m, i), d, note);
 	}
 	return ferror(out) ? KT_ERR_IO : KT_OK;
 }
@@ -583,8 +596,17 @@ json_t *kt_match_summary_json(const struct kt_match *m)
 
 	if (m->blocked)
 		json_object_set_new(s, "blocking", blocking_json(m));
-	if (m->compared)
+	if (m->compared) {
+		json_t *tf = json_object();
+
 		json_object_set_new(s, "patterns", ji(m->npat));
+		/* per tf_adjust field: the record-weighted mean count */
+		for (unsigned f = 0; f < m->p->nfields; f++)
+			if (m->p->fields[f].tf)
+				json_object_set_new(tf, m->p->fields[f].name,
+						    json_real(m->tf_mean[f]));
+		json_object_set_new(s, "tf_mean_count", tf);
+	}
 	if (m->estimated) {
 		json_t *em = json_pack(
 		    "{s:s, s:i, s:b, s:b, s:f, s:f}", "source",

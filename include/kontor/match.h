@@ -186,6 +186,8 @@ struct kt_match_model {
 	double u[KT_MATCH_MAX_FIELDS][KT_MATCH_MAX_LEVELS];
 	double gm[KT_MATCH_MAX_GROUPS][KT_MATCH_MAX_COMBOS];
 	double gu[KT_MATCH_MAX_GROUPS][KT_MATCH_MAX_COMBOS];
+	/* m of levels the profile fixes ("fixed_m"); 0: estimated */
+	double m_fixed[KT_MATCH_MAX_FIELDS][KT_MATCH_MAX_LEVELS];
 };
 
 /* A pair's comparison levels, 4 bits per field, field 0 lowest. */
@@ -342,7 +344,9 @@ int kt_match_cluster_edges(const struct kt_match_table *t,
 struct kt_match_explain_field {
 	unsigned level;
 	double similarity; /* the raw score behind the level, or NAN */
-	double m, u, weight;
+	double m, u;
+	double tf;     /* term-frequency adjustment (in weight), or 0 */
+	double weight; /* log2(m/u) + tf */
 };
 
 struct kt_match_explain_group {

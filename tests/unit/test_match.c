@@ -1072,6 +1072,99 @@ static void test_comparison_levels(void **state)
 	kt_match_profile_free(p);
 }
 
+/* Term-frequency adjustment: an exact agreement on a value many records
+ * share weighs less than one on a rare value, by log2(mean count / count),
+ * within the field's bounds; other levels are untouched. */
+static void test_tf_adjust(void **state)
+{
+	struct kt_match_profile *p = profile(
+	    "{\"fields\":["
+	    "{\"name\":\"name\",\"comparison\":\"exact\","
+	    "\"tf_adjust\":{\"max_up\":0.5,\"max_down\":3}},"
+	    "{\"name\":\"city\",\"comparison\":\"exact\"}],"
+	    "\"blocking\":{\"passes\":[{\"name\":\"p\",\"method\":\"exact\","
+	    "\"keys\":[[{\"field\":\"city\"}]]}]},"
+	    "\"thresholds\":{\"auto_merge\":4,\"review\":0}}");
+	struct kt_match_table *t = NULL;
+	struct kt_match *m = NULL;
+	struct kt_match_explanation ex;
+	struct kt_error err;
+	uint32_t a, b;
+	char id[16];
+	/* "common" 16 times, "rare" twice, "solo" once: sum c = 19,
+	 * sum c^2 = 256 + 4 + 1, mean = 261 / 19 */
+	const double mean = 261.0 / 19;
+
+	assert_int_equal(kt_match_table_new(p, &t), KT_OK);
+	for (int i = 0; i < 16; i++) {
+		const char *v[] = {"common", "town"};
+
+		snprintf(id, sizeof(id), "c%d", i);
+		add(t, id, v, NULL);
+	}
+	{
+		const char *r[] = {"rare", "town"}, *o[] = {"solo", "town"};
+
+		add(t, "r0", r, NULL);
+		add(t, "r1", r, NULL);
+		add(t, "s0", o, NULL);
+	}
+	assert_int_equal(kt_match_new(p, t, 1, &m, &err), KT_OK);
+	assert_int_equal(kt_match_block(m, &err), KT_OK);
+	assert_int_equal(kt_match_compare(m, &err), KT_OK);
+	assert_int_equal(kt_match_estimate(m, NULL, &err), KT_OK);
+	assert_int_equal(kt_match_cluster(m, &err), KT_OK);
+
+	kt_match_table_find(t, "c0", &a);
+	kt_match_table_find(t, "c1", &b);
+	assert_int_equal(kt_match_explain(m, a, b, &ex, &err), KT_OK);
+	assert_int_equal(ex.fields[0].level, 1);
+	assert_float_equal(ex.fields[0].tf, log2(mean / 16), 1e-6);
+	kt_match_table_find(t, "r0", &a);
+	kt_match_table_find(t, "r1", &b);
+	assert_int_equal(kt_match_explain(m, a, b, &ex, &err), KT_OK);
+	/* log2(mean / 2) = 2.78, capped by max_up */
+	assert_float_equal(ex.fields[0].tf, 0.5, 1e-6);
+	assert_float_equal(
+	    ex.fields[0].weight,
+	    kt_match_model_weight(kt_match_get_model(m), 0, 1) + 0.5, 1e-6);
+	/* a disagreement is not adjusted; the other field has no tf */
+	kt_match_table_find(t, "s0", &b);
+	assert_int_equal(kt_match_explain(m, a, b, &ex, &err), KT_OK);
+	assert_int_equal(ex.fields[0].level, 2);
+	assert_true(ex.fields[0].tf == 0 && ex.fields[1].tf == 0);
+	kt_match_free(m);
+	kt_match_table_free(t);
+	kt_match_profile_free(p);
+}
+
+/* fixed_m: EM leaves the fixed level's m where the profile put it and
+ * shares the rest among the free levels. */
+static void test_em_fixed_m(void **state)
+{
+	struct kt_match_profile *p = profile(
+	    "{\"fields\":["
+	    "{\"name\":\"x\",\"comparison\":\"exact\"},"
+	    "{\"name\":\"v\",\"comparison\":\"identifier\",\"strong\":true,"
+	    "\"fixed_m\":{\"disagree\":0.002}}],"
+	    "\"blocking\":{\"passes\":[{\"name\":\"p\",\"method\":\"exact\","
+	    "\"keys\":[[{\"field\":\"x\"}]]}]},"
+	    "\"thresholds\":{\"auto_merge\":4,\"review\":0}}");
+	/* many "look-alike" pairs: x agrees and v disagrees */
+	uint64_t pats[] = {1 | 1 << 4, 1 | 2 << 4, 2 | 2 << 4, 2 | 1 << 4};
+	uint64_t counts[] = {1000, 5000, 20000, 10};
+	struct kt_match_model model;
+	int conv;
+
+	kt_match_model_init(p, &model);
+	assert_float_equal(model.m[1][2], 0.002, 1e-12);
+	kt_match_em_fit(&model, pats, counts, 4, kt_match_profile_em(p), &conv);
+	assert_float_equal(model.m[1][2], 0.002, 1e-12);
+	assert_float_equal(model.m[1][1], 0.998, 1e-12);
+	assert_true(kt_match_model_weight(&model, 1, 2) < -5);
+	kt_match_profile_free(p);
+}
+
 /* Every explanation adds up: prior + fields + groups = total = the weight
  * the run used for its decision. */
 static void test_explain_sums(void **state)
@@ -1086,7 +1179,7 @@ static void test_explain_sums(void **state)
 		uint32_t a, b;
 		unsigned mask;
 		uint64_t pat;
-		double sum;
+		double sum, tf = 0;
 
 		kt_match_pair(s.m, i, &a, &b, &mask, &pat);
 		assert_int_equal(kt_match_explain(s.m, b, a, &ex, &err), KT_OK);
@@ -1095,14 +1188,20 @@ static void test_explain_sums(void **state)
 		sum = ex.prior;
 		for (unsigned f = 0; f < 10; f++) {
 			sum += ex.fields[f].weight;
+			tf += ex.fields[f].tf;
 			assert_int_equal(ex.fields[f].level,
 					 kt_match_pattern_level(pat, f));
+			/* only an exact agreement is adjusted */
+			if (ex.fields[f].level != 1)
+				assert_true(ex.fields[f].tf == 0);
 		}
 		for (unsigned g = 0; g < model->ngroups; g++)
 			sum += ex.groups[g].weight;
 		assert_float_equal(sum, ex.weight, 1e-9);
-		assert_float_equal(
-		    ex.weight, kt_match_model_match_weight(model, pat), 1e-9);
+		/* the pattern's weight plus the term-frequency adjustments */
+		assert_float_equal(ex.weight,
+				   kt_match_model_match_weight(model, pat) + tf,
+				   1e-9);
 		assert_float_equal(ex.probability, 1 / (1 + exp2(-ex.weight)),
 				   1e-12);
 		checked++;
@@ -1585,6 +1684,8 @@ int main(void)
 	    cmocka_unit_test(test_known_pairs),
 	    cmocka_unit_test(test_comparison_levels),
 	    cmocka_unit_test(test_explain_sums),
+	    cmocka_unit_test(test_tf_adjust),
+	    cmocka_unit_test(test_em_fixed_m),
 	    cmocka_unit_test(test_cannot_link_random),
 	    cmocka_unit_test(test_cut_weakest_link),
 	    cmocka_unit_test(test_eval),
