@@ -176,17 +176,30 @@ struct ktm_edge {
 	double weight;
 	size_t pair; /* index into pairs, or SIZE_MAX */
 	int decision;
+	int forced; /* accepted in review: joins first, whatever its weight */
+};
+
+/* Review decisions read back (match_review.c): pairs (a < b). */
+struct kt_match_decisions {
+	uint32_t *accept, *reject; /* 2 per pair */
+	size_t naccept, nreject;
 };
 
 /*
  * Join edges with weight >= min_weight strongest first under the
  * cannot-link constraints (match_cluster.c). Sorts edges; sets each edge's
  * decision (MERGE, CUT, or REVIEW below min_weight); cluster_out gets a
- * dense cluster number per record, numbered in record order.
+ * dense cluster number per record, numbered in record order. cannot
+ * (ncannot pairs of records, 2 ids each) are cannot-link constraints of
+ * their own: pairs rejected in review.
  */
 int ktm_cluster(const struct kt_match_table *t, struct ktm_edge *edges,
-		size_t nedges, double min_weight, uint32_t *cluster_out,
-		uint32_t *nclusters, struct kt_match_cut **cuts, size_t *ncuts);
+		size_t nedges, double min_weight, const uint32_t *cannot,
+		size_t ncannot, uint32_t *cluster_out, uint32_t *nclusters,
+		struct kt_match_cut **cuts, size_t *ncuts);
+
+/* The field of a cut caused by a pair rejected in review. */
+#define KTM_REVIEW_FIELD KT_MATCH_MAX_FIELDS
 
 struct kt_match {
 	const struct kt_match_profile *p;
@@ -213,6 +226,9 @@ struct kt_match {
 	double *pat_weight;
 	size_t npat;
 	uint32_t *pat_slots, pat_mask;
+
+	const struct kt_match_decisions *decisions;
+	uint64_t n_accepted_joined, n_accepted_cut;
 
 	struct kt_match_model model;
 	unsigned em_iterations;
@@ -244,6 +260,8 @@ double ktm_tf_adjust(const struct kt_match *m, unsigned f, uint32_t a,
 /* A candidate pair's match weight: its pattern's plus the term-frequency
  * adjustments. */
 double ktm_pair_weight(const struct kt_match *m, size_t pair);
+/* The review part of the summary (match_review.c). */
+json_t *ktm_review_summary(const struct kt_match *m);
 /* Count values and fill m->tf (compare does it). */
 int ktm_tf_init(struct kt_match *m);
 /* Direct conflict of strong identifiers between two records, or -1. */

@@ -419,6 +419,13 @@ static void cut_note(const struct kt_match *m, const struct kt_match_cut *c,
 {
 	const struct kt_match_table *t = m->t;
 
+	if (c->field == KTM_REVIEW_FIELD) {
+		snprintf(out, cap,
+			 "cannot-link review: %s and %s were rejected",
+			 kt_match_table_id(t, c->holder_a),
+			 kt_match_table_id(t, c->holder_b));
+		return;
+	}
 	snprintf(out, cap, "cannot-link %s: %s (%s) vs %s (%s)",
 		 m->p->fields[c->field].name,
 		 kt_match_table_value(t, c->holder_a, c->field),
@@ -463,9 +470,14 @@ int kt_match_write_pairs(const struct kt_match *m, FILE *out, int all)
 				 m->cluster[e->a] == m->cluster[e->b])
 				snprintf(note, sizeof(note),
 					 "already in one cluster");
+			if (e->forced && note[0] == '\0')
+				snprintf(note, sizeof(note),
+					 "accepted in review");
 			pair_row(m, out, e->a, e->b,
-				 ktm_pair_mask(m->pairs[e->pair]), e->weight,
-				 e->decision, note);
+				 e->pair == SIZE_MAX
+				     ? 0
+				     : ktm_pair_mask(m->pairs[e->pair]),
+				 e->weight, e->decision, note);
 		}
 		return ferror(out) ? KT_ERR_IO : KT_OK;
 	}
@@ -642,6 +654,7 @@ json_t *kt_match_summary_json(const struct kt_match *m)
 			      ji(m->n_decision[KT_MATCH_CUT]), "review",
 			      ji(m->n_decision[KT_MATCH_REVIEW]), "non_match",
 			      ji(m->n_decision[KT_MATCH_NONMATCH])));
+		json_object_set_new(s, "review", ktm_review_summary(m));
 		json_object_set_new(
 		    s, "clusters",
 		    json_pack("{s:o, s:o, s:o, s:o, s:o}", "count",
@@ -837,6 +850,20 @@ void kt_match_summary_print(const json_t *s, FILE *out)
 			(long long)geti(v, "merge"), (long long)geti(v, "cut"),
 			(long long)geti(v, "review"),
 			(long long)geti(v, "non_match"));
+	v = json_object_get(s, "review");
+	if (v != NULL) {
+		fprintf(out, "review queue: %lld pairs to decide",
+			(long long)geti(v, "queue"));
+		if (geti(v, "accepted") + geti(v, "rejected") > 0)
+			fprintf(out,
+				"; decisions read: %lld accepted (%lld joined, "
+				"%lld refused by cannot-link), %lld rejected",
+				(long long)geti(v, "accepted"),
+				(long long)geti(v, "accepted_joined"),
+				(long long)geti(v, "accepted_refused"),
+				(long long)geti(v, "rejected"));
+		fputc('\n', out);
+	}
 	c = json_object_get(s, "clusters");
 	if (c != NULL)
 		fprintf(out,

@@ -14,7 +14,7 @@
 /* What match and explain share: the options and the loaded inputs. */
 struct opts {
 	const char *profile, *in, *truth, *labels, *out, *clusters, *model,
-	    *model_out;
+	    *model_out, *review, *review_html, *decisions;
 	enum kt_match_format format;
 	enum kt_progress_mode progress;
 	int records; /* -1: guess, 0: matcher TSV/JSONL, 1: importer records */
@@ -26,6 +26,7 @@ struct inputs {
 	struct kt_match_profile *p;
 	struct kt_match_table *t;
 	struct kt_match *m;
+	struct kt_match_decisions *decisions;
 	uint32_t *truth, *labels;
 	size_t truth_unknown, labels_unknown;
 	double read_s;
@@ -48,6 +49,7 @@ static int fail(const char *cmd, const char *msg)
 static void inputs_free(struct inputs *in)
 {
 	kt_match_free(in->m);
+	kt_match_decisions_free(in->decisions);
 	kt_match_table_free(in->t);
 	kt_match_profile_free(in->p);
 	free(in->truth);
@@ -145,6 +147,12 @@ static int load_and_run(const struct opts *o, struct inputs *in,
 	} else if ((r = kt_match_estimate(in->m, in->labels, err)) != KT_OK) {
 		return r;
 	}
+	if (o->decisions != NULL) {
+		if ((r = kt_match_decisions_read(o->decisions, in->t,
+						 &in->decisions, err)) != KT_OK)
+			return r;
+		kt_match_set_decisions(in->m, in->decisions);
+	}
 	return kt_match_cluster(in->m, err);
 }
 
@@ -189,20 +197,51 @@ static int parse_common(int c, const char *arg, struct opts *o)
 	}
 }
 
-static int write_file(const char *path, const struct kt_match *m, int which,
-		      int all, struct kt_error *err)
+enum output { O_PAIRS, O_CLUSTERS, O_REVIEW, O_REVIEW_HTML };
+
+static int write_file(const char *path, const struct kt_match *m,
+		      enum output which, int all, struct kt_error *err)
 {
 	FILE *f = fopen(path, "w");
 	int r;
 
 	if (f == NULL)
 		return kt_error_set(err, KT_ERR_IO, "%s: cannot write", path);
-	r = which == 0 ? kt_match_write_pairs(m, f, all)
-		       : kt_match_write_clusters(m, f);
+	switch (which) {
+	case O_PAIRS:
+		r = kt_match_write_pairs(m, f, all);
+		break;
+	case O_CLUSTERS:
+		r = kt_match_write_clusters(m, f);
+		break;
+	case O_REVIEW:
+		r = kt_match_write_review_csv(m, f);
+		break;
+	default:
+		r = kt_match_write_review_html(
+		    m, "kontor-migrate: pairs to review", f);
+		break;
+	}
 	if (fclose(f) != 0 && r == KT_OK)
 		r = KT_ERR_IO;
 	if (r != KT_OK)
 		return kt_error_set(err, r, "%s: %s", path, kt_strerror(r));
+	return KT_OK;
+}
+
+/* Every output a match run was asked for. */
+static int write_outputs(const struct opts *o, const struct inputs *in,
+			 struct kt_error *err)
+{
+	if ((o->out != NULL &&
+	     write_file(o->out, in->m, O_PAIRS, o->all_pairs, err) != KT_OK) ||
+	    (o->clusters != NULL &&
+	     write_file(o->clusters, in->m, O_CLUSTERS, 0, err) != KT_OK) ||
+	    (o->review != NULL &&
+	     write_file(o->review, in->m, O_REVIEW, 0, err) != KT_OK) ||
+	    (o->review_html != NULL &&
+	     write_file(o->review_html, in->m, O_REVIEW_HTML, 0, err) != KT_OK))
+		return err->code;
 	return KT_OK;
 }
 
@@ -223,12 +262,42 @@ static void match_usage(FILE *out)
 	      "  --model FILE       use this model instead of EM\n"
 	      "  --model-out FILE   save the model (for explain --model)\n"
 	      "  --threads N        worker threads (default: one per core)\n"
+	      "  --review FILE      the review queue: pairs between the "
+	      "thresholds,\n"
+	      "                     CSV with an empty decision column\n"
+	      "  --review-html FILE the same as a static HTML page\n"
 	      "  --json             summary as JSON\n"
 	      "  --progress MODE    auto, bar, plain or none\n",
 	      out);
 }
 
-int kt_migrate_match(int argc, char **argv)
+static void review_usage(FILE *out)
+{
+	fputs("Usage: kontor-migrate review apply DECISIONS.csv --profile "
+	      "P.json --in RECORDS --clusters CLUSTERS.csv [options]\n"
+	      "\n"
+	      "Reads the admin's decisions on the review queue back into the\n"
+	      "clustering: the review export (match --review) with its\n"
+	      "'decision' column filled in with accept or reject (empty:\n"
+	      "undecided). Runs the match again on the same records (with\n"
+	      "--model from match --model-out: the same weights), joins the\n"
+	      "accepted pairs before any computed edge and keeps the rejected\n"
+	      "ones apart, even through chains of other edges; a pair whose\n"
+	      "valid identifiers conflict stays apart and is reported. Writes\n"
+	      "the new clusters for 'kontor-migrate plan'.\n"
+	      "\n"
+	      "  --clusters FILE    the reviewed clusters.csv\n"
+	      "  --out FILE         pairs.csv of the reviewed run\n"
+	      "  --review FILE      the pairs still undecided (CSV)\n"
+	      "  --review-html FILE ... as a static HTML page\n"
+	      "  and match's --profile, --in, --format, --model, --truth,\n"
+	      "  --threads, --json, --progress\n",
+	      out);
+}
+
+/* match, and review apply (decisions given): one run, every output. */
+static int match_run(const char *cmd, int argc, char **argv,
+		     const char *decisions)
 {
 	static const struct option longopts[] = {
 	    {"profile", required_argument, NULL, 'p'},
@@ -238,6 +307,8 @@ int kt_migrate_match(int argc, char **argv)
 	    {"out", required_argument, NULL, 'o'},
 	    {"all-pairs", no_argument, NULL, 'a'},
 	    {"clusters", required_argument, NULL, 'c'},
+	    {"review", required_argument, NULL, 'r'},
+	    {"review-html", required_argument, NULL, 'H'},
 	    {"truth", required_argument, NULL, 't'},
 	    {"labels", required_argument, NULL, 'l'},
 	    {"model", required_argument, NULL, 'm'},
@@ -250,16 +321,17 @@ int kt_migrate_match(int argc, char **argv)
 	struct opts o = {.records = -1};
 	struct inputs in = {0};
 	struct kt_error err;
-	struct rusage ru;
 	json_t *sum = NULL, *secs;
 	double t0;
 	int c, rc = 1;
+	void (*usage)(FILE *) = decisions ? review_usage : match_usage;
 
 	kt_migrate_parse_progress("auto", &o.progress);
+	o.decisions = decisions;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 'h') {
-			match_usage(stdout);
+			usage(stdout);
 			return 0;
 		}
 		if (c == 'o')
@@ -268,6 +340,10 @@ int kt_migrate_match(int argc, char **argv)
 			o.all_pairs = 1;
 		else if (c == 'c')
 			o.clusters = optarg;
+		else if (c == 'r')
+			o.review = optarg;
+		else if (c == 'H')
+			o.review_html = optarg;
 		else if (c == 't')
 			o.truth = optarg;
 		else if (c == 'l')
@@ -275,24 +351,25 @@ int kt_migrate_match(int argc, char **argv)
 		else if (c == 'M')
 			o.model_out = optarg;
 		else if (parse_common(c, optarg, &o) != 0) {
-			match_usage(stderr);
+			usage(stderr);
 			return 2;
 		}
 	}
 	if (optind != argc || o.profile == NULL || o.in == NULL) {
-		match_usage(stderr);
+		usage(stderr);
 		return 2;
 	}
+	if (decisions != NULL && o.clusters == NULL)
+		return kt_migrate_usage("review apply",
+					"--clusters is required (the reviewed "
+					"clusters for plan)");
 	if (load_and_run(&o, &in, &err) != KT_OK) {
-		fail("match", err.msg);
+		fail(cmd, err.msg);
 		goto cleanup;
 	}
 	t0 = now_s();
-	if ((o.out != NULL &&
-	     write_file(o.out, in.m, 0, o.all_pairs, &err) != KT_OK) ||
-	    (o.clusters != NULL &&
-	     write_file(o.clusters, in.m, 1, 0, &err) != KT_OK)) {
-		fail("match", err.msg);
+	if (write_outputs(&o, &in, &err) != KT_OK) {
+		fail(cmd, err.msg);
 		goto cleanup;
 	}
 	if (o.model_out != NULL) {
@@ -305,12 +382,14 @@ int kt_migrate_match(int argc, char **argv)
 			json_decref(jm);
 			snprintf(err.msg, sizeof(err.msg), "%s: cannot write",
 				 o.model_out);
-			fail("match", err.msg);
+			fail(cmd, err.msg);
 			goto cleanup;
 		}
 		json_decref(jm);
 	}
 	sum = kt_match_summary_json(in.m);
+	json_object_set_new(sum, "stage",
+			    json_string(decisions ? "review" : "match"));
 	secs = json_object_get(sum, "seconds");
 	json_object_set_new(secs, "read", json_real(in.read_s));
 	json_object_set_new(secs, "write", json_real(now_s() - t0));
@@ -318,9 +397,8 @@ int kt_migrate_match(int argc, char **argv)
 	if (o.truth != NULL)
 		json_object_set_new(sum, "truth_ids_not_in_input",
 				    json_integer((json_int_t)in.truth_unknown));
-	getrusage(RUSAGE_SELF, &ru);
 	json_object_set_new(sum, "peak_rss_mib",
-			    json_integer(ru.ru_maxrss / 1024));
+			    json_integer(kt_migrate_peak_rss_mib()));
 	if (o.json) {
 		json_dumpf(sum, stdout,
 			   JSON_INDENT(2) | JSON_REAL_PRECISION(6));
@@ -336,6 +414,31 @@ cleanup:
 	json_decref(sum);
 	inputs_free(&in);
 	return rc;
+}
+
+int kt_migrate_match(int argc, char **argv)
+{
+	return match_run("match", argc, argv, NULL);
+}
+
+int kt_migrate_review(int argc, char **argv)
+{
+	const char *decisions;
+
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		review_usage(stdout);
+		return 0;
+	}
+	if (argc < 3 || strcmp(argv[1], "apply") != 0 || argv[2][0] == '-') {
+		review_usage(stderr);
+		return 2;
+	}
+	/* "review apply FILE [options]": the options go to getopt with
+	 * "apply" as its argv[0] */
+	decisions = argv[2];
+	argv[2] = argv[1];
+	return match_run("review apply", argc - 2, argv + 2, decisions);
 }
 
 static void explain_usage(FILE *out)
