@@ -8,10 +8,12 @@
  * 1 failure (message on stderr), 2 usage error.
  */
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
 
+#include "kontor/err.h"
 #include "kontor/progress.h"
 
 #define KT_MIGRATE_EXIT_USAGE 2
@@ -47,5 +49,44 @@ long kt_migrate_peak_rss_mib(void);
 
 /* Monotonic seconds. */
 double kt_migrate_now(void);
+
+/* "kontor-migrate CMD: msg" and the --help hint on stderr; returns 2. */
+int kt_migrate_usage(const char *cmd, const char *msg);
+/* "kontor-migrate CMD: msg" on stderr; returns 1. */
+int kt_migrate_fail(const char *cmd, const char *msg);
+
+/* Size of a regular file, 0 if unknown (progress totals). */
+uint64_t kt_migrate_file_size(const char *path);
+
+/* 1 if KONTOR_REDIS_URL names a store. */
+int kt_migrate_store_configured(void);
+
+/* o[key] += n (integers). */
+void kt_migrate_count(json_t *o, const char *key, json_int_t n);
+
+/*
+ * Write a file through a temporary one next to it (mode 0600, renamed at
+ * the end), the content produced by fn(ctx, out). 0 or KT_ERR_IO with the
+ * path in err.
+ */
+typedef int kt_migrate_writer(const void *ctx, FILE *out);
+int kt_migrate_write_file(const char *path, kt_migrate_writer *fn,
+			  const void *ctx, struct kt_error *err);
+
+/*
+ * One call of a pipelined batch: the callback (kt_migrate_slot_done) keeps
+ * the result and decrements *pending, so kt_cli_wait can wait for the
+ * batch. keep_line: the caller's copy of the unit text, if it wants it.
+ */
+#define KT_MIGRATE_BATCH_MAX 1000
+struct kt_migrate_slot {
+	unsigned *pending;
+	uint64_t n;
+	int rc;
+	json_t *res; /* new reference */
+	char *keep_line;
+	char id[48];
+};
+void kt_migrate_slot_done(int rc, json_t *res, void *arg);
 
 #endif
