@@ -68,7 +68,7 @@ static const char lua_apply[] = MIG_PRELUDE
     "local res = {status = 'applied', unit = ukey, org = 'unchanged',\n"
     "  sources_added = 0, people_created = 0, people_existing = 0,\n"
     "  members_added = 0, members_upgraded = 0, members_same = 0,\n"
-    "  skipped = {}, notes = {}}\n"
+    "  skipped = {}, notes = {}, created = {}}\n"
     "local function count(f, n)\n"
     "  if not dry and n ~= 0 then redis.call('HINCRBY', J, f, n) end\n"
     "end\n"
@@ -227,6 +227,9 @@ static const char lua_apply[] = MIG_PRELUDE
     "h end\n"
     "    end\n"
     "    res.people_created = res.people_created + 1\n"
+    /* a dry run writes nothing, so a person shared by several units
+     * looks new in each: the caller counts addresses */
+    "    if dry then res.created[#res.created + 1] = p.email end\n"
     "    if not dry then\n"
     "      redis.call('SET', ekey, pid)\n"
     "      hset_all(pkey, rec)\n"
@@ -277,6 +280,7 @@ static const char lua_apply[] = MIG_PRELUDE
     "if res.org == 'unchanged' and res.people_created + res.members_added +\n"
     "   res.members_upgraded == 0 then res.status = 'unchanged' end\n"
     "if dry then return cjson.encode(res) end\n"
+    "res.created = nil\n"
     "if res.status == 'applied' then\n"
     "  local stored = hgetall(okey)\n"
     "  entry.org_digest = digest(strip(stored))\n"

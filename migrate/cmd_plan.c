@@ -54,6 +54,28 @@ static int write_skipped(const void *m, FILE *out)
 	return kt_merge_write_skipped(m, out);
 }
 
+/* people a dry run would create: each address once (the store does not
+ * change between the units of a dry run) */
+static void count_people(json_t *tot, json_t *seen, json_t *res)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(res, "created"), i, e)
+	{
+		const char *mail = json_string_value(e);
+
+		if (mail == NULL)
+			continue;
+		if (json_object_get(seen, mail) != NULL) {
+			kt_migrate_count(tot, "people_created", -1);
+			kt_migrate_count(tot, "people_existing", 1);
+		} else {
+			json_object_set_new(seen, mail, json_true());
+		}
+	}
+}
+
 static void add_counts(json_t *tot, json_t *res)
 {
 	static const char *const keys[] = {"sources_added",
@@ -86,7 +108,7 @@ static int dry_run(struct kt_cli *cli, const char *plan_path, unsigned sample,
 	struct kt_plan *p = NULL;
 	struct kt_migrate_slot slots[KT_MIGRATE_BATCH_MAX];
 	struct kt_progress *prog = NULL;
-	json_t *counts = json_object();
+	json_t *counts = json_object(), *seen = json_object();
 	uint64_t done = 0;
 	int r;
 
@@ -131,8 +153,10 @@ static int dry_run(struct kt_cli *cli, const char *plan_path, unsigned sample,
 				    kt_str_or(json_string_value(json_object_get(
 						  s->res, "error")),
 					      kt_strerror(s->rc)));
-			if (s->rc == KT_OK)
+			if (s->rc == KT_OK) {
 				add_counts(counts, s->res);
+				count_people(counts, seen, s->res);
+			}
 			if (s->keep_line != NULL && s->rc == KT_OK) {
 				json_t *u = json_loads(s->keep_line, 0, NULL);
 
@@ -154,6 +178,7 @@ static int dry_run(struct kt_cli *cli, const char *plan_path, unsigned sample,
 cleanup:
 	kt_progress_free(prog);
 	json_decref(counts);
+	json_decref(seen);
 	kt_plan_close(p);
 	return r < 0 ? r : KT_OK;
 }
