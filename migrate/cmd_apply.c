@@ -19,7 +19,7 @@
 #include "migrate.h"
 
 #define DEFAULT_BATCH 200
-#define JOURNAL_PAGE 50
+#define JOURNAL_PAGE 100
 
 /* Options every store command takes. */
 struct sopts {
@@ -584,38 +584,65 @@ static void rollback_usage(FILE *out)
 	      out);
 }
 
-/* Organisations seen in newer entries of the walk (checks only). */
+/* Organisations seen in newer entries of the walk (checks only): a hash
+ * set, since a large job's journal has hundreds of thousands. */
 struct seen {
-	char **ids;
-	size_t n, cap;
+	char **slot;
+	size_t mask, n;
 };
 
-static int seen_has(struct seen *s, const char *id, int add)
+static uint64_t seen_hash(const char *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->ids[i], id) == 0)
-			return 1;
-	if (add) {
-		if (s->n == s->cap) {
-			size_t nc = s->cap ? s->cap * 2 : 256;
-			char **ni = realloc(s->ids, nc * sizeof(*ni));
+	uint64_t h = 1469598103934665603ull;
 
-			if (ni == NULL)
-				return 0;
-			s->ids = ni;
-			s->cap = nc;
-		}
-		if ((s->ids[s->n] = strdup(id)) != NULL)
-			s->n++;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int seen_grow(struct seen *s)
+{
+	size_t cap = s->slot ? (s->mask + 1) * 2 : 1024;
+	char **ns = calloc(cap, sizeof(*ns));
+
+	if (ns == NULL)
+		return -1;
+	for (size_t i = 0; s->slot && i <= s->mask; i++) {
+		size_t j;
+
+		if (s->slot[i] == NULL)
+			continue;
+		for (j = seen_hash(s->slot[i]) & (cap - 1); ns[j];
+		     j = (j + 1) & (cap - 1))
+			;
+		ns[j] = s->slot[i];
 	}
+	free(s->slot);
+	s->slot = ns;
+	s->mask = cap - 1;
+	return 0;
+}
+
+/* 1 if id was seen before; adds it. */
+static int seen_has(struct seen *s, const char *id)
+{
+	size_t j;
+
+	if ((s->n + 1) * 2 > (s->slot ? s->mask + 1 : 0) && seen_grow(s) != 0)
+		return 0;
+	for (j = seen_hash(id) & s->mask; s->slot[j]; j = (j + 1) & s->mask)
+		if (strcmp(s->slot[j], id) == 0)
+			return 1;
+	if ((s->slot[j] = strdup(id)) != NULL)
+		s->n++;
 	return 0;
 }
 
 static void seen_free(struct seen *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		free(s->ids[i]);
-	free(s->ids);
+	for (size_t i = 0; s->slot && i <= s->mask; i++)
+		free(s->slot[i]);
+	free(s->slot);
 }
 
 struct walk {
@@ -705,7 +732,7 @@ static int walk_journal(struct walk *w)
 			json_t *ej = text ? json_loads(text, 0, NULL) : NULL;
 			const char *org =
 			    json_string_value(json_object_get(ej, "org"));
-			int later = org != NULL && seen_has(&seen, org, 1);
+			int later = org != NULL && seen_has(&seen, org);
 
 			json_decref(ej);
 			if (id == NULL || text == NULL)
