@@ -1673,35 +1673,39 @@ static void on_stepup_person(int rc, json_t *res, void *arg)
 	ask_mfa(r, json_string_value(json_object_get(res, "id")), 1);
 }
 
+/*
+ * The current hash first, then every state's exported one (a person merged
+ * from several states may remember any of their old passwords). Any success
+ * with a hash that is not ours, or with legacy hashes still stored, is an
+ * upgrade: our hash replaces them all.
+ */
 static void verify_work(void *arg)
 {
 	struct verify_job *j = arg;
 	struct kt_error err;
+	int ours = j->hash != NULL && kt_password_is_current(j->hash);
 
-	if (j->hash == NULL && j->nlegacy > 0) {
-		j->rc = KT_ERR_DENIED;
-		for (size_t i = 0; i < j->nlegacy && j->rc != KT_OK; i++)
-			j->rc = kt_password_verify(j->password, j->legacy[i],
-						   &j->params,
-						   &j->needs_rehash, &err);
-		if (j->rc == KT_OK) {
+	j->rc = KT_ERR_DENIED;
+	if (j->hash != NULL)
+		j->rc = kt_password_verify(j->password, j->hash, &j->params,
+					   &j->needs_rehash, &err);
+	if (j->rc == KT_OK && (!ours || j->nlegacy > 0))
+		j->upgraded = 1;
+	for (size_t i = 0; i < j->nlegacy && j->rc != KT_OK; i++)
+		if ((j->rc = kt_password_verify(j->password, j->legacy[i],
+						&j->params, &j->needs_rehash,
+						&err)) == KT_OK)
 			j->upgraded = 1;
-			j->needs_rehash = 1;
-		} else {
-			/* A legacy hash can be far cheaper than ours: spend
-			 * our cost too, so a wrong password on a migrated
-			 * account looks like one on any other. */
-			kt_password_dummy_verify(j->password, &j->params);
-			j->rc = KT_ERR_DENIED;
-		}
-	} else if (j->hash == NULL) {
+	if (j->rc != KT_OK && !ours) {
+		/* No hash, or only legacy ones, which can be far cheaper than
+		 * ours: spend our cost too, so a wrong password on a migrated
+		 * or unknown account looks like one on any other. */
 		kt_password_dummy_verify(j->password, &j->params);
 		j->rc = KT_ERR_DENIED;
 		return;
-	} else {
-		j->rc = kt_password_verify(j->password, j->hash, &j->params,
-					   &j->needs_rehash, &err);
 	}
+	if (j->upgraded)
+		j->needs_rehash = 1;
 	if (j->rc == KT_OK && j->needs_rehash &&
 	    kt_password_hash(j->password, &j->params, &j->new_hash, &err) !=
 		KT_OK)
@@ -1782,7 +1786,7 @@ static void on_person(int rc, json_t *res, void *arg)
 		kt_req_send_unavailable(r);
 		return;
 	}
-	if (hash == NULL && a->person != NULL) {
+	if (a->person != NULL) {
 		const char *k;
 		json_t *v;
 		json_object_foreach(a->person, k, v)

@@ -9,15 +9,14 @@
  *
  * Key schema (docs/data-model.md):
  *   kt:org:{<oid>}               HASH   organisation fields
- *   kt:org:{<oid>}:members       HASH   person id -> {"role","granted_by","granted_at"}
- *   kt:org:{<oid>}:sources       SET    "LAND:legacy-id"
- *   kt:person:{<pid>}:orgs       HASH   org id -> role (index; the org's
- *                                       member list is authoritative)
- *   kt:person:{<pid>}:lastorg    HASH   client_id -> org id
- *   kt:person:{<pid>}:sessions   SET    session ids (pruned lazily)
- *   kt:orgidx:<kind>:{<value>}   STRING org id (vat, hr, taxno, wid, source)
- *   kt:invite:{<hash>}           STRING JSON invitation, TTL
- *   kt:audit                     STREAM audit entries
+ *   kt:org:{<oid>}:members       HASH   person id ->
+ * {"role","granted_by","granted_at"} kt:org:{<oid>}:sources       SET
+ * "LAND:legacy-id" kt:person:{<pid>}:orgs       HASH   org id -> role (index;
+ * the org's member list is authoritative) kt:person:{<pid>}:lastorg    HASH
+ * client_id -> org id kt:person:{<pid>}:sessions   SET    session ids (pruned
+ * lazily) kt:orgidx:<kind>:{<value>}   STRING org id (vat, hr, taxno, wid,
+ * source) kt:invite:{<hash>}           STRING JSON invitation, TTL kt:audit
+ * STREAM audit entries
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,88 +27,11 @@
 #include "kontor/log.h"
 #include "kontor/util.h"
 
+#include "account_int.h"
 #include "store_int.h"
 
-#define AUDIT_KEY "kt:audit"
-#define AUDIT_MAXLEN "1000000"
-
-/* Shared Lua prelude: helpers every script uses. */
-#define LUA_PRELUDE                                                            \
-	"local function hgetall(k)\n"                                         \
-	"  local a = redis.call('HGETALL', k)\n"                              \
-	"  if #a == 0 then return nil end\n"                                  \
-	"  local t = {}\n"                                                    \
-	"  for i = 1, #a, 2 do t[a[i]] = a[i + 1] end\n"                      \
-	"  return t\n"                                                        \
-	"end\n"                                                               \
-	"local function digest(t)\n"                                          \
-	"  if t == nil then return '' end\n"                                  \
-	"  local keys = {}\n"                                                 \
-	"  for k in pairs(t) do keys[#keys + 1] = k end\n"                    \
-	"  table.sort(keys)\n"                                                \
-	"  local parts = {}\n"                                                \
-	"  for _, k in ipairs(keys) do parts[#parts + 1] = k .. '=' .. t[k] "  \
-	"end\n"                                                               \
-	"  return redis.sha1hex(table.concat(parts, '\\n'))\n"                \
-	"end\n"                                                               \
-	"local function audit(actor, action, object, before, after, now)\n"   \
-	"  redis.call('XADD', '" AUDIT_KEY "', 'MAXLEN', '~', " AUDIT_MAXLEN   \
-	", '*',\n"                                                            \
-	"    'time', now, 'actor', actor, 'action', action, 'object', "       \
-	"object,\n"                                                           \
-	"    'before', digest(before), 'after', digest(after))\n"             \
-	"end\n"                                                               \
-	"local function fail(code, msg) return redis.error_reply(code .. ' ' "  \
-	".. msg) end\n"                                                       \
-	"local function resolve(oid)\n"                                       \
-	"  local seen = 0\n"                                                  \
-	"  local o = hgetall('kt:org:{' .. oid .. '}')\n"                     \
-	"  local from = nil\n"                                                \
-	"  while o and o.status == 'merged' and o.merged_into and seen < 8 "  \
-	"do\n"                                                                \
-	"    from = from or oid\n"                                            \
-	"    oid = o.merged_into\n"                                           \
-	"    o = hgetall('kt:org:{' .. oid .. '}')\n"                         \
-	"    seen = seen + 1\n"                                               \
-	"  end\n"                                                             \
-	"  if o and from then o.resolved_from = from end\n"                   \
-	"  return o, oid\n"                                                   \
-	"end\n"                                                               \
-	"local IDX = {vat = 'vat_valid', taxno = 'taxno_valid', wid = "       \
-	"'wid_valid'}\n"                                                      \
-	"local function idx_keys(o)\n"                                        \
-	"  local t = {}\n"                                                    \
-	"  for kind, flag in pairs(IDX) do\n"                                 \
-	"    if o[kind] and o[kind] ~= '' and o[flag] == '1' then\n"          \
-	"      t[#t + 1] = 'kt:orgidx:' .. kind .. ':{' .. o[kind] .. '}'\n"  \
-	"    end\n"                                                           \
-	"  end\n"                                                             \
-	"  if o.hr_valid == '1' and o.hr_number and o.hr_number ~= '' then\n" \
-	"    t[#t + 1] = 'kt:orgidx:hr:{' .. (o.hr_court or '') .. '|' ..\n"  \
-	"      (o.hr_type or '') .. '|' .. o.hr_number .. '}'\n"              \
-	"  end\n"                                                             \
-	"  return t\n"                                                        \
-	"end\n"                                                               \
-	"local OWNED = {id = true, version = true, created_at = true,\n"      \
-	"  updated_at = true, merged_into = true, resolved_from = true}\n"    \
-	"local function bad_fields(f, creating)\n"                           \
-	"  for k, v in pairs(f) do\n"                                        \
-	"    if OWNED[k] and not (creating and k == 'id') then\n"            \
-	"      return 'field ' .. k .. ' cannot be changed'\n"               \
-	"    end\n"                                                          \
-	"    if k == 'status' and v ~= 'active' and v ~= 'suspended' then\n" \
-	"      return 'status must be active or suspended'\n"                \
-	"    end\n"                                                          \
-	"  end\n"                                                            \
-	"end\n"                                                               \
-	"local function merged(oid, o)\n"                                    \
-	"  return fail('INVALID', 'organisation ' .. oid .. ' is merged "     \
-	"into ' .. (o.merged_into or '?'))\n"                                \
-	"end\n"
-
 /* ARGV: fields JSON, sources JSON array, actor, now */
-static const char lua_org_create[] =
-    LUA_PRELUDE
+static const char lua_org_create[] = LUA_PRELUDE
     "local f = cjson.decode(ARGV[1])\n"
     "local sources = cjson.decode(ARGV[2])\n"
     "local okey = 'kt:org:{' .. f.id .. '}'\n"
@@ -120,7 +42,8 @@ static const char lua_org_create[] =
     "local keys = idx_keys(f)\n"
     "for _, k in ipairs(keys) do\n"
     "  local owner = redis.call('GET', k)\n"
-    "  if owner then return fail('CONFLICT', 'identifier ' .. k:match('{(.*)}') "
+    "  if owner then return fail('CONFLICT', 'identifier ' .. "
+    "k:match('{(.*)}') "
     ".. ' belongs to organisation ' .. owner) end\n"
     "end\n"
     "for _, s in ipairs(sources) do\n"
@@ -148,16 +71,14 @@ static const char lua_org_create[] =
     "return cjson.encode(stored)\n";
 
 /* ARGV: oid */
-static const char lua_org_get[] =
-    LUA_PRELUDE
+static const char lua_org_get[] = LUA_PRELUDE
     "local o = resolve(ARGV[1])\n"
     "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
     "end\n"
     "return cjson.encode(o)\n";
 
 /* ARGV: oid, expected version, fields JSON, actor, now, action */
-static const char lua_org_update[] =
-    LUA_PRELUDE
+static const char lua_org_update[] = LUA_PRELUDE
     "local okey = 'kt:org:{' .. ARGV[1] .. '}'\n"
     "local before = hgetall(okey)\n"
     "if not before then return fail('NOTFOUND', 'no organisation ' .. "
@@ -219,8 +140,7 @@ static const char lua_org_update[] =
     "return cjson.encode(after)\n";
 
 /* KEYS: index key; ARGV: kind, value */
-static const char lua_org_find[] =
-    LUA_PRELUDE
+static const char lua_org_find[] = LUA_PRELUDE
     "local oid = ARGV[2]\n"
     "if ARGV[1] ~= 'id' then\n"
     "  oid = redis.call('GET', KEYS[1])\n"
@@ -232,8 +152,7 @@ static const char lua_org_find[] =
     "return cjson.encode(o)\n";
 
 /* ARGV: loser, survivor, actor, now */
-static const char lua_org_merge[] =
-    LUA_PRELUDE
+static const char lua_org_merge[] = LUA_PRELUDE
     "local RANK = {representative = 1, member = 2, admin = 3}\n"
     "if ARGV[1] == ARGV[2] then return fail('INVALID', 'cannot merge an "
     "organisation into itself') end\n"
@@ -287,8 +206,7 @@ static const char lua_org_merge[] =
     "return cjson.encode(hgetall(skey))\n";
 
 /* ARGV: oid, source, actor, now */
-static const char lua_source_add[] =
-    LUA_PRELUDE
+static const char lua_source_add[] = LUA_PRELUDE
     "local okey = 'kt:org:{' .. ARGV[1] .. '}'\n"
     "local o = hgetall(okey)\n"
     "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
@@ -342,8 +260,7 @@ static const char lua_person_find_source[] =
     "return cjson.encode(t)\n";
 
 /* ARGV: oid */
-static const char lua_org_sources[] =
-    LUA_PRELUDE
+static const char lua_org_sources[] = LUA_PRELUDE
     "local o, oid = resolve(ARGV[1])\n"
     "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
     "end\n"
@@ -360,8 +277,7 @@ static const char lua_org_sources[] =
  * ARGV: oid, pid, role, actor, now, mode ("set", "add": must be new,
  * "change": must exist)
  */
-static const char lua_member_set[] =
-    LUA_PRELUDE
+static const char lua_member_set[] = LUA_PRELUDE
     "local okey = 'kt:org:{' .. ARGV[1] .. '}'\n"
     "local o = hgetall(okey)\n"
     "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
@@ -394,8 +310,7 @@ static const char lua_member_set[] =
     "return cjson.encode(m)\n";
 
 /* ARGV: oid, pid, actor, now */
-static const char lua_member_remove[] =
-    LUA_PRELUDE
+static const char lua_member_remove[] = LUA_PRELUDE
     "local okey = 'kt:org:{' .. ARGV[1] .. '}'\n"
     "local o = hgetall(okey)\n"
     "local cur = redis.call('HGET', okey .. ':members', ARGV[2])\n"
@@ -417,8 +332,7 @@ static const char lua_member_remove[] =
     "return cjson.encode({removed = ARGV[2]})\n";
 
 /* ARGV: oid */
-static const char lua_org_members[] =
-    LUA_PRELUDE
+static const char lua_org_members[] = LUA_PRELUDE
     "local o, oid = resolve(ARGV[1])\n"
     "if not o then return fail('NOTFOUND', 'no organisation ' .. ARGV[1]) "
     "end\n"
@@ -439,8 +353,7 @@ static const char lua_org_members[] =
     "return cjson.encode({org = oid, members = out})\n";
 
 /* ARGV: pid */
-static const char lua_person_orgs[] =
-    LUA_PRELUDE
+static const char lua_person_orgs[] = LUA_PRELUDE
     "local idx = redis.call('HKEYS', 'kt:person:{' .. ARGV[1] .. '}:orgs')\n"
     "local out, seen = {}, {}\n"
     "for _, oid in ipairs(idx) do\n"
@@ -461,8 +374,7 @@ static const char lua_person_orgs[] =
     "return cjson.encode({orgs = out})\n";
 
 /* ARGV: pid, fields JSON, actor, action, now */
-static const char lua_person_update[] =
-    LUA_PRELUDE
+static const char lua_person_update[] = LUA_PRELUDE
     "local pkey = 'kt:person:{' .. ARGV[1] .. '}'\n"
     "local before = hgetall(pkey)\n"
     "if not before then return fail('NOTFOUND', 'no person ' .. ARGV[1]) "
@@ -484,8 +396,7 @@ static const char lua_person_update[] =
     "return cjson.encode(after)\n";
 
 /* KEYS: invite key; ARGV: oid, email, role, actor, ttl, now */
-static const char lua_invite_create[] =
-    LUA_PRELUDE
+static const char lua_invite_create[] = LUA_PRELUDE
     "local o = hgetall('kt:org:{' .. ARGV[1] .. '}')\n"
     "if not o or o.status ~= 'active' then return fail('INVALID', "
     "'organisation ' .. ARGV[1] .. ' is not active') end\n"
@@ -514,8 +425,7 @@ static const char lua_person_sessions[] =
     "return cjson.encode({sessions = out})\n";
 
 /* ARGV: sid, actor, now */
-static const char lua_session_revoke[] =
-    LUA_PRELUDE
+static const char lua_session_revoke[] = LUA_PRELUDE
     "local skey = 'kt:session:{' .. ARGV[1] .. '}'\n"
     "local s = hgetall(skey)\n"
     "if not s then return fail('NOTFOUND', 'no session ' .. ARGV[1]) end\n"
@@ -530,8 +440,7 @@ static const char lua_session_revoke[] =
 
 /* ARGV: pid, actor, now. Only sessions that still name the person go:
  * the index is a hint, the session record decides. */
-static const char lua_person_sessions_revoke[] =
-    LUA_PRELUDE
+static const char lua_person_sessions_revoke[] = LUA_PRELUDE
     "local ikey = 'kt:person:{' .. ARGV[1] .. '}:sessions'\n"
     "local n = 0\n"
     "for _, sid in ipairs(redis.call('SMEMBERS', ikey)) do\n"
@@ -581,9 +490,10 @@ static void on_json(const redisReply *rep, void *arg)
 		const char *sp = strchr(rep->str, ' ');
 		if (code == KT_ERR_REDIS)
 			kt_log_error("redis: %s", rep->str);
-		res = json_pack("{s:s}", "error",
-				code == KT_ERR_REDIS ? "storage error"
-						     : (sp ? sp + 1 : rep->str));
+		res =
+		    json_pack("{s:s}", "error",
+			      code == KT_ERR_REDIS ? "storage error"
+						   : (sp ? sp + 1 : rep->str));
 		kt_store_op_finish(o, code, res);
 		json_decref(res);
 		return;
@@ -698,7 +608,7 @@ int kt_account_org_create(struct kt_redis *r, json_t *fields, json_t *sources,
 		return KT_ERR_INVALID;
 	}
 	json_array_foreach(src, i, v) if (!json_is_string(v) ||
-					   !id_ok(json_string_value(v)))
+					  !id_ok(json_string_value(v)))
 	{
 		json_decref(src);
 		return KT_ERR_INVALID;
@@ -777,8 +687,8 @@ int kt_account_org_update(struct kt_redis *r, const char *oid,
 			  int64_t expected_version, json_t *fields,
 			  const char *actor, kt_store_cb *cb, void *arg)
 {
-	return org_update(r, oid, expected_version, fields, actor,
-			  "org.update", cb, arg);
+	return org_update(r, oid, expected_version, fields, actor, "org.update",
+			  cb, arg);
 }
 
 int kt_account_org_set_status(struct kt_redis *r, const char *oid,
@@ -802,8 +712,8 @@ int kt_account_org_set_status(struct kt_redis *r, const char *oid,
 	return rc;
 }
 
-int kt_account_org_sources(struct kt_redis *r, const char *oid,
-			   kt_store_cb *cb, void *arg)
+int kt_account_org_sources(struct kt_redis *r, const char *oid, kt_store_cb *cb,
+			   void *arg)
 {
 	const char *args[] = {oid};
 
@@ -812,8 +722,8 @@ int kt_account_org_sources(struct kt_redis *r, const char *oid,
 	return eval(r, lua_org_sources, 0, NULL, 1, args, cb, arg);
 }
 
-int kt_account_org_find(struct kt_redis *r, const char *kind,
-			const char *value, kt_store_cb *cb, void *arg)
+int kt_account_org_find(struct kt_redis *r, const char *kind, const char *value,
+			kt_store_cb *cb, void *arg)
 {
 	static const char *const kinds[] = {"vat", "hr",     "taxno",
 					    "wid", "source", "id"};
@@ -884,9 +794,9 @@ int kt_account_person_find_source(struct kt_redis *r, const char *source,
 	return eval(r, lua_person_find_source, 0, NULL, 1, args, cb, arg);
 }
 
-static int member_set(struct kt_redis *r, const char *oid,
-		      const char *person, const char *role, const char *actor,
-		      const char *mode, kt_store_cb *cb, void *arg)
+static int member_set(struct kt_redis *r, const char *oid, const char *person,
+		      const char *role, const char *actor, const char *mode,
+		      kt_store_cb *cb, void *arg)
 {
 	char now[24];
 	const char *args[] = {oid, person, role, actor, now, mode};
@@ -932,8 +842,8 @@ int kt_account_member_remove(struct kt_redis *r, const char *oid,
 	return eval(r, lua_member_remove, 0, NULL, 4, args, cb, arg);
 }
 
-int kt_account_org_members(struct kt_redis *r, const char *oid,
-			   kt_store_cb *cb, void *arg)
+int kt_account_org_members(struct kt_redis *r, const char *oid, kt_store_cb *cb,
+			   void *arg)
 {
 	const char *args[] = {oid};
 
@@ -1070,8 +980,7 @@ static void on_audit(const redisReply *rep, void *arg)
 		kt_store_op_finish(o, rc, NULL);
 		return;
 	}
-	if (rep->type != REDIS_REPLY_ARRAY ||
-	    (list = json_array()) == NULL) {
+	if (rep->type != REDIS_REPLY_ARRAY || (list = json_array()) == NULL) {
 		kt_store_op_finish(o, KT_ERR_REDIS, NULL);
 		return;
 	}
@@ -1117,8 +1026,8 @@ static int audit_range(struct kt_redis *r, const char *cmd, const char *from,
 	if ((o = kt_store_op_new(r, cb, arg)) == NULL)
 		return KT_ERR_NOMEM;
 	snprintf(n, sizeof(n), "%u", count);
-	rc = kt_redis_cmdv(r, on_audit, o, cmd, AUDIT_KEY, from, to, "COUNT",
-			   n, NULL);
+	rc = kt_redis_cmdv(r, on_audit, o, cmd, AUDIT_KEY, from, to, "COUNT", n,
+			   NULL);
 	if (rc != KT_OK)
 		free(o);
 	return rc;

@@ -174,6 +174,12 @@ int kt_cli_run(struct kt_cli *cli, int start_rc, json_t **result)
 	return rc;
 }
 
+void kt_cli_wait(struct kt_cli *cli, const unsigned *pending)
+{
+	while (*pending > 0)
+		event_base_loop(cli->base, EVLOOP_ONCE);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct kt_cli *cli = arg;

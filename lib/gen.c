@@ -920,6 +920,116 @@ static void gen_entity(struct rng *r, struct ent *e)
 	}
 }
 
+/*
+ * Identifiers are unique, as in reality: one VAT id, one tax number, one
+ * register number at a court per company. Drawn at random they collide
+ * (a million companies in a space of 10^8 VAT ids share about two
+ * thousand), and a collision is a pair of different companies with an
+ * equal valid identifier, which no matcher can tell apart and the truth
+ * calls a false merge. So after drawing, later holders of a taken value
+ * move to the next free one, in entity order (deterministic).
+ */
+struct u64set {
+	uint64_t *slot; /* key + 1; 0 = empty */
+	size_t mask;
+};
+
+static int u64set_init(struct u64set *s, size_t n)
+{
+	size_t cap = 1024;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	s->mask = cap - 1;
+	s->slot = calloc(cap, sizeof(*s->slot));
+	return s->slot ? KT_OK : KT_ERR_NOMEM;
+}
+
+/* 1 if key was added, 0 if it was there. */
+static int u64set_add(struct u64set *s, uint64_t key)
+{
+	size_t i = (size_t)(mix(key, 0x756e69717565ull) & s->mask);
+
+	while (s->slot[i] != 0) {
+		if (s->slot[i] == key + 1)
+			return 0;
+		i = (i + 1) & s->mask;
+	}
+	s->slot[i] = key + 1;
+	return 1;
+}
+
+static uint64_t court_key(const struct ent *e, int alt)
+{
+	const char *c =
+	    land_info(e->home)->cities[alt ? e->acity : e->city].court;
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	return h << 32;
+}
+
+static uint64_t next_tax(uint64_t t)
+{
+	/* FFFF0 + 8 digits: step within the 8 digits */
+	uint64_t low = t % 100000000ull;
+
+	return t - low + (low + 1) % 100000000ull;
+}
+
+static int unique_identifiers(struct ent *ents, size_t n)
+{
+	struct u64set vat = {0}, tax = {0}, reg = {0};
+	int rc = KT_ERR_NOMEM;
+
+	if (u64set_init(&vat, n) != KT_OK ||
+	    u64set_init(&tax, 2 * n) != KT_OK ||
+	    u64set_init(&reg, 2 * n) != KT_OK)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++) {
+		struct ent *e = &ents[i];
+		int same_court =
+		    !e->moved || court_key(e, 0) == court_key(e, 1);
+
+		if (e->vat)
+			while (!u64set_add(&vat, e->vat))
+				e->vat = e->vat >= 99999999u ? 10000000u
+							     : e->vat + 1;
+		if (e->tax) {
+			int same = e->moved && e->atax == e->tax;
+
+			while (!u64set_add(&tax, e->tax))
+				e->tax = next_tax(e->tax);
+			if (same)
+				e->atax = e->tax;
+			else if (e->moved && e->atax)
+				while (!u64set_add(&tax, e->atax))
+					e->atax = next_tax(e->atax);
+		}
+		if (e->reg) {
+			int same = e->moved && e->areg == e->reg && same_court;
+
+			while (!u64set_add(&reg, court_key(e, 0) | e->reg))
+				e->reg = e->reg >= 250099u ? 100u : e->reg + 1;
+			if (same)
+				e->areg = e->reg;
+			else if (e->moved && e->areg)
+				while (!u64set_add(&reg,
+						   court_key(e, 1) | e->areg))
+					e->areg = e->areg >= 250099u
+						      ? 100u
+						      : e->areg + 1;
+		}
+	}
+	rc = KT_OK;
+cleanup:
+	free(vat.slot);
+	free(tax.slot);
+	free(reg.slot);
+	return rc;
+}
+
 /* The partner (Verwaltungs-GmbH) or sister of e: same place, other entity. */
 static void gen_related(struct rng *r, const struct ent *p, uint32_t pidx,
 			int rel, struct ent *e)
@@ -2195,6 +2305,8 @@ int kt_gen_run(const struct kt_gen_opts *o, struct kt_gen_summary *sum,
 		}
 	}
 	sum->entities = n_ents;
+	if (unique_identifiers(ents, n_ents) != KT_OK)
+		goto oom;
 
 	/* 3: per Land order, account numbers, rows to reject */
 	{

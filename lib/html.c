@@ -10,6 +10,7 @@
 #include "kontor/err.h"
 #include "kontor/html.h"
 #include "kontor/i18n.h"
+#include "kontor/norm.h"
 #include "kontor/util.h"
 
 /*
@@ -470,11 +471,31 @@ int kt_html_page_select_account(struct evbuffer *out,
 	return page_end(&pg);
 }
 
+/* The legal form to write after a name ("GmbH" for code "GMBH"), or NULL
+ * when there is none or the registered name already ends in one. */
+static const char *legal_form_suffix(const char *name, const char *code)
+{
+	struct kt_norm_company *c;
+	struct kt_error err;
+	enum kt_lf lf;
+	int named;
+
+	if (code == NULL || *code == '\0' ||
+	    kt_norm_lf_from_code(code, &lf) != KT_OK || lf == KT_LF_NONE)
+		return NULL;
+	if (name == NULL || (c = malloc(sizeof(*c))) == NULL)
+		return NULL;
+	named = kt_norm_company_name(name, NULL, c, &err) == KT_OK &&
+		c->legal_form_in_name != KT_LF_NONE;
+	free(c);
+	return named ? NULL : kt_norm_lf_label(lf);
+}
+
 int kt_html_page_select_org(struct evbuffer *out,
 			    const struct kt_html_select_org *v)
 {
 	struct kt_html_doc pg = {out, NULL, 0};
-	const char *checked;
+	const char *checked, *suffix;
 	char id[32], key[48];
 
 	if (out == NULL || v == NULL || !action_ok(v->action) ||
@@ -510,9 +531,10 @@ int kt_html_page_select_org(struct evbuffer *out,
 			put(&pg, " checked");
 		put(&pg, "><span><span>");
 		esc(&pg, o->name);
-		if (o->legal_form != NULL && *o->legal_form != '\0') {
+		if ((suffix = legal_form_suffix(o->name, o->legal_form)) !=
+		    NULL) {
 			put(&pg, " ");
-			esc(&pg, o->legal_form);
+			esc(&pg, suffix);
 		}
 		put(&pg, "</span><span class=\"muted\">");
 		snprintf(key, sizeof(key), "org.role.%s",

@@ -91,6 +91,12 @@ void kt_jsonl_free(struct kt_jsonl *j)
 	free(j);
 }
 
+void kt_jsonl_set_first_line(struct kt_jsonl *j, uint64_t first_line)
+{
+	j->line = first_line > 0 ? first_line - 1 : 0;
+	j->started = first_line > 1;
+}
+
 uint64_t kt_jsonl_bytes_read(const struct kt_jsonl *j)
 {
 	return j->consumed;

@@ -53,7 +53,31 @@ static void uf_free(struct uf *u)
 	free(u->nodes);
 }
 
-static int uf_init(struct uf *u, const struct kt_match_table *t)
+static void uf_push(struct uf *u, uint32_t r, unsigned field, uint32_t scope,
+		    uint32_t value)
+{
+	struct node *nd = &u->nodes[u->nnodes];
+
+	nd->next = UINT32_MAX;
+	nd->holder = r;
+	nd->value = value;
+	nd->field = field;
+	nd->scope = scope;
+	if (u->head[r] == UINT32_MAX)
+		u->head[r] = u->nnodes;
+	else
+		u->nodes[u->tail[r]].next = u->nnodes;
+	u->tail[r] = u->nnodes++;
+}
+
+/*
+ * A pair rejected in review is a constraint like two different VAT ids:
+ * both records get a node of the pseudo field KTM_REVIEW_FIELD in a scope
+ * of their own (the pair's number) with different values, so the
+ * component check keeps them apart through any chain of edges.
+ */
+static int uf_init(struct uf *u, const struct kt_match_table *t,
+		   const uint32_t *cannot, size_t ncannot)
 {
 	size_t nstrong = 0;
 
@@ -64,7 +88,8 @@ static int uf_init(struct uf *u, const struct kt_match_table *t)
 	u->size = malloc(((size_t)t->n + 1) * sizeof(uint32_t));
 	u->head = malloc(((size_t)t->n + 1) * sizeof(uint32_t));
 	u->tail = malloc(((size_t)t->n + 1) * sizeof(uint32_t));
-	u->nodes = malloc(((size_t)t->n * nstrong + 1) * sizeof(struct node));
+	u->nodes = malloc(((size_t)t->n * nstrong + 2 * ncannot + 1) *
+			  sizeof(struct node));
 	if (u->parent == NULL || u->size == NULL || u->head == NULL ||
 	    u->tail == NULL || u->nodes == NULL) {
 		uf_free(u);
@@ -77,26 +102,21 @@ static int uf_init(struct uf *u, const struct kt_match_table *t)
 		for (unsigned f = 0; f < t->nf; f++) {
 			const struct ktm_field *fd = &t->p->fields[f];
 			uint32_t v = ktm_cell(t, r, f);
-			struct node *nd;
 
 			if (!fd->strong || !ktm_valid(t, r, f))
 				continue;
-			nd = &u->nodes[u->nnodes];
-			nd->next = UINT32_MAX;
-			nd->holder = r;
-			nd->value = v;
-			nd->field = f;
-			nd->scope =
-			    fd->scope_parts == 0
-				? 0
-				: ktm_scope_hash(fd, ktm_pool_str(&t->vals, v),
-						 ktm_pool_len(&t->vals, v));
-			if (u->head[r] == UINT32_MAX)
-				u->head[r] = u->nnodes;
-			else
-				u->nodes[u->tail[r]].next = u->nnodes;
-			u->tail[r] = u->nnodes++;
+			uf_push(u, r, f,
+				fd->scope_parts == 0
+				    ? 0
+				    : ktm_scope_hash(fd,
+						     ktm_pool_str(&t->vals, v),
+						     ktm_pool_len(&t->vals, v)),
+				v);
 		}
+	}
+	for (size_t i = 0; i < ncannot; i++) {
+		uf_push(u, cannot[2 * i], KTM_REVIEW_FIELD, (uint32_t)i, 0);
+		uf_push(u, cannot[2 * i + 1], KTM_REVIEW_FIELD, (uint32_t)i, 1);
 	}
 	return KT_OK;
 }
@@ -161,6 +181,9 @@ static int edge_cmp(const void *x, const void *y)
 {
 	const struct ktm_edge *a = x, *b = y;
 
+	/* a person's decision comes before any computed weight */
+	if (a->forced != b->forced)
+		return a->forced ? -1 : 1;
 	if (a->weight != b->weight)
 		return a->weight > b->weight ? -1 : 1;
 	if (a->a != b->a)
@@ -169,8 +192,9 @@ static int edge_cmp(const void *x, const void *y)
 }
 
 int ktm_cluster(const struct kt_match_table *t, struct ktm_edge *edges,
-		size_t nedges, double min_weight, uint32_t *cluster_out,
-		uint32_t *nclusters, struct kt_match_cut **cuts, size_t *ncuts)
+		size_t nedges, double min_weight, const uint32_t *cannot,
+		size_t ncannot, uint32_t *cluster_out, uint32_t *nclusters,
+		struct kt_match_cut **cuts, size_t *ncuts)
 {
 	struct kt_match_cut *cut = NULL;
 	size_t ncut = 0, capcut = 0;
@@ -181,7 +205,7 @@ int ktm_cluster(const struct kt_match_table *t, struct ktm_edge *edges,
 	*cuts = NULL;
 	*ncuts = 0;
 	*nclusters = 0;
-	if ((r = uf_init(&u, t)) != KT_OK)
+	if ((r = uf_init(&u, t, cannot, ncannot)) != KT_OK)
 		return r;
 	if (nedges > 1)
 		qsort(edges, nedges, sizeof(*edges), edge_cmp);
@@ -190,7 +214,7 @@ int ktm_cluster(const struct kt_match_table *t, struct ktm_edge *edges,
 		const struct node *x, *y;
 		uint32_t ra, rb;
 
-		if (e->weight < min_weight) {
+		if (!e->forced && e->weight < min_weight) {
 			e->decision = KT_MATCH_REVIEW;
 			continue;
 		}
@@ -277,9 +301,10 @@ int kt_match_cluster_edges(const struct kt_match_table *t,
 		e[i].b = edges[i].b;
 		e[i].weight = edges[i].weight;
 		e[i].pair = SIZE_MAX;
+		e[i].forced = 0;
 	}
-	r = ktm_cluster(t, e, nedges, min_weight, cluster_out, nclusters, cuts,
-			ncuts);
+	r = ktm_cluster(t, e, nedges, min_weight, NULL, 0, cluster_out,
+			nclusters, cuts, ncuts);
 	for (size_t i = 0; i < nedges; i++) {
 		edges[i].a = e[i].a;
 		edges[i].b = e[i].b;
@@ -291,10 +316,35 @@ int kt_match_cluster_edges(const struct kt_match_table *t,
 	return KT_OK;
 }
 
+static int push_edge(struct kt_match *m, size_t *cap, uint32_t a, uint32_t b,
+		     double w, size_t pair, int forced)
+{
+	struct ktm_edge *e;
+
+	if (m->nedges == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4096;
+		struct ktm_edge *ne = realloc(m->edges, ncap * sizeof(*ne));
+
+		if (ne == NULL)
+			return KT_ERR_NOMEM;
+		m->edges = ne;
+		*cap = ncap;
+	}
+	e = &m->edges[m->nedges++];
+	e->a = a < b ? a : b;
+	e->b = a < b ? b : a;
+	e->weight = w;
+	e->pair = pair;
+	e->forced = forced;
+	e->decision = KT_MATCH_NONMATCH;
+	return KT_OK;
+}
+
 int kt_match_cluster(struct kt_match *m, struct kt_error *err)
 {
 	double t0 = ktm_now();
 	size_t cap = 0;
+	uint8_t *pair_mark = NULL;
 	int r;
 
 	if (!m->compared || !m->estimated || m->clustered)
@@ -305,39 +355,80 @@ int kt_match_cluster(struct kt_match *m, struct kt_error *err)
 	m->cluster = malloc(((size_t)m->t->n + 1) * sizeof(*m->cluster));
 	if (m->pair_decision == NULL || m->cluster == NULL)
 		goto nomem;
-	for (size_t i = 0; i < m->npairs; i++) {
-		double w = ktm_match_weight(m, m->patterns[i]);
+	if (m->decisions != NULL &&
+	    (pair_mark = calloc(m->npairs + 1, 1)) == NULL)
+		goto nomem;
+	if (m->decisions != NULL) {
+		const struct kt_match_decisions *d = m->decisions;
 
-		if (w < m->p->review)
-			continue;
-		if (m->nedges == cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			struct ktm_edge *ne =
-			    realloc(m->edges, ncap * sizeof(*ne));
-
-			if (ne == NULL)
-				goto nomem;
-			m->edges = ne;
-			cap = ncap;
+		/* 1: accepted, 2: rejected (no edge; a constraint below) */
+		for (size_t k = 0; k < d->nreject; k++) {
+			long i = kt_match_find_pair(m, d->reject[2 * k],
+						    d->reject[2 * k + 1]);
+			if (i >= 0)
+				pair_mark[i] = 2;
 		}
-		m->edges[m->nedges].a = ktm_pair_a(m->pairs[i]);
-		m->edges[m->nedges].b = ktm_pair_b(m->pairs[i]);
-		m->edges[m->nedges].weight = w;
-		m->edges[m->nedges].pair = i;
-		m->nedges++;
+		for (size_t k = 0; k < d->naccept; k++) {
+			long i = kt_match_find_pair(m, d->accept[2 * k],
+						    d->accept[2 * k + 1]);
+			uint32_t a = d->accept[2 * k], b = d->accept[2 * k + 1];
+
+			if (i >= 0) {
+				pair_mark[i] = 1;
+				continue;
+			}
+			/* a pair no blocking pass proposed: an edge of its
+			 * own, weighted as explain would */
+			if (push_edge(m, &cap, a, b,
+				      kt_match_model_match_weight(
+					  &m->model, ktm_compare_pair(m, a, b)),
+				      SIZE_MAX, 1) != KT_OK)
+				goto nomem;
+		}
 	}
-	r = ktm_cluster(m->t, m->edges, m->nedges, m->p->auto_merge, m->cluster,
+	for (size_t i = 0; i < m->npairs; i++) {
+		double w = ktm_pair_weight(m, i);
+		int forced = pair_mark != NULL && pair_mark[i] == 1;
+
+		if (pair_mark != NULL && pair_mark[i] == 2)
+			continue;
+		if (w < m->p->review && !forced)
+			continue;
+		if (push_edge(m, &cap, ktm_pair_a(m->pairs[i]),
+			      ktm_pair_b(m->pairs[i]), w, i, forced) != KT_OK)
+			goto nomem;
+	}
+	r = ktm_cluster(m->t, m->edges, m->nedges, m->p->auto_merge,
+			m->decisions ? m->decisions->reject : NULL,
+			m->decisions ? m->decisions->nreject : 0, m->cluster,
 			&m->nclusters, &m->cuts, &m->ncuts);
+	free(pair_mark);
+	pair_mark = NULL;
 	if (r != KT_OK)
 		return kt_error_set(err, r, "match: cluster: %s",
 				    kt_strerror(r));
-	memset(m->n_decision, 0, sizeof(m->n_decision));
 	for (size_t i = 0; i < m->nedges; i++) {
-		m->pair_decision[m->edges[i].pair] =
-		    (uint8_t)m->edges[i].decision;
-		m->n_decision[m->edges[i].decision]++;
+		if (!m->edges[i].forced)
+			continue;
+		if (m->edges[i].decision == KT_MATCH_MERGE)
+			m->n_accepted_joined++;
+		else
+			m->n_accepted_cut++;
 	}
-	m->n_decision[KT_MATCH_NONMATCH] = m->npairs - m->nedges;
+	memset(m->n_decision, 0, sizeof(m->n_decision));
+	{
+		size_t in_pairs = 0;
+
+		for (size_t i = 0; i < m->nedges; i++) {
+			if (m->edges[i].pair != SIZE_MAX) {
+				m->pair_decision[m->edges[i].pair] =
+				    (uint8_t)m->edges[i].decision;
+				in_pairs++;
+			}
+			m->n_decision[m->edges[i].decision]++;
+		}
+		m->n_decision[KT_MATCH_NONMATCH] = m->npairs - in_pairs;
+	}
 	{
 		uint32_t *size =
 		    calloc((size_t)m->nclusters + 1, sizeof(*size));
@@ -354,6 +445,7 @@ int kt_match_cluster(struct kt_match *m, struct kt_error *err)
 	m->secs_cluster = ktm_now() - t0;
 	return KT_OK;
 nomem:
+	free(pair_mark);
 	return kt_error_set(err, KT_ERR_NOMEM, "match: cluster: out of memory");
 }
 

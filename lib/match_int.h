@@ -20,6 +20,8 @@
 #define KTM_MAX_KEYS 8
 #define KTM_MAX_PARTS 4
 #define KTM_LEVEL_NAME_MAX 24
+#define KTM_TF_MAX_UP 2.0   /* bits a rare value may add, by default */
+#define KTM_TF_MAX_DOWN 8.0 /* bits a common value may take away */
 
 enum ktm_cmp {
 	KTM_CMP_EXACT,
@@ -57,8 +59,11 @@ struct ktm_field {
 	int strong;
 	unsigned scope_parts; /* identifier: leading parts naming the scope */
 	char sep;
-	unsigned nlevels; /* the null level 0 included */
-	int group;	  /* -1: scored alone */
+	unsigned nlevels;		     /* the null level 0 included */
+	int group;			     /* -1: scored alone */
+	double m_fixed[KT_MATCH_MAX_LEVELS]; /* "fixed_m"; 0: estimated */
+	int tf; /* term-frequency adjustment of "exact" */
+	double tf_max_up, tf_max_down;
 	char level_names[KT_MATCH_MAX_LEVELS][KTM_LEVEL_NAME_MAX];
 };
 
@@ -171,17 +176,30 @@ struct ktm_edge {
 	double weight;
 	size_t pair; /* index into pairs, or SIZE_MAX */
 	int decision;
+	int forced; /* accepted in review: joins first, whatever its weight */
+};
+
+/* Review decisions read back (match_review.c): pairs (a < b). */
+struct kt_match_decisions {
+	uint32_t *accept, *reject; /* 2 per pair */
+	size_t naccept, nreject;
 };
 
 /*
  * Join edges with weight >= min_weight strongest first under the
  * cannot-link constraints (match_cluster.c). Sorts edges; sets each edge's
  * decision (MERGE, CUT, or REVIEW below min_weight); cluster_out gets a
- * dense cluster number per record, numbered in record order.
+ * dense cluster number per record, numbered in record order. cannot
+ * (ncannot pairs of records, 2 ids each) are cannot-link constraints of
+ * their own: pairs rejected in review.
  */
 int ktm_cluster(const struct kt_match_table *t, struct ktm_edge *edges,
-		size_t nedges, double min_weight, uint32_t *cluster_out,
-		uint32_t *nclusters, struct kt_match_cut **cuts, size_t *ncuts);
+		size_t nedges, double min_weight, const uint32_t *cannot,
+		size_t ncannot, uint32_t *cluster_out, uint32_t *nclusters,
+		struct kt_match_cut **cuts, size_t *ncuts);
+
+/* The field of a cut caused by a pair rejected in review. */
+#define KTM_REVIEW_FIELD KT_MATCH_MAX_FIELDS
 
 struct kt_match {
 	const struct kt_match_profile *p;
@@ -194,6 +212,11 @@ struct kt_match {
 	size_t npairs;
 	struct kt_match_pass_stats stats[KT_MATCH_MAX_PASSES];
 
+	/* per tf_adjust field: weight adjustment of an exact agreement on
+	 * each value id, and the record-weighted mean count of a value */
+	float *tf[KT_MATCH_MAX_FIELDS];
+	double tf_mean[KT_MATCH_MAX_FIELDS];
+
 	/* per token_set field: per record token hashes */
 	uint32_t *tok_off[KT_MATCH_MAX_FIELDS];
 	uint32_t *tok[KT_MATCH_MAX_FIELDS];
@@ -203,6 +226,9 @@ struct kt_match {
 	double *pat_weight;
 	size_t npat;
 	uint32_t *pat_slots, pat_mask;
+
+	const struct kt_match_decisions *decisions;
+	uint64_t n_accepted_joined, n_accepted_cut;
 
 	struct kt_match_model model;
 	unsigned em_iterations;
@@ -227,6 +253,17 @@ unsigned ktm_compare_field(const struct kt_match *m, unsigned f, uint32_t a,
 			   uint32_t b, double *sim);
 uint64_t ktm_compare_pair(const struct kt_match *m, uint32_t a, uint32_t b);
 double ktm_match_weight(const struct kt_match *m, uint64_t pattern);
+/* The term-frequency adjustment of field f for records a, b at level
+ * (0 unless the field has tf_adjust and the level is "exact"). */
+double ktm_tf_adjust(const struct kt_match *m, unsigned f, uint32_t a,
+		     unsigned level);
+/* A candidate pair's match weight: its pattern's plus the term-frequency
+ * adjustments. */
+double ktm_pair_weight(const struct kt_match *m, size_t pair);
+/* The review part of the summary (match_review.c). */
+json_t *ktm_review_summary(const struct kt_match *m);
+/* Count values and fill m->tf (compare does it). */
+int ktm_tf_init(struct kt_match *m);
 /* Direct conflict of strong identifiers between two records, or -1. */
 int ktm_strong_conflict(const struct kt_match_table *t, uint32_t a, uint32_t b);
 uint32_t ktm_scope_hash(const struct ktm_field *fd, const char *s, size_t n);

@@ -331,12 +331,18 @@ static int parse_bands(json_t *o, const char *path, struct ktm_field *fd,
 	return KT_OK;
 }
 
+static int parse_tf(json_t *o, const char *path, struct ktm_field *fd,
+		    struct kt_error *err);
+static int parse_fixed_m(json_t *o, const char *path, struct ktm_field *fd,
+			 struct kt_error *err);
+
 static int parse_field(struct kt_match_profile *p, json_t *o, const char *path,
 		       struct ktm_field *fd, struct kt_error *err)
 {
 	static const char *const keys[] = {
-	    "name",	   "comparison", "bands", "measure", "strong",
-	    "scope_parts", "separator",	 "group", NULL,
+	    "name",	 "comparison",	"bands",     "measure",
+	    "strong",	 "scope_parts", "separator", "group",
+	    "tf_adjust", "fixed_m",	NULL,
 	};
 	static const char *const measures[] = {"jaccard", "containment", NULL};
 	char sub[PATH_MAX_LEN];
@@ -421,6 +427,93 @@ static int parse_field(struct kt_match_profile *p, json_t *o, const char *path,
 		}
 		fd->group = (int)g;
 	}
+	if ((r = parse_tf(o, path, fd, err)) != KT_OK)
+		return r;
+	return parse_fixed_m(o, path, fd, err);
+}
+
+/*
+ * "fixed_m": {"disagree": 0.001}: levels whose m EM does not estimate
+ * (docs/matching.md). Names must be levels of the field other than the
+ * missing one; the fixed values must leave room for the others.
+ */
+static int parse_fixed_m(json_t *o, const char *path, struct ktm_field *fd,
+			 struct kt_error *err)
+{
+	json_t *fx = json_object_get(o, "fixed_m"), *v;
+	char sub[PATH_MAX_LEN], el[PATH_MAX_LEN];
+	const char *key;
+	double sum = 0;
+
+	memset(fd->m_fixed, 0, sizeof(fd->m_fixed));
+	if (fx == NULL)
+		return KT_OK;
+	sub_key(sub, path, "fixed_m");
+	if (!json_is_object(fx))
+		return perr(err, sub, "must be an object of level: m");
+	if (fd->group >= 0)
+		return perr(err, sub, "not for a field in a group");
+	json_object_foreach(fx, key, v)
+	{
+		unsigned l;
+
+		sub_key(el, sub, key);
+		for (l = 1; l < fd->nlevels; l++)
+			if (strcmp(fd->level_names[l], key) == 0)
+				break;
+		if (l == fd->nlevels)
+			return perr(err, el, "not a level of field '%s'",
+				    fd->name);
+		if (!json_is_number(v) || json_number_value(v) <= 0 ||
+		    json_number_value(v) >= 1)
+			return perr(err, el, "must be a number in (0, 1)");
+		fd->m_fixed[l] = json_number_value(v);
+		sum += fd->m_fixed[l];
+	}
+	if (sum >= 1 || json_object_size(fx) >= fd->nlevels - 1)
+		return perr(err, sub,
+			    "must leave at least one level free and their sum "
+			    "below 1");
+	return KT_OK;
+}
+
+/*
+ * "tf_adjust": true, or {"max_up": U, "max_down": D}: term-frequency
+ * adjustment of an exact agreement (docs/matching.md). Only for fields
+ * scored alone whose first level is "exact".
+ */
+static int parse_tf(json_t *o, const char *path, struct ktm_field *fd,
+		    struct kt_error *err)
+{
+	static const char *const keys[] = {"max_up", "max_down", NULL};
+	json_t *v = json_object_get(o, "tf_adjust");
+	char sub[PATH_MAX_LEN];
+	int r;
+
+	fd->tf = 0;
+	fd->tf_max_up = KTM_TF_MAX_UP;
+	fd->tf_max_down = KTM_TF_MAX_DOWN;
+	if (v == NULL || json_is_false(v))
+		return KT_OK;
+	sub_key(sub, path, "tf_adjust");
+	if (fd->cmp == KTM_CMP_IDENTIFIER || fd->cmp == KTM_CMP_NUMERIC)
+		return perr(err, sub,
+			    "only for comparisons with an 'exact' level");
+	if (fd->group >= 0)
+		return perr(err, sub, "not for a field in a group");
+	if (json_is_object(v)) {
+		if ((r = check_keys(v, sub, keys, err)) != KT_OK ||
+		    (r = get_num(v, sub, "max_up", 0, 20, KTM_TF_MAX_UP, 0,
+				 &fd->tf_max_up, err)) != KT_OK ||
+		    (r = get_num(v, sub, "max_down", 0, 20, KTM_TF_MAX_DOWN, 0,
+				 &fd->tf_max_down, err)) != KT_OK)
+			return r;
+	} else if (!json_is_true(v)) {
+		return perr(err, sub,
+			    "must be true, false or {\"max_up\", "
+			    "\"max_down\"}");
+	}
+	fd->tf = 1;
 	return KT_OK;
 }
 

@@ -37,6 +37,7 @@ void kt_match_free(struct kt_match *m)
 	for (unsigned f = 0; f < KT_MATCH_MAX_FIELDS; f++) {
 		free(m->tok_off[f]);
 		free(m->tok[f]);
+		free(m->tf[f]);
 	}
 	free(m->patterns);
 	free(m->pat);
@@ -161,7 +162,9 @@ int kt_match_explain(const struct kt_match *m, uint32_t a, uint32_t b,
 		pattern |= (uint64_t)ef->level << (4 * f);
 		ef->m = ef->level && !grouped ? m->model.m[f][ef->level] : NAN;
 		ef->u = ef->level && !grouped ? m->model.u[f][ef->level] : NAN;
-		ef->weight = kt_match_model_weight(&m->model, f, ef->level);
+		ef->tf = ktm_tf_adjust(m, f, a, ef->level);
+		ef->weight =
+		    kt_match_model_weight(&m->model, f, ef->level) + ef->tf;
 		out->weight += ef->weight;
 	}
 	for (unsigned g = 0; g < m->model.ngroups; g++) {
@@ -263,6 +266,12 @@ void kt_match_explain_print(const struct kt_match *m,
 			snprintf(level, sizeof(level), "%s (%.3g)",
 				 m->p->fields[f].level_names[ef->level],
 				 ef->similarity);
+		if (ef->tf != 0) {
+			size_t n = strlen(level);
+
+			snprintf(level + n, sizeof(level) - n, " tf%+.2f",
+				 ef->tf);
+		}
 		clip(va, sizeof(va), kt_match_table_value(t, ex->a, f), 24);
 		clip(vb, sizeof(vb), kt_match_table_value(t, ex->b, f), 24);
 		if (m->p->fields[f].cmp == KTM_CMP_IDENTIFIER) {
@@ -352,6 +361,10 @@ json_t *kt_match_explain_json(const struct kt_match *m,
 			      ktm_valid(t, ex->a, f), "b_valid",
 			      ktm_valid(t, ex->b, f), "m", num_or_null(ef->m),
 			      "u", num_or_null(ef->u), "weight", ef->weight));
+		if (m->p->fields[f].tf)
+			json_object_set_new(
+			    json_array_get(fields, json_array_size(fields) - 1),
+			    "tf", json_real(ef->tf));
 	}
 	for (unsigned g = 0; g < m->p->ngroups; g++) {
 		const struct kt_match_explain_group *eg = &ex->groups[g];
@@ -406,6 +419,13 @@ static void cut_note(const struct kt_match *m, const struct kt_match_cut *c,
 {
 	const struct kt_match_table *t = m->t;
 
+	if (c->field == KTM_REVIEW_FIELD) {
+		snprintf(out, cap,
+			 "cannot-link review: %s and %s were rejected",
+			 kt_match_table_id(t, c->holder_a),
+			 kt_match_table_id(t, c->holder_b));
+		return;
+	}
 	snprintf(out, cap, "cannot-link %s: %s (%s) vs %s (%s)",
 		 m->p->fields[c->field].name,
 		 kt_match_table_value(t, c->holder_a, c->field),
@@ -450,9 +470,14 @@ int kt_match_write_pairs(const struct kt_match *m, FILE *out, int all)
 				 m->cluster[e->a] == m->cluster[e->b])
 				snprintf(note, sizeof(note),
 					 "already in one cluster");
+			if (e->forced && note[0] == '\0')
+				snprintf(note, sizeof(note),
+					 "accepted in review");
 			pair_row(m, out, e->a, e->b,
-				 ktm_pair_mask(m->pairs[e->pair]), e->weight,
-				 e->decision, note);
+				 e->pair == SIZE_MAX
+				     ? 0
+				     : ktm_pair_mask(m->pairs[e->pair]),
+				 e->weight, e->decision, note);
 		}
 		return ferror(out) ? KT_ERR_IO : KT_OK;
 	}
@@ -468,7 +493,7 @@ int kt_match_write_pairs(const struct kt_match *m, FILE *out, int all)
 					cut_note(m, &m->cuts[c], note,
 						 sizeof(note));
 		pair_row(m, out, a, b, ktm_pair_mask(m->pairs[i]),
-			 ktm_match_weight(m, m->patterns[i]), d, note);
+			 ktm_pair_weight(m, i), d, note);
 	}
 	return ferror(out) ? KT_ERR_IO : KT_OK;
 }
@@ -583,8 +608,17 @@ json_t *kt_match_summary_json(const struct kt_match *m)
 
 	if (m->blocked)
 		json_object_set_new(s, "blocking", blocking_json(m));
-	if (m->compared)
+	if (m->compared) {
+		json_t *tf = json_object();
+
 		json_object_set_new(s, "patterns", ji(m->npat));
+		/* per tf_adjust field: the record-weighted mean count */
+		for (unsigned f = 0; f < m->p->nfields; f++)
+			if (m->p->fields[f].tf)
+				json_object_set_new(tf, m->p->fields[f].name,
+						    json_real(m->tf_mean[f]));
+		json_object_set_new(s, "tf_mean_count", tf);
+	}
 	if (m->estimated) {
 		json_t *em = json_pack(
 		    "{s:s, s:i, s:b, s:b, s:f, s:f}", "source",
@@ -620,6 +654,7 @@ json_t *kt_match_summary_json(const struct kt_match *m)
 			      ji(m->n_decision[KT_MATCH_CUT]), "review",
 			      ji(m->n_decision[KT_MATCH_REVIEW]), "non_match",
 			      ji(m->n_decision[KT_MATCH_NONMATCH])));
+		json_object_set_new(s, "review", ktm_review_summary(m));
 		json_object_set_new(
 		    s, "clusters",
 		    json_pack("{s:o, s:o, s:o, s:o, s:o}", "count",
@@ -815,6 +850,20 @@ void kt_match_summary_print(const json_t *s, FILE *out)
 			(long long)geti(v, "merge"), (long long)geti(v, "cut"),
 			(long long)geti(v, "review"),
 			(long long)geti(v, "non_match"));
+	v = json_object_get(s, "review");
+	if (v != NULL) {
+		fprintf(out, "review queue: %lld pairs to decide",
+			(long long)geti(v, "queue"));
+		if (geti(v, "accepted") + geti(v, "rejected") > 0)
+			fprintf(out,
+				"; decisions read: %lld accepted (%lld joined, "
+				"%lld refused by cannot-link), %lld rejected",
+				(long long)geti(v, "accepted"),
+				(long long)geti(v, "accepted_joined"),
+				(long long)geti(v, "accepted_refused"),
+				(long long)geti(v, "rejected"));
+		fputc('\n', out);
+	}
 	c = json_object_get(s, "clusters");
 	if (c != NULL)
 		fprintf(out,

@@ -403,6 +403,81 @@ double ktm_match_weight(const struct kt_match *m, uint64_t pat)
 	return kt_match_model_match_weight(&m->model, pat);
 }
 
+/*
+ * Term-frequency adjustment (docs/matching.md): an exact agreement on a
+ * value that many records share ("tennisclub mannheim", "info@...") is
+ * weaker evidence than one on a rare value. If p_v is the share of records
+ * holding value v, a matching pair agrees on v with probability ~ p_v and a
+ * non-matching one with ~ p_v^2, so the weight of "exact on v" exceeds the
+ * level's average weight by log2(S / p_v), S = sum of p_w^2: in counts,
+ * log2(mean / c_v) with mean = sum c^2 / sum c, the record-weighted mean
+ * count. Bounded by the field's max_up and max_down.
+ */
+int ktm_tf_init(struct kt_match *m)
+{
+	const struct kt_match_table *t = m->t;
+	uint32_t nv = t->vals.count;
+
+	for (unsigned f = 0; f < m->p->nfields; f++) {
+		const struct ktm_field *fd = &m->p->fields[f];
+		uint32_t *cnt;
+		double s1 = 0, s2 = 0, mean;
+
+		if (!fd->tf)
+			continue;
+		cnt = calloc((size_t)nv + 1, sizeof(*cnt));
+		m->tf[f] = calloc((size_t)nv + 1, sizeof(float));
+		if (cnt == NULL || m->tf[f] == NULL) {
+			free(cnt);
+			return KT_ERR_NOMEM;
+		}
+		for (uint32_t r = 0; r < t->n; r++)
+			cnt[ktm_cell(t, r, f)]++;
+		cnt[0] = 0; /* missing */
+		for (uint32_t v = 1; v < nv; v++) {
+			s1 += cnt[v];
+			s2 += (double)cnt[v] * cnt[v];
+		}
+		mean = s1 > 0 ? s2 / s1 : 1;
+		m->tf_mean[f] = mean;
+		for (uint32_t v = 1; v < nv; v++) {
+			double w;
+
+			if (cnt[v] == 0)
+				continue;
+			w = log2(mean / cnt[v]);
+			if (w > fd->tf_max_up)
+				w = fd->tf_max_up;
+			if (w < -fd->tf_max_down)
+				w = -fd->tf_max_down;
+			m->tf[f][v] = (float)w;
+		}
+		free(cnt);
+	}
+	return KT_OK;
+}
+
+double ktm_tf_adjust(const struct kt_match *m, unsigned f, uint32_t a,
+		     unsigned level)
+{
+	if (m->tf[f] == NULL || level != 1)
+		return 0;
+	return m->tf[f][ktm_cell(m->t, a, f)];
+}
+
+double ktm_pair_weight(const struct kt_match *m, size_t pair)
+{
+	uint64_t pat = m->patterns[pair];
+	uint32_t a = ktm_pair_a(m->pairs[pair]);
+	double w = ktm_match_weight(m, pat);
+
+	for (unsigned f = 0; f < m->p->nfields; f++)
+		if (m->tf[f] != NULL)
+			w += ktm_tf_adjust(m, f, a,
+					   kt_match_pattern_level(pat, f));
+	return w;
+}
+
 int kt_match_compare(struct kt_match *m, struct kt_error *err)
 {
 	double t0 = ktm_now();
@@ -419,6 +494,8 @@ int kt_match_compare(struct kt_match *m, struct kt_error *err)
 	c->m = m;
 	m->patterns = malloc((m->npairs + 1) * sizeof(*m->patterns));
 	r = m->patterns == NULL ? KT_ERR_NOMEM : token_features(m);
+	if (r == KT_OK)
+		r = ktm_tf_init(m);
 	if (r != KT_OK)
 		goto cleanup;
 	ktm_parallel(m->threads, m->npairs, compare_work, c);
@@ -450,6 +527,7 @@ cleanup:
 struct factor {
 	double *m, *u;
 	unsigned size;
+	const double *fixed; /* fixed m per level (0: free), or NULL */
 };
 
 static unsigned model_factors(struct kt_match_model *md, struct factor *F)
@@ -458,10 +536,11 @@ static unsigned model_factors(struct kt_match_model *md, struct factor *F)
 
 	for (unsigned f = 0; f < md->nfields; f++)
 		if (md->group[f] < 0)
-			F[n++] =
-			    (struct factor){md->m[f], md->u[f], md->nlevels[f]};
+			F[n++] = (struct factor){
+			    md->m[f], md->u[f], md->nlevels[f], md->m_fixed[f]};
 	for (unsigned g = 0; g < md->ngroups; g++)
-		F[n++] = (struct factor){md->gm[g], md->gu[g], md->gsize[g]};
+		F[n++] =
+		    (struct factor){md->gm[g], md->gu[g], md->gsize[g], NULL};
 	return n;
 }
 
@@ -516,6 +595,33 @@ static void normalise(double *num, const double *counts, unsigned size)
 	num[0] = 0;
 }
 
+/*
+ * Levels whose m the profile fixes keep it; the free levels share the rest
+ * in the proportions EM found. A fixed m states a fact EM cannot learn from
+ * the data: two different valid VAT ids are almost never one company, even
+ * when the candidate pairs hold many look-alike companies that EM would
+ * otherwise take for a class of matches.
+ */
+static void apply_fixed(double *m, const double *fixed, unsigned size)
+{
+	double fsum = 0, free_sum = 0;
+
+	if (fixed == NULL)
+		return;
+	for (unsigned l = 1; l < size; l++) {
+		if (fixed[l] > 0)
+			fsum += fixed[l];
+		else
+			free_sum += m[l];
+	}
+	if (fsum == 0)
+		return;
+	for (unsigned l = 1; l < size; l++)
+		m[l] = fixed[l] > 0   ? fixed[l]
+		       : free_sum > 0 ? m[l] / free_sum * (1 - fsum)
+				      : 0;
+}
+
 void kt_match_model_init(const struct kt_match_profile *p,
 			 struct kt_match_model *model)
 {
@@ -552,7 +658,9 @@ void kt_match_model_init(const struct kt_match_profile *p,
 				    l < K ? 0.1 * model->u[f][l] / us : 0.9;
 			else
 				model->u[f][l] /= us;
+			model->m_fixed[f][l] = fd->m_fixed[l];
 		}
+		apply_fixed(model->m[f], model->m_fixed[f], fd->nlevels);
 	}
 	/* A group starts as the product of its members (independence); the
 	 * members' own rows are then unused and cleared. */
@@ -699,6 +807,7 @@ unsigned kt_match_em_fit(struct kt_match_model *model, const uint64_t *patterns,
 					       : lam;
 		for (unsigned i = 0; i < nf; i++) {
 			normalise(N[i].m, cm + i * stride, F[i].size);
+			apply_fixed(N[i].m, F[i].fixed, F[i].size);
 			if (!s->fix_u)
 				normalise(N[i].u, cu + i * stride, F[i].size);
 			for (unsigned l = 1; l < F[i].size; l++) {

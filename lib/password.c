@@ -838,6 +838,12 @@ static const struct scheme {
     {SSHA1_PREFIX, ssha1_verify, 0},
 };
 
+int kt_password_is_current(const char *phc)
+{
+	return phc != NULL &&
+	       strncmp(phc, SCRYPT_PREFIX, strlen(SCRYPT_PREFIX)) == 0;
+}
+
 int kt_password_verify(const char *pw, const char *phc,
 		       const struct kt_password_params *current,
 		       int *needs_rehash, struct kt_error *err)

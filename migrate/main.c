@@ -16,9 +16,10 @@
 #include "kontor/err.h"
 #include "kontor/gen.h"
 #include "kontor/import.h"
+#include "kontor/log.h"
 #include "kontor/progress.h"
 #include "kontor/util.h"
-#include "cmd_match.h"
+#include "migrate.h"
 #include "kontor/version.h"
 
 #define EXIT_USAGE 2
@@ -38,9 +39,17 @@ static void usage(FILE *out)
 	    "             them into records.jsonl and list rejected rows\n"
 	    "  generate   write realistic synthetic exports of all sixteen\n"
 	    "             Länder with mapping files and ground truth\n"
-	    "  match      find duplicates: blocking, scoring, clustering\n"
+	    "  match      find duplicates: blocking, scoring, clustering;\n"
+	    "             writes the review queue\n"
 	    "  explain    each field's contribution to one pair's weight\n"
 	    "  eval       precision, recall, F1 of clusters against a truth\n"
+	    "  review     read the admin's decisions on the review queue back\n"
+	    "             into the clusters\n"
+	    "  plan       golden records, people and memberships: the plan,\n"
+	    "             and a dry run against the store\n"
+	    "  apply      write a plan into the store (resumable, idempotent)\n"
+	    "  rollback   undo a job from its journal\n"
+	    "  status     the jobs in the store, or one job\n"
 	    "\n"
 	    "'kontor-migrate COMMAND --help' describes a command.\n");
 }
@@ -147,22 +156,6 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name,
 	return argv[++*i];
 }
 
-static int parse_progress(const char *s, enum kt_progress_mode *m)
-{
-	if (strcmp(s, "auto") == 0)
-		*m =
-		    isatty(STDERR_FILENO) ? KT_PROGRESS_BAR : KT_PROGRESS_LINES;
-	else if (strcmp(s, "bar") == 0)
-		*m = KT_PROGRESS_BAR;
-	else if (strcmp(s, "plain") == 0)
-		*m = KT_PROGRESS_LINES;
-	else if (strcmp(s, "none") == 0)
-		*m = KT_PROGRESS_OFF;
-	else
-		return -1;
-	return 0;
-}
-
 static int bad_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -190,7 +183,7 @@ static int cmd_import(int argc, char **argv)
 	const char *v;
 
 	memset(&o, 0, sizeof(o));
-	parse_progress("auto", &o.progress);
+	kt_migrate_parse_progress("auto", &o.progress);
 	/* at most one source and one file per argument */
 	src = calloc((size_t)argc, sizeof(*src));
 	files = calloc((size_t)argc, sizeof(*files));
@@ -222,7 +215,7 @@ static int cmd_import(int argc, char **argv)
 			o.encoding = v;
 		} else if ((v = opt_value(argc, argv, &i, "--progress",
 					  &missing))) {
-			if (parse_progress(v, &o.progress) != 0) {
+			if (kt_migrate_parse_progress(v, &o.progress) != 0) {
 				rc = bad_usage("import",
 					       "--progress: unknown mode '%s'",
 					       v);
@@ -291,7 +284,7 @@ static int cmd_generate(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.seed = 1;
-	parse_progress("auto", &o.progress);
+	kt_migrate_parse_progress("auto", &o.progress);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -319,7 +312,7 @@ static int cmd_generate(int argc, char **argv)
 			o.out_dir = v;
 		} else if ((v = opt_value(argc, argv, &i, "--progress",
 					  &missing))) {
-			if (parse_progress(v, &o.progress) != 0)
+			if (kt_migrate_parse_progress(v, &o.progress) != 0)
 				return bad_usage(
 				    "generate", "--progress: unknown mode '%s'",
 				    v);
@@ -348,20 +341,29 @@ static int cmd_generate(int argc, char **argv)
 
 typedef int migrate_cmd_fn(int argc, char **argv);
 
-/* The matching subcommands (migrate/cmd_match.c), or NULL. */
-static migrate_cmd_fn *match_command(const char *name)
+/* The commands in migrate/cmd_*.c, or NULL. */
+static migrate_cmd_fn *command(const char *name)
 {
-	if (strcmp(name, "match") == 0)
-		return kt_migrate_match;
-	if (strcmp(name, "explain") == 0)
-		return kt_migrate_explain;
-	if (strcmp(name, "eval") == 0)
-		return kt_migrate_eval;
+	static const struct {
+		const char *name;
+		migrate_cmd_fn *fn;
+	} cmds[] = {
+	    {"match", kt_migrate_match},       {"explain", kt_migrate_explain},
+	    {"eval", kt_migrate_eval},	       {"review", kt_migrate_review},
+	    {"plan", kt_migrate_plan},	       {"apply", kt_migrate_apply},
+	    {"rollback", kt_migrate_rollback}, {"status", kt_migrate_status},
+	};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(name, cmds[i].name) == 0)
+			return cmds[i].fn;
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
+	/* the store connection logs only what went wrong */
+	kt_log_init(KT_LOG_ERROR, 2);
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		printf("kontor-migrate %s (%s)\n", KT_VERSION, KT_VERSION_GIT);
 		return 0;
@@ -371,8 +373,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc >= 2 && match_command(argv[1]) != NULL)
-		return match_command(argv[1])(argc - 1, argv + 1);
+	if (argc >= 2 && command(argv[1]) != NULL)
+		return command(argv[1])(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "import") == 0)
 		return cmd_import(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "generate") == 0)

@@ -75,90 +75,16 @@ if [ ! -f "$var/legacy-sh/keys/keyset.json" ]; then
 		2>>"$var/log/legacy-sh.log"
 fi
 
-# Client secrets (the portal's at the gateway, the gateway's at the legacy
-# provider): random, generated once.
-secret_of() {
-	f="$var/demo/$1.secret"
-	if [ ! -s "$f" ]; then
-		(umask 077 && openssl rand -hex 32 >"$f")
-	fi
-	cat "$f"
-}
-secret=$(secret_of portal)
-legacy_secret=$(secret_of legacy-sh)
-
-legacy_config="$var/demo/legacy-sh.json"
-cat >"$legacy_config" <<EOF
-{
-  "issuer": "$legacy_url",
-  "listen": { "address": "127.0.0.1", "port": $legacy_port },
-  "redis": { "url": "unix://$var/legacy-sh/redis/redis.sock" },
-  "keys": { "dir": "$var/legacy-sh/keys" },
-  "dev": { "allow_http_loopback": true },
-  "worker_threads": 1,
-  "ui": { "brand": "Unternehmenskonto Schleswig-Holstein (Altsystem, Demo)" },
-  "clients": [
-    {
-      "client_id": "kontor",
-      "client_name": "kontor (gemeinsames Unternehmenskonto)",
-      "client_secret": "$legacy_secret",
-      "redirect_uris": [ "$issuer/federate/callback" ],
-      "post_logout_redirect_uris": [ "$issuer/federate/logged-out" ],
-      "scope": "openid profile email company company_identifiers",
-      "subject_type": "public",
-      "skip_consent": true
-    }
-  ]
-}
-EOF
-chmod 600 "$legacy_config"
-
+# The configurations (client secrets generated once into var/demo/).
+legacy_redis_url="unix://$var/legacy-sh/redis/redis.sock"
+legacy_keys="$var/legacy-sh/keys"
 config="$var/demo/kontor.json"
-cat >"$config" <<EOF
-{
-  "issuer": "$issuer",
-  "listen": { "address": "127.0.0.1", "port": $port },
-  "redis": { "url": "$redis_url" },
-  "keys": { "dir": "$keys" },
-  "dev": { "allow_http_loopback": true },
-  "registration": {
-    "enabled": true,
-    "initial_access_tokens": [ "demo-registration-token" ]
-  },
-  "clients": [
-    {
-      "client_id": "demo-portal",
-      "client_name": "Demo-Serviceportal",
-      "client_secret": "$secret",
-      "token_endpoint_auth_method": "client_secret_basic",
-      "redirect_uris": [ "$portal_url/protected/redirect_uri" ],
-      "post_logout_redirect_uris": [ "$portal_url/" ],
-      "grant_types": [ "authorization_code", "refresh_token" ],
-      "scope": "openid profile email company company_identifiers",
-      "skip_consent": true
-    }
-  ],
-  "federation": {
-    "match_profile": "$top/docs/profiles/company.json",
-    "upstreams": [
-      {
-        "land": "SH",
-        "name": "Unternehmenskonto Schleswig-Holstein",
-        "issuer": "$legacy_url",
-        "client_id": "kontor",
-        "client_secret": "$legacy_secret",
-        "scope": "openid profile email company company_identifiers",
-        "claims": { "legal_name": "org_name", "legal_form": "org_legal_form",
-                    "vat": "org_vat_id" }
-      }
-    ]
-  }
-}
-EOF
-chmod 600 "$config"
-"$idp" --check-config --config "$config" >/dev/null
-
-"$idp" --check-config --config "$legacy_config" >/dev/null
+legacy_config="$var/demo/legacy-sh.json"
+export build top var issuer port redis_url keys portal_url legacy_url \
+	legacy_port legacy_redis_url legacy_keys
+"$top/scripts/demo-config.sh" gateway "$config"
+"$top/scripts/demo-config.sh" legacy "$legacy_config"
+secret=$(cat "$var/demo/portal.secret")
 
 "$top/scripts/seed-demo.sh" "$build" "$config"
 # (the KONTOR_* overrides are meant for the gateway, never for the legacy

@@ -66,6 +66,14 @@ void kt_cli_done(int rc, json_t *result, void *arg);
 int kt_cli_run(struct kt_cli *cli, int start_rc, json_t **result);
 
 /*
+ * Run the loop until *pending is 0: for calls sent without waiting
+ * (pipelined), whose callbacks each decrement the counter. Every call ends
+ * in its callback, also when Redis goes away (kontor/redis.h), so this
+ * returns.
+ */
+void kt_cli_wait(struct kt_cli *cli, const unsigned *pending);
+
+/*
  * Run the loop for ms milliseconds (for polling, e.g. a --follow) so the
  * connection stays served. The first call makes SIGINT and SIGTERM stop
  * the wait (through the loop, not a handler): returns 1 once one arrived,

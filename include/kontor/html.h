@@ -138,7 +138,8 @@ int kt_html_page_select_account(struct evbuffer *out,
 struct kt_html_org {
 	const char *id;		/* form value */
 	const char *name;	/* legal name */
-	const char *legal_form; /* canonical code, may be NULL */
+	const char *legal_form; /* canonical code, may be NULL; shown as its
+				 * label unless the name ends in a form */
 	const char *role;	/* admin | member | representative */
 };
 

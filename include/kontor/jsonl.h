@@ -36,6 +36,14 @@ int kt_jsonl_open_mem(const char *name, const void *data, size_t len,
 int kt_jsonl_next(struct kt_jsonl *j, json_t **obj, uint64_t *line,
 		  struct kt_error *err);
 
+/*
+ * For a chunk of a bigger file (readers that split a file between threads):
+ * its first line is line first_line of the file, and unless that is 1 the
+ * chunk is not the start of the file (no byte order mark expected). Call
+ * before the first kt_jsonl_next.
+ */
+void kt_jsonl_set_first_line(struct kt_jsonl *j, uint64_t first_line);
+
 uint64_t kt_jsonl_bytes_read(const struct kt_jsonl *j);
 void kt_jsonl_free(struct kt_jsonl *j);
 

@@ -186,6 +186,8 @@ struct kt_match_model {
 	double u[KT_MATCH_MAX_FIELDS][KT_MATCH_MAX_LEVELS];
 	double gm[KT_MATCH_MAX_GROUPS][KT_MATCH_MAX_COMBOS];
 	double gu[KT_MATCH_MAX_GROUPS][KT_MATCH_MAX_COMBOS];
+	/* m of levels the profile fixes ("fixed_m"); 0: estimated */
+	double m_fixed[KT_MATCH_MAX_FIELDS][KT_MATCH_MAX_LEVELS];
 };
 
 /* A pair's comparison levels, 4 bits per field, field 0 lowest. */
@@ -342,7 +344,9 @@ int kt_match_cluster_edges(const struct kt_match_table *t,
 struct kt_match_explain_field {
 	unsigned level;
 	double similarity; /* the raw score behind the level, or NAN */
-	double m, u, weight;
+	double m, u;
+	double tf;     /* term-frequency adjustment (in weight), or 0 */
+	double weight; /* log2(m/u) + tf */
 };
 
 struct kt_match_explain_group {
@@ -386,6 +390,46 @@ int kt_match_write_clusters(const struct kt_match *m, FILE *out);
 json_t *kt_match_summary_json(const struct kt_match *m);
 /* The same as aligned text (works on any object from summary_json). */
 void kt_match_summary_print(const json_t *summary, FILE *out);
+
+/* ---- review queue --------------------------------------------------- */
+
+/*
+ * The pairs between the thresholds that no other edge joined: what a person
+ * decides (after stage 4). CSV: decision (empty, for the admin), id_a,
+ * id_b, weight, probability, and per field "<f>:a", "<f>:b", "<f>:level",
+ * "<f>:weight", per group "[<g>]:weight". HTML: a static page, every
+ * pair's two records side by side with each field's level and weight;
+ * every value is escaped.
+ */
+size_t kt_match_review_count(const struct kt_match *m);
+int kt_match_write_review_csv(const struct kt_match *m, FILE *out);
+int kt_match_write_review_html(const struct kt_match *m, const char *title,
+			       FILE *out);
+
+/*
+ * Decisions read back from a CSV with the columns id_a, id_b and decision
+ * (the review export with the decision column filled in; other columns
+ * are ignored): accept (also yes, ja, merge, same, 1, x), reject (no,
+ * nein, different, 0) or empty (undecided). Errors name the line: an
+ * unknown decision or record id, a pair of one record, a pair both
+ * accepted and rejected. Caller frees with kt_match_decisions_free.
+ */
+struct kt_match_decisions;
+int kt_match_decisions_read(const char *path, const struct kt_match_table *t,
+			    struct kt_match_decisions **out,
+			    struct kt_error *err);
+void kt_match_decisions_free(struct kt_match_decisions *d);
+size_t kt_match_decisions_accepted(const struct kt_match_decisions *d);
+size_t kt_match_decisions_rejected(const struct kt_match_decisions *d);
+/*
+ * Use decisions in stage 4 (borrowed; set before kt_match_cluster): an
+ * accepted pair joins before every computed edge, whatever its weight
+ * (unless valid strong identifiers conflict: then it is cut and reported);
+ * a rejected pair never ends up in one cluster, not even through a chain
+ * of other edges.
+ */
+void kt_match_set_decisions(struct kt_match *m,
+			    const struct kt_match_decisions *d);
 
 /* ---- evaluation ---------------------------------------------------- */
 

@@ -104,6 +104,10 @@ void kt_password_dummy_verify(const char *pw,
 #define KT_PASSWORD_POLICY_MIN_CHARS 12
 #define KT_PASSWORD_POLICY_MAX_CHARS 128
 
+/* Whether phc is in the current scheme (scrypt), as kt_password_hash
+ * writes it; legacy formats and garbage are not. */
+int kt_password_is_current(const char *phc);
+
 int kt_password_policy_check(const char *pw, const char **reason);
 
 /* A static English sentence for a policy key; never NULL. */

@@ -518,6 +518,35 @@ class Federation(unittest.TestCase):
         self.assertGreaterEqual(
             sum(e["action"] == "person.password.upgrade" for e in audit), 4)
 
+    def test_merged_person_any_old_password(self):
+        """kontor-migrate's layout for a person merged from two states:
+        pwhash is the newest state's hash, every state's stays in
+        legacy_pwhash:<LAND>:<account>. Either old password works once;
+        then only ours is left."""
+        email = "zusammen@example.com"
+        self.gw.add_person(email)
+        pid = self.gw.admin("person", "show", email)["person"]["id"]
+        key = "kt:person:{%s}" % pid
+        sh = crypt.crypt(DEMO_PASSWORD, crypt.mksalt(crypt.METHOD_SHA512))
+        hh = crypt.crypt("altes Passwort HH 2019",
+                         crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2 ** 5))
+        self.gw.redis.cmd("HSET", key, "pwhash", hh,
+                          "legacy_pwhash:SH:4711", sh,
+                          "legacy_pwhash:HH:0815", hh)
+        p = Browser(self.gw).login_flow("portal", CB, email, DEMO_PASSWORD,
+                                        "openid")
+        self.assertIn("code", p)
+        h = self.gw.redis.cmd("HGETALL", key)
+        fields = dict(zip(h[::2], h[1::2]))
+        self.assertTrue(fields["pwhash"].startswith("$scrypt$"))
+        self.assertFalse([k for k in fields if k.startswith("legacy_")],
+                         fields)
+        # the other old password is gone with its hash
+        bad = Browser(self.gw)
+        page = bad.login(bad.authorize("portal", CB, "openid"), email,
+                         "altes Passwort HH 2019")
+        self.assertIn('role="alert"', page.text)
+
     def test_backchannel_logout_and_upstream_logout(self):
         self.upstream_person("abmelden@example.com", "Abmelde GmbH")
         b, r, _ = self.via_upstream("abmelden@example.com")

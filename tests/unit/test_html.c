@@ -332,6 +332,42 @@ static void test_select_account(void **state)
 	evbuffer_free(b);
 }
 
+static void test_select_org(void **state)
+{
+	const char *kv[] = {"areq", "a1"};
+	const struct kt_html_org orgs[] = {
+	    {"o1", "Muster Maschinenbau GmbH", "GMBH", "admin"},
+	    {"o2", "Bäckerei Sonnenschein", "EK", "representative"},
+	    {"o3", EVIL, NULL, "member"},
+	};
+	struct kt_html_select_org v = {0};
+	struct evbuffer *b = evbuffer_new();
+	char *s;
+
+	(void)state;
+	v.lang = "de";
+	v.action = "/select-org";
+	v.hidden = kv;
+	v.nhidden = 1;
+	v.client_name = "Portal";
+	v.orgs = orgs;
+	v.norgs = 3;
+	v.selected = "o2";
+	assert_int_equal(kt_html_page_select_org(b, &v), KT_OK);
+	s = take(b);
+	/* the name says its form already; the other gets the label, never
+	 * the code */
+	assert_non_null(strstr(s, "Muster Maschinenbau GmbH</span>"));
+	assert_null(strstr(s, "GMBH"));
+	assert_non_null(strstr(s, "Bäckerei Sonnenschein e.K.</span>"));
+	assert_non_null(strstr(s, EVIL_ESC));
+	assert_null(strstr(s, "<script>"));
+	assert_int_equal(count(s, " checked"), 1);
+	assert_non_null(strstr(s, "value=\"o2\" checked"));
+	free(s);
+	evbuffer_free(b);
+}
+
 static void test_logout(void **state)
 {
 	struct evbuffer *b = evbuffer_new();
@@ -717,6 +753,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_actions),
 	    cmocka_unit_test(test_consent),
 	    cmocka_unit_test(test_select_account),
+	    cmocka_unit_test(test_select_org),
 	    cmocka_unit_test(test_logout),
 	    cmocka_unit_test(test_message),
 	    cmocka_unit_test(test_error_page),

@@ -1072,6 +1072,283 @@ static void test_comparison_levels(void **state)
 	kt_match_profile_free(p);
 }
 
+/* Term-frequency adjustment: an exact agreement on a value many records
+ * share weighs less than one on a rare value, by log2(mean count / count),
+ * within the field's bounds; other levels are untouched. */
+static void test_tf_adjust(void **state)
+{
+	struct kt_match_profile *p = profile(
+	    "{\"fields\":["
+	    "{\"name\":\"name\",\"comparison\":\"exact\","
+	    "\"tf_adjust\":{\"max_up\":0.5,\"max_down\":3}},"
+	    "{\"name\":\"city\",\"comparison\":\"exact\"}],"
+	    "\"blocking\":{\"passes\":[{\"name\":\"p\",\"method\":\"exact\","
+	    "\"keys\":[[{\"field\":\"city\"}]]}]},"
+	    "\"thresholds\":{\"auto_merge\":4,\"review\":0}}");
+	struct kt_match_table *t = NULL;
+	struct kt_match *m = NULL;
+	struct kt_match_explanation ex;
+	struct kt_error err;
+	uint32_t a, b;
+	char id[16];
+	/* "common" 16 times, "rare" twice, "solo" once: sum c = 19,
+	 * sum c^2 = 256 + 4 + 1, mean = 261 / 19 */
+	const double mean = 261.0 / 19;
+
+	assert_int_equal(kt_match_table_new(p, &t), KT_OK);
+	for (int i = 0; i < 16; i++) {
+		const char *v[] = {"common", "town"};
+
+		snprintf(id, sizeof(id), "c%d", i);
+		add(t, id, v, NULL);
+	}
+	{
+		const char *r[] = {"rare", "town"}, *o[] = {"solo", "town"};
+
+		add(t, "r0", r, NULL);
+		add(t, "r1", r, NULL);
+		add(t, "s0", o, NULL);
+	}
+	assert_int_equal(kt_match_new(p, t, 1, &m, &err), KT_OK);
+	assert_int_equal(kt_match_block(m, &err), KT_OK);
+	assert_int_equal(kt_match_compare(m, &err), KT_OK);
+	assert_int_equal(kt_match_estimate(m, NULL, &err), KT_OK);
+	assert_int_equal(kt_match_cluster(m, &err), KT_OK);
+
+	kt_match_table_find(t, "c0", &a);
+	kt_match_table_find(t, "c1", &b);
+	assert_int_equal(kt_match_explain(m, a, b, &ex, &err), KT_OK);
+	assert_int_equal(ex.fields[0].level, 1);
+	assert_float_equal(ex.fields[0].tf, log2(mean / 16), 1e-6);
+	kt_match_table_find(t, "r0", &a);
+	kt_match_table_find(t, "r1", &b);
+	assert_int_equal(kt_match_explain(m, a, b, &ex, &err), KT_OK);
+	/* log2(mean / 2) = 2.78, capped by max_up */
+	assert_float_equal(ex.fields[0].tf, 0.5, 1e-6);
+	assert_float_equal(
+	    ex.fields[0].weight,
+	    kt_match_model_weight(kt_match_get_model(m), 0, 1) + 0.5, 1e-6);
+	/* a disagreement is not adjusted; the other field has no tf */
+	kt_match_table_find(t, "s0", &b);
+	assert_int_equal(kt_match_explain(m, a, b, &ex, &err), KT_OK);
+	assert_int_equal(ex.fields[0].level, 2);
+	assert_true(ex.fields[0].tf == 0 && ex.fields[1].tf == 0);
+	kt_match_free(m);
+	kt_match_table_free(t);
+	kt_match_profile_free(p);
+}
+
+/* fixed_m: EM leaves the fixed level's m where the profile put it and
+ * shares the rest among the free levels. */
+static void test_em_fixed_m(void **state)
+{
+	struct kt_match_profile *p = profile(
+	    "{\"fields\":["
+	    "{\"name\":\"x\",\"comparison\":\"exact\"},"
+	    "{\"name\":\"v\",\"comparison\":\"identifier\",\"strong\":true,"
+	    "\"fixed_m\":{\"disagree\":0.002}}],"
+	    "\"blocking\":{\"passes\":[{\"name\":\"p\",\"method\":\"exact\","
+	    "\"keys\":[[{\"field\":\"x\"}]]}]},"
+	    "\"thresholds\":{\"auto_merge\":4,\"review\":0}}");
+	/* many "look-alike" pairs: x agrees and v disagrees */
+	uint64_t pats[] = {1 | 1 << 4, 1 | 2 << 4, 2 | 2 << 4, 2 | 1 << 4};
+	uint64_t counts[] = {1000, 5000, 20000, 10};
+	struct kt_match_model model;
+	int conv;
+
+	kt_match_model_init(p, &model);
+	assert_float_equal(model.m[1][2], 0.002, 1e-12);
+	kt_match_em_fit(&model, pats, counts, 4, kt_match_profile_em(p), &conv);
+	assert_float_equal(model.m[1][2], 0.002, 1e-12);
+	assert_float_equal(model.m[1][1], 0.998, 1e-12);
+	assert_true(kt_match_model_weight(&model, 1, 2) < -5);
+	kt_match_profile_free(p);
+}
+
+/* The review queue: every pair between the thresholds, exported as CSV
+ * and escaped HTML, and decisions read back into the clustering. */
+static void test_review(void **state)
+{
+	struct kt_match_profile *p = profile(
+	    "{\"fields\":["
+	    "{\"name\":\"name\",\"comparison\":\"exact\"},"
+	    "{\"name\":\"vat\",\"comparison\":\"identifier\",\"strong\":true}],"
+	    "\"blocking\":{\"passes\":[{\"name\":\"p\",\"method\":"
+	    "\"sorted_neighbourhood\",\"field\":\"name\",\"window\":4}]},"
+	    "\"thresholds\":{\"auto_merge\":100,\"review\":-100}}");
+	struct kt_match_table *t = NULL;
+	struct kt_match *m = NULL;
+	struct kt_match_decisions *d = NULL;
+	struct kt_error err;
+	char *csvp = NULL, *htmlp = NULL, *buf = NULL, *dec;
+	size_t n = 0;
+	FILE *f;
+	uint32_t a, b, c, x;
+	const char *v1[] = {"<script>alert(1)</script>", "DE123456788"};
+	const char *v2[] = {"<script>alert(1)</script>", ""};
+	const char *v3[] = {"Müller & \"Söhne\"", ""};
+	const char *v4[] = {"zeta, \"quoted\"", ""};
+
+	assert_int_equal(kt_match_table_new(p, &t), KT_OK);
+	add(t, "a", v1, NULL);
+	add(t, "b", v2, NULL);
+	add(t, "c", v3, NULL);
+	add(t, "x", v4, NULL);
+	assert_int_equal(kt_match_new(p, t, 1, &m, &err), KT_OK);
+	assert_int_equal(kt_match_block(m, &err), KT_OK);
+	assert_int_equal(kt_match_compare(m, &err), KT_OK);
+	assert_int_equal(kt_match_estimate(m, NULL, &err), KT_OK);
+	assert_int_equal(kt_match_cluster(m, &err), KT_OK);
+	/* 4 records, window 4: all 6 pairs, none joined */
+	assert_int_equal(kt_match_review_count(m), 6);
+	csvp = temp_file(".csv", "", 0);
+	htmlp = temp_file(".html", "", 0);
+	f = fopen(csvp, "w");
+	assert_int_equal(kt_match_write_review_csv(m, f), KT_OK);
+	fclose(f);
+	f = fopen(htmlp, "w");
+	assert_int_equal(kt_match_write_review_html(m, "Review <1>", f), KT_OK);
+	fclose(f);
+	f = fopen(htmlp, "r");
+	assert_int_equal(getdelim(&buf, &n, '\0', f) > 0, 1);
+	fclose(f);
+	assert_null(strstr(buf, "<script>"));
+	assert_non_null(strstr(buf, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+	assert_non_null(strstr(buf, "Müller &amp; &quot;Söhne&quot;"));
+	assert_non_null(strstr(buf, "<title>Review &lt;1&gt;</title>"));
+	free(buf);
+	buf = NULL;
+	f = fopen(csvp, "r");
+	assert_int_equal(getdelim(&buf, &n, '\0', f) > 0, 1);
+	fclose(f);
+	assert_int_equal(strncmp(buf,
+				 "decision,id_a,id_b,weight,probability,"
+				 "name:a,name:b,name:level,name:weight,"
+				 "vat:a,vat:b,vat:level,vat:weight\n",
+				 99),
+			 0);
+	assert_non_null(strstr(buf, "\"zeta, \"\"quoted\"\"\""));
+	free(buf);
+	buf = NULL;
+
+	/* accept a~b, c~x and b~c, reject a~x; a~c undecided */
+	{
+		static const char text[] = "id_b,decision,id_a,extra\n"
+					   "b,accept,a,1\n"
+					   "x,yes,c,2\n"
+					   "x,reject,a,3\n"
+					   "c,,a,4\n"
+					   "a,ACCEPT,b,5\n"
+					   "c,accept,b,6\n";
+
+		dec = temp_file(".csv", text, strlen(text));
+	}
+	assert_int_equal(kt_match_decisions_read(dec, t, &d, &err), KT_OK);
+	assert_int_equal(kt_match_decisions_accepted(d), 3);
+	assert_int_equal(kt_match_decisions_rejected(d), 1);
+	kt_match_free(m);
+	assert_int_equal(kt_match_new(p, t, 1, &m, &err), KT_OK);
+	assert_int_equal(kt_match_block(m, &err), KT_OK);
+	assert_int_equal(kt_match_compare(m, &err), KT_OK);
+	assert_int_equal(kt_match_estimate(m, NULL, &err), KT_OK);
+	kt_match_set_decisions(m, d);
+	assert_int_equal(kt_match_cluster(m, &err), KT_OK);
+	kt_match_table_find(t, "a", &a);
+	kt_match_table_find(t, "b", &b);
+	kt_match_table_find(t, "c", &c);
+	kt_match_table_find(t, "x", &x);
+	{
+		uint32_t nc;
+		const uint32_t *cl = kt_match_clusters(m, &nc);
+		json_t *sum = kt_match_summary_json(m);
+		json_t *r = json_object_get(sum, "review");
+
+		/* b ~ c and c ~ x together would put a and x into one
+		 * cluster: a ~ x was rejected, so the one taken last is cut,
+		 * through the chain */
+		assert_int_equal(cl[a], cl[b]);
+		assert_int_not_equal(cl[a], cl[x]);
+		assert_true(cl[c] == cl[x] || cl[c] == cl[b]);
+		assert_int_equal(nc, 2);
+		assert_int_equal(
+		    json_integer_value(json_object_get(r, "accepted_joined")),
+		    2);
+		assert_int_equal(
+		    json_integer_value(json_object_get(r, "accepted_refused")),
+		    1);
+		/* the undecided pairs between different clusters remain */
+		assert_int_equal(
+		    json_integer_value(json_object_get(r, "queue")),
+		    kt_match_review_count(m));
+		json_decref(sum);
+	}
+	{
+		char *pp = temp_file(".csv", "", 0);
+
+		f = fopen(pp, "w");
+		assert_int_equal(kt_match_write_pairs(m, f, 0), KT_OK);
+		fclose(f);
+		f = fopen(pp, "r");
+		assert_int_equal(getdelim(&buf, &n, '\0', f) > 0, 1);
+		fclose(f);
+		assert_non_null(strstr(buf, "accepted in review"));
+		assert_non_null(strstr(buf, "cannot-link review: "));
+		assert_non_null(strstr(buf, " were rejected"));
+		free(buf);
+		buf = NULL;
+		unlink(pp);
+		free(pp);
+	}
+	kt_match_decisions_free(d);
+	unlink(dec);
+	free(dec);
+
+	/* refusals */
+	{
+		struct {
+			const char *text;
+			const char *msg;
+		} bad[] = {
+		    {"a,b\n", ":1: the header needs the columns id_a, id_b "
+			      "and decision (as in the review export)"},
+		    {"id_a,id_b,decision\na,b,vielleicht\n",
+		     ":2: decision 'vielleicht': expected accept or reject (or "
+		     "empty: undecided)"},
+		    {"id_a,id_b,decision\na,zz,accept\n",
+		     ":2: no record 'zz' in the records"},
+		    {"id_a,id_b,decision\na,a,accept\n",
+		     ":2: a pair needs two different records"},
+		    {"id_a,id_b,decision\na,b,accept\nb,a,reject\n",
+		     ":3: a ~ b was accepted on line 2"},
+		    {"id_a,id_b,decision\na\n",
+		     ":2: 1 columns, fewer than the header's"},
+		    {"", ": empty file"},
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char *path =
+			    temp_file(".csv", bad[i].text, strlen(bad[i].text));
+
+			assert_int_equal(
+			    kt_match_decisions_read(path, t, &d, &err),
+			    KT_ERR_INVALID);
+			assert_null(d);
+			if (strstr(err.msg, bad[i].msg) == NULL)
+				fail_msg("got: %s\nwant: ...%s", err.msg,
+					 bad[i].msg);
+			unlink(path);
+			free(path);
+		}
+	}
+	unlink(csvp);
+	unlink(htmlp);
+	free(csvp);
+	free(htmlp);
+	kt_match_free(m);
+	kt_match_table_free(t);
+	kt_match_profile_free(p);
+}
+
 /* Every explanation adds up: prior + fields + groups = total = the weight
  * the run used for its decision. */
 static void test_explain_sums(void **state)
@@ -1086,7 +1363,7 @@ static void test_explain_sums(void **state)
 		uint32_t a, b;
 		unsigned mask;
 		uint64_t pat;
-		double sum;
+		double sum, tf = 0;
 
 		kt_match_pair(s.m, i, &a, &b, &mask, &pat);
 		assert_int_equal(kt_match_explain(s.m, b, a, &ex, &err), KT_OK);
@@ -1095,14 +1372,20 @@ static void test_explain_sums(void **state)
 		sum = ex.prior;
 		for (unsigned f = 0; f < 10; f++) {
 			sum += ex.fields[f].weight;
+			tf += ex.fields[f].tf;
 			assert_int_equal(ex.fields[f].level,
 					 kt_match_pattern_level(pat, f));
+			/* only an exact agreement is adjusted */
+			if (ex.fields[f].level != 1)
+				assert_true(ex.fields[f].tf == 0);
 		}
 		for (unsigned g = 0; g < model->ngroups; g++)
 			sum += ex.groups[g].weight;
 		assert_float_equal(sum, ex.weight, 1e-9);
-		assert_float_equal(
-		    ex.weight, kt_match_model_match_weight(model, pat), 1e-9);
+		/* the pattern's weight plus the term-frequency adjustments */
+		assert_float_equal(ex.weight,
+				   kt_match_model_match_weight(model, pat) + tf,
+				   1e-9);
 		assert_float_equal(ex.probability, 1 / (1 + exp2(-ex.weight)),
 				   1e-12);
 		checked++;
@@ -1585,6 +1868,9 @@ int main(void)
 	    cmocka_unit_test(test_known_pairs),
 	    cmocka_unit_test(test_comparison_levels),
 	    cmocka_unit_test(test_explain_sums),
+	    cmocka_unit_test(test_tf_adjust),
+	    cmocka_unit_test(test_review),
+	    cmocka_unit_test(test_em_fixed_m),
 	    cmocka_unit_test(test_cannot_link_random),
 	    cmocka_unit_test(test_cut_weakest_link),
 	    cmocka_unit_test(test_eval),

@@ -213,6 +213,43 @@ static void test_rejects_fields(void **state)
 	     "{\"name\":\"d\",\"comparison\":\"exact\",\"group\":\"g4\"},"
 	     "{\"name\":\"e\",\"comparison\":\"exact\",\"group\":\"g5\"}]",
 	     "profile: .fields[4].group: more than 4 groups"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"identifier\","
+	     "\"tf_adjust\":true}]",
+	     "profile: .fields[0].tf_adjust: only for comparisons with an "
+	     "'exact' level"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"exact\","
+	     "\"tf_adjust\":1}]",
+	     "profile: .fields[0].tf_adjust: must be true, false or "
+	     "{\"max_up\", \"max_down\"}"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"exact\","
+	     "\"tf_adjust\":{\"max_up\":21}}]",
+	     "profile: .fields[0].tf_adjust.max_up: must be a number from 0 "
+	     "to 20"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"exact\","
+	     "\"tf_adjust\":{\"up\":1}}]",
+	     "profile: .fields[0].tf_adjust.up: unknown key"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"exact\","
+	     "\"group\":\"g\",\"tf_adjust\":true},"
+	     "{\"name\":\"b\",\"comparison\":\"exact\",\"group\":\"g\"}]",
+	     "profile: .fields[0].tf_adjust: not for a field in a group"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"identifier\","
+	     "\"fixed_m\":{\"differ\":0.01}}]",
+	     "profile: .fields[0].fixed_m.differ: not a level of field 'a'"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"identifier\","
+	     "\"fixed_m\":{\"missing/invalid\":0.01}}]",
+	     "profile: .fields[0].fixed_m.missing/invalid: not a level of "
+	     "field 'a'"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"identifier\","
+	     "\"fixed_m\":{\"disagree\":1}}]",
+	     "profile: .fields[0].fixed_m.disagree: must be a number in (0, "
+	     "1)"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"identifier\","
+	     "\"fixed_m\":{\"disagree\":0.5,\"agree\":0.4}}]",
+	     "profile: .fields[0].fixed_m: must leave at least one level "
+	     "free and their sum below 1"},
+	    {"\"fields\":[{\"name\":\"a\",\"comparison\":\"identifier\","
+	     "\"fixed_m\":[0.1]}]",
+	     "profile: .fields[0].fixed_m: must be an object of level: m"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -379,6 +416,13 @@ static void test_files(void **state)
 	assert_non_null(strstr(err.msg, "contains a NUL byte"));
 	unlink(path);
 	load_ok("{" FIELDS_OK "," BLOCKING_OK "," THRESHOLDS_OK "}");
+	load_ok("{\"fields\":[{\"name\":\"a\",\"comparison\":\"exact\","
+		"\"tf_adjust\":{\"max_up\":0,\"max_down\":4}},"
+		"{\"name\":\"b\",\"comparison\":\"identifier\",\"scope_parts\":"
+		"1,\"fixed_m\":{\"disagree\":0.001,\"other_scope\":0.01}}],"
+		"\"blocking\":{\"passes\":[{\"name\":\"p\",\"method\":"
+		"\"exact\",\"keys\":[[{\"field\":\"a\"}]]}]}," THRESHOLDS_OK
+		"}");
 }
 
 int main(void)

@@ -41,6 +41,14 @@ static void test_roundtrip(void **state)
 	assert_null(strchr(h1 + 21, '=')); /* no base64 padding */
 	/* Fresh salt each time. */
 	assert_string_not_equal(h1, h2);
+	assert_true(kt_password_is_current(h1));
+	assert_false(kt_password_is_current("$2b$05$abcdefghijklmnopqrstuu"
+					    "5s2v8.iXieOjg/.AySBTTZIIVFJeBui"));
+	assert_false(kt_password_is_current("$6$salt$hash"));
+	assert_false(kt_password_is_current("{SSHA1-HEX}00$00"));
+	assert_false(kt_password_is_current("$scrypt"));
+	assert_false(kt_password_is_current(""));
+	assert_false(kt_password_is_current(NULL));
 
 	assert_int_equal(kt_password_verify("correct horse battery", h1, &small,
 					    &rehash, &err),
