@@ -47,6 +47,7 @@
 #include "kontor/html.h"
 #include "kontor/http.h"
 #include "kontor/log.h"
+#include "kontor/oauth2log.h"
 #include "kontor/util.h"
 #include "kontor/version.h"
 
@@ -975,19 +976,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- startup ----------------------------------------------------------- */
 
-static void oauth2_to_kt_log(oauth2_log_sink_t *sink, const char *filename,
-			     unsigned long line, const char *function,
-			     oauth2_log_level_t level, const char *msg)
-{
-	(void)sink;
-	(void)filename;
-	(void)line;
-	if (level <= OAUTH2_LOG_ERROR)
-		kt_log_error("liboauth2 %s: %s", function, msg);
-	else
-		kt_log_warn("liboauth2 %s: %s", function, msg);
-}
-
 /* scheme, host, port, authority, base and path of the redirect URI. */
 static int parse_redirect_uri(struct portal *p, struct kt_error *err)
 {
@@ -1487,8 +1475,8 @@ int main(int argc, char **argv)
 	}
 	make_csp(&p);
 
-	/* Only warnings and errors: liboauth2's debug output holds tokens. */
-	sink = oauth2_log_sink_create(OAUTH2_LOG_WARN, oauth2_to_kt_log, NULL);
+	/* Warnings and errors only, tokens redacted (kt_oauth2log). */
+	sink = kt_oauth2log_sink_new();
 	if (sink == NULL ||
 	    (p.log = oauth2_init(OAUTH2_LOG_WARN, sink)) == NULL)
 		goto cleanup;

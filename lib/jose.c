@@ -801,43 +801,85 @@ static int jwk_members_ok(const json_t *k, enum jose_alg a)
 }
 
 /*
+ * RFC 7518 §6.2.1.2 wants EC coordinates at full length (32 bytes for
+ * P-256), but some libraries (authlib 1.2) drop leading zero bytes, which
+ * cjose refuses. The value is the same point: pad it back.
+ */
+static int ec_coord_full(const json_t *k, const char *name, char out[48])
+{
+	const char *v = json_string_value(json_object_get(k, name));
+	uint8_t raw[33], padded[32];
+	size_t n;
+
+	if (v == NULL || !b64url_strict(v, strlen(v)) ||
+	    kt_b64url_decode(raw, sizeof(raw), &n, v, strlen(v)) != KT_OK ||
+	    n == 0 || n > 32)
+		return 0;
+	memset(padded, 0, 32 - n);
+	memcpy(padded + 32 - n, raw, n);
+	kt_b64url_encode(out, padded, 32);
+	return 1;
+}
+
+int kt_jwk_normalize(const json_t *jwk, json_t **out, struct kt_error *err)
+{
+	const char *kid = json_string_value(json_object_get(jwk, "kid"));
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	const char *crv = json_string_value(json_object_get(jwk, "crv"));
+	const char *n = json_string_value(json_object_get(jwk, "n"));
+	const char *e = json_string_value(json_object_get(jwk, "e"));
+	char pk[48], pv[48], x[48], y[48];
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || !json_is_object(jwk))
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "JWK is not an object");
+	printable(pk, kid ? kid : "(no kid)");
+	if (kty != NULL && strcmp(kty, "EC") == 0) {
+		if (crv == NULL || strcmp(crv, "P-256") != 0)
+			return kt_error_set(err, KT_ERR_UNSUPPORTED,
+					    "key '%s' has curve '%s'; only "
+					    "P-256 is supported",
+					    pk, printable(pv, crv ? crv : "?"));
+		if (!ec_coord_full(jwk, "x", x) || !ec_coord_full(jwk, "y", y))
+			return kt_error_set(err, KT_ERR_INVALID,
+					    "key '%s' has no valid P-256 "
+					    "coordinates",
+					    pk);
+		*out = json_pack("{s:s,s:s,s:s,s:s}", "kty", "EC", "crv",
+				 "P-256", "x", x, "y", y);
+	} else if (kty != NULL && strcmp(kty, "RSA") == 0) {
+		if (n == NULL || e == NULL || *n == '\0' || *e == '\0' ||
+		    !b64url_strict(n, strlen(n)) ||
+		    !b64url_strict(e, strlen(e)))
+			return kt_error_set(err, KT_ERR_INVALID,
+					    "key '%s' has no valid modulus or "
+					    "exponent",
+					    pk);
+		*out = json_pack("{s:s,s:s,s:s}", "kty", "RSA", "n", n, "e", e);
+	} else {
+		/* "oct" above all: never a secret from a public JWKS. */
+		return kt_error_set(err, KT_ERR_UNSUPPORTED,
+				    "key '%s' has kty '%s'; only RSA and EC "
+				    "keys are used",
+				    pk, printable(pv, kty ? kty : "(none)"));
+	}
+	if (*out != NULL && kid != NULL &&
+	    json_object_set_new(*out, "kid", json_string(kid)) != 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return *out != NULL ? KT_OK
+			    : kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+}
+
+/*
  * Check one JWKS member against the token before it goes to cjose, so that
  * cjose only ever sees a key of the right type and size and a signature of
  * the right length. Returns KT_OK, or an error that describes why this key
  * cannot be used (KT_ERR_DENIED for a signature of the wrong length).
  */
-/*
- * RFC 7518 §6.2.1.2 wants EC coordinates at full length (32 bytes for
- * P-256), but some libraries (authlib 1.2) drop leading zero bytes, which
- * cjose refuses. The value is the same point: pad it back. Returns a new
- * reference (a padded copy, or k itself).
- */
-static json_t *ec_full_length(const json_t *k)
-{
-	static const char *const coords[] = {"x", "y"};
-	json_t *copy = NULL;
-
-	for (size_t c = 0; c < 2; c++) {
-		const char *v = json_string_value(json_object_get(k, coords[c]));
-		uint8_t raw[32], padded[32];
-		char enc[48];
-		size_t n;
-
-		if (v == NULL ||
-		    kt_b64url_decode(raw, sizeof(raw), &n, v, strlen(v)) !=
-			KT_OK ||
-		    n == 32 || n == 0)
-			continue;
-		memset(padded, 0, 32 - n);
-		memcpy(padded + 32 - n, raw, n);
-		kt_b64url_encode(enc, padded, 32);
-		if (copy == NULL && (copy = json_deep_copy(k)) == NULL)
-			return NULL;
-		json_object_set_new(copy, coords[c], json_string(enc));
-	}
-	return copy ? copy : json_incref((json_t *)(uintptr_t)k);
-}
-
 static int foreign_key_check(const json_t *k, enum jose_alg a, const char *alg,
 			     size_t siglen, struct kt_error *err)
 {
@@ -910,29 +952,29 @@ static int foreign_key_check(const json_t *k, enum jose_alg a, const char *alg,
 	return KT_OK;
 }
 
-int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
-		       const char *const *allowed_algs, json_t **payload,
-		       struct kt_error *err)
+/*
+ * Everything kt_jws_verify_jwks checks before a signature is computed: the
+ * token's form, its alg, crit and kid, and each JWKS member against it.
+ * *keys gets the usable members, normalised; p the token's parts.
+ */
+static int select_keys(const char *compact, const json_t *jwks,
+		       const char *const *allowed_algs, struct jose_parts *p,
+		       json_t **keys, struct kt_error *err)
 {
-	struct jose_parts p;
 	struct kt_error first = {0};
-	cjose_jws_t *jws = NULL;
-	cjose_err cerr;
-	json_t *h = NULL, *pl = NULL, *keys;
+	json_t *h = NULL, *all, *out = NULL;
 	const char *alg, *kid = NULL;
-	uint8_t *plain = NULL;
-	size_t siglen = 0, plain_len = 0, nkeys = 0, sigfail = 0;
+	size_t siglen = 0, nkeys, sigfail = 0;
 	enum jose_alg a;
-	int verified = 0, r;
 	char pa[48];
+	int r;
 
-	if (payload != NULL)
-		*payload = NULL;
-	if ((r = split_compact(compact, KT_JOSE_MAX_COMPACT, &p, err)) !=
+	*keys = NULL;
+	if ((r = split_compact(compact, KT_JOSE_MAX_COMPACT, p, err)) !=
 		KT_OK ||
-	    (r = sig_part_len(&p, &siglen, err)) != KT_OK ||
-	    (r = payload_part_ok(&p, err)) != KT_OK ||
-	    (r = decode_json_part(p.hdr, p.hdr_len, "header", &h, err)) !=
+	    (r = sig_part_len(p, &siglen, err)) != KT_OK ||
+	    (r = payload_part_ok(p, err)) != KT_OK ||
+	    (r = decode_json_part(p->hdr, p->hdr_len, "header", &h, err)) !=
 		KT_OK)
 		goto cleanup;
 
@@ -965,31 +1007,28 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 		goto cleanup;
 	}
 
-	keys = json_object_get(jwks, "keys");
-	if (!json_is_array(keys)) {
+	all = json_object_get(jwks, "keys");
+	if (!json_is_array(all)) {
 		r = kt_error_set(err, KT_ERR_INVALID,
 				 "the client's JWKS has no \"keys\" array");
 		goto cleanup;
 	}
-	nkeys = json_array_size(keys);
+	nkeys = json_array_size(all);
 	if (nkeys > KT_JOSE_MAX_JWKS_KEYS) {
 		r = kt_error_set(err, KT_ERR_LIMIT,
 				 "the client's JWKS has more than %d keys",
 				 KT_JOSE_MAX_JWKS_KEYS);
 		goto cleanup;
 	}
-
-	jws = cjose_jws_import(compact, p.input_len + 1 + p.sig_len, &cerr);
-	if (jws == NULL) {
-		r = kt_error_set(err, KT_ERR_INVALID, "JWS cannot be parsed");
+	if ((out = json_array()) == NULL) {
+		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
 		goto cleanup;
 	}
 
-	for (size_t i = 0; i < nkeys && !verified; i++) {
-		json_t *k = json_array_get(keys, i);
+	for (size_t i = 0; i < nkeys; i++) {
+		json_t *k = json_array_get(all, i), *norm = NULL;
 		const char *kkid = json_string_value(json_object_get(k, "kid"));
 		struct kt_error kerr = {0};
-		cjose_jwk_t *jwk;
 
 		if (!json_is_object(k))
 			continue;
@@ -1004,38 +1043,30 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 			    strcmp(kty, a == JOSE_ALG_ES256 ? "EC" : "RSA"))
 				continue;
 		}
-		if (foreign_key_check(k, a, alg, siglen, &kerr) != KT_OK) {
+		if (foreign_key_check(k, a, alg, siglen, &kerr) == KT_OK &&
+		    kt_jwk_normalize(k, &norm, &kerr) != KT_OK) {
+			if (kerr.code == KT_ERR_NOMEM) {
+				r = kt_error_set(err, KT_ERR_NOMEM,
+						 "out of memory");
+				goto cleanup;
+			}
+			/* Unusable, which for the caller is as if missing. */
+			kerr.code = KT_ERR_NOTFOUND;
+		}
+		if (norm == NULL) {
 			if (kerr.code == KT_ERR_DENIED)
 				sigfail++;
 			else if (first.code == KT_OK)
 				first = kerr;
 			continue;
 		}
-		{
-			json_t *full = a == JOSE_ALG_ES256
-					   ? ec_full_length(k)
-					   : json_incref((json_t *)(uintptr_t)k);
-			jwk = full ? cjose_jwk_import_json(
-					 (cjose_header_t *)full, &cerr)
-				   : NULL;
-			json_decref(full);
+		if (json_array_append_new(out, norm) != 0) {
+			r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+			goto cleanup;
 		}
-		if (jwk == NULL) {
-			if (first.code == KT_OK)
-				kt_error_set(
-				    &first, KT_ERR_NOTFOUND,
-				    "key '%s' cannot be imported",
-				    printable(pa, kkid ? kkid : "(no kid)"));
-			continue;
-		}
-		if (cjose_jws_verify(jws, jwk, &cerr))
-			verified = 1;
-		else
-			sigfail++;
-		cjose_jwk_release(jwk);
 	}
 
-	if (!verified) {
+	if (json_array_size(out) == 0) {
 		if (sigfail > 0)
 			r = kt_error_set(err, KT_ERR_DENIED,
 					 "signature verification failed");
@@ -1052,6 +1083,84 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 					 "'%s' for alg '%s'",
 					 a == JOSE_ALG_ES256 ? "EC" : "RSA",
 					 alg);
+		goto cleanup;
+	}
+	*keys = out;
+	out = NULL;
+	r = KT_OK;
+cleanup:
+	json_decref(out);
+	json_decref(h);
+	return r;
+}
+
+int kt_jws_select_keys(const char *compact, const json_t *jwks,
+		       const char *const *allowed_algs, json_t **keys,
+		       struct kt_error *err)
+{
+	struct jose_parts p;
+
+	if (keys == NULL)
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "kt_jws_select_keys: no output");
+	return select_keys(compact, jwks, allowed_algs, &p, keys, err);
+}
+
+int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
+		       const char *const *allowed_algs, json_t **payload,
+		       struct kt_error *err)
+{
+	struct jose_parts p;
+	struct kt_error first = {0};
+	cjose_jws_t *jws = NULL;
+	cjose_err cerr;
+	json_t *keys = NULL, *pl = NULL, *k;
+	uint8_t *plain = NULL;
+	size_t plain_len = 0, sigfail = 0, i;
+	int verified = 0, r;
+	char pk[48];
+
+	if (payload != NULL)
+		*payload = NULL;
+	if ((r = select_keys(compact, jwks, allowed_algs, &p, &keys, err)) !=
+	    KT_OK)
+		goto cleanup;
+
+	jws = cjose_jws_import(compact, p.input_len + 1 + p.sig_len, &cerr);
+	if (jws == NULL) {
+		r = kt_error_set(err, KT_ERR_INVALID, "JWS cannot be parsed");
+		goto cleanup;
+	}
+
+	json_array_foreach(keys, i, k)
+	{
+		const char *kkid = json_string_value(json_object_get(k, "kid"));
+		cjose_jwk_t *jwk =
+		    cjose_jwk_import_json((cjose_header_t *)k, &cerr);
+
+		if (jwk == NULL) {
+			if (first.code == KT_OK)
+				kt_error_set(
+				    &first, KT_ERR_NOTFOUND,
+				    "key '%s' cannot be imported",
+				    printable(pk, kkid ? kkid : "(no kid)"));
+			continue;
+		}
+		if (cjose_jws_verify(jws, jwk, &cerr))
+			verified = 1;
+		else
+			sigfail++;
+		cjose_jwk_release(jwk);
+		if (verified)
+			break;
+	}
+
+	if (!verified) {
+		if (sigfail > 0 || first.code == KT_OK)
+			r = kt_error_set(err, KT_ERR_DENIED,
+					 "signature verification failed");
+		else
+			r = kt_error_set(err, first.code, "%s", first.msg);
 		goto cleanup;
 	}
 
@@ -1077,7 +1186,7 @@ int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 cleanup:
 	ERR_clear_error();
 	cjose_jws_release(jws);
-	json_decref(h);
+	json_decref(keys);
 	json_decref(pl);
 	return r;
 }

@@ -5,7 +5,10 @@
  * JOSE primitives: JWK thumbprints, compact JWS signing with our own keys
  * (RS256, ES256) straight on OpenSSL 3, OIDC at_hash, a bounded unverified
  * JWT peek, and verification of foreign JWS (private_key_jwt client
- * assertions) against a client's registered JWKS through cjose.
+ * assertions) against a client's registered JWKS through cjose. The key
+ * choice for a foreign JWS is also available on its own
+ * (kt_jws_select_keys), for a verifier of another library (liboauth2 for
+ * the upstream ID tokens of the federation).
  *
  * Everything that reads a compact serialisation bounds its length first and
  * parses JSON with JSON_REJECT_DUPLICATES, so that two parsers can never
@@ -110,6 +113,35 @@ int kt_jwt_decode_unverified(const char *compact, size_t max_len,
  */
 int kt_jws_verify_jwks(const char *compact, const json_t *jwks,
 		       const char *const *allowed_algs, json_t **payload,
+		       struct kt_error *err);
+
+/*
+ * The public part of an RSA or EC (P-256) JWK in the form every JOSE library
+ * accepts: {"kty","kid"?,"n","e"} or {"kty","kid"?,"crv","x","y"}, other
+ * members (use, alg, private parameters, x5c, ...) dropped. EC coordinates
+ * are padded to 32 bytes: some providers strip leading zero bytes, which
+ * cjose refuses (RFC 7518 §6.2.1.2 wants full length). Members must be
+ * unpadded base64url (cjose 0.6 assert()s on some malformed values).
+ * *out is a new object the caller releases with json_decref.
+ * KT_ERR_UNSUPPORTED: kty other than RSA or EC ("oct" included), curve other
+ * than P-256; KT_ERR_INVALID: a member missing or malformed.
+ */
+int kt_jwk_normalize(const json_t *jwk, json_t **out, struct kt_error *err);
+
+/*
+ * The keys of jwks that kt_jws_verify_jwks would try for compact, without
+ * computing a signature: every check on the token (length, form, alg as for
+ * kt_jws_verify_jwks, crit, kid) and on each key (kid, kty for the alg,
+ * use, alg, RSA size, curve, signature length) is made, and the keys that
+ * pass come back normalised (kt_jwk_normalize) in JWKS order as a new
+ * non-empty JSON array in *keys (caller json_decrefs). The signature itself
+ * is the caller's to verify, with one of these keys and the token's alg,
+ * which is then known to be RS256, ES256 or PS256 and to fit each key.
+ * Codes as kt_jws_verify_jwks; KT_ERR_DENIED without a signature computed
+ * means a disallowed alg, no signature or one of an impossible length.
+ */
+int kt_jws_select_keys(const char *compact, const json_t *jwks,
+		       const char *const *allowed_algs, json_t **keys,
 		       struct kt_error *err);
 
 #endif

@@ -12,6 +12,9 @@
  *  - success only if the JWKS really holds the signing key: an RSA key
  *    with the same modulus and exponent, or an EC key with the same x, y
  *    (compared as numbers, so leading zero bytes do not matter).
+ * Each member also goes through kt_jwk_normalize (the form keys are handed
+ * to liboauth2 in): on success only public RSA or P-256 members, EC
+ * coordinates of exactly 32 bytes, the same numbers as the input.
  */
 #include <jansson.h>
 
@@ -134,6 +137,48 @@ static int holds(const json_t *jwks, const json_t *r)
 	return 0;
 }
 
+static void check_normalize(const json_t *k)
+{
+	struct kt_error err;
+	json_t *out = NULL;
+	const char *kty;
+	uint8_t buf[64];
+	size_t n;
+	int rc = kt_jwk_normalize(k, &out, &err);
+
+	FUZZ_ASSERT(rc == KT_OK || rc == KT_ERR_INVALID ||
+		    rc == KT_ERR_UNSUPPORTED || rc == KT_ERR_NOMEM);
+	if (rc != KT_OK) {
+		FUZZ_ASSERT(out == NULL && err.msg[0] != '\0');
+		return;
+	}
+	kty = json_string_value(json_object_get(out, "kty"));
+	FUZZ_ASSERT(kty != NULL);
+	if (strcmp(kty, "EC") == 0) {
+		FUZZ_ASSERT(json_object_size(out) ==
+			    4u + (json_object_get(out, "kid") != NULL));
+		for (const char *const *c =
+			 (const char *const[]){"x", "y", NULL};
+		     *c; c++) {
+			const char *v =
+			    json_string_value(json_object_get(out, *c));
+			FUZZ_ASSERT(v != NULL &&
+				    kt_b64url_decode(buf, sizeof(buf), &n, v,
+						     strlen(v)) == KT_OK &&
+				    n == 32);
+			FUZZ_ASSERT(same_uint(json_object_get(out, *c),
+					      json_object_get(k, *c)));
+		}
+	} else {
+		FUZZ_ASSERT(strcmp(kty, "RSA") == 0);
+		FUZZ_ASSERT(json_object_size(out) ==
+			    3u + (json_object_get(out, "kid") != NULL));
+		FUZZ_ASSERT(json_equal(json_object_get(out, "n"),
+				       json_object_get(k, "n")));
+	}
+	json_decref(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const all[] = {"RS256", "ES256", "PS256", NULL};
@@ -147,6 +192,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	jwks = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
 	if (jwks == NULL)
 		return 0;
+	{
+		const json_t *k;
+		size_t i;
+
+		json_array_foreach(json_object_get(jwks, "keys"), i, k)
+		{
+			check_normalize(k);
+		}
+	}
 	for (size_t t = 0; t < sizeof(tokens) / sizeof(tokens[0]); t++) {
 		payload = NULL;
 		rc = kt_jws_verify_jwks(tokens[t], jwks, all, &payload, &err);

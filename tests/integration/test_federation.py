@@ -1,6 +1,6 @@
 """Federation: a second kontor-idp plays a state's legacy provider (SH), a
 scripted fake plays a broken one (XX modes: down, slow, bad signature,
-wrong nonce). Covers new accounts from claims, automatic links from a
+wrong nonce, HMAC with a secret from its JWKS, alg against the key type). Covers new accounts from claims, automatic links from a
 migration mapping, proof-of-control links, the review queue, clear errors
 without any link, legacy password hashes with upgrade on login, back-channel
 logout to a portal and logout through the state provider."""
@@ -59,8 +59,15 @@ class FakeUpstream(http.server.BaseHTTPRequestHandler):
     key2 = JsonWebKey.generate_key("EC", "P-256", is_private=True)
     rotated = False  # key2 ("k2") published in the JWKS
     rp_key = JsonWebKey.generate_key("EC", "P-256", is_private=True)
+    # A symmetric key in a public JWKS, under the kid of the real one: a
+    # verifier that takes the token's alg and the kid's key would accept
+    # HS256 tokens MACed with a secret anyone can read.
+    oct_key = JsonWebKey.import_key(
+        {"kty": "oct", "kid": "k1", "k": base64.urlsafe_b64encode(
+            secrets.token_bytes(32)).decode().rstrip("=")})
     assertions = []
     nonces = {}
+    last_id_token = None
 
     def client_ok(self, form):
         """Client authentication as a real provider checks it."""
@@ -103,7 +110,9 @@ class FakeUpstream(http.server.BaseHTTPRequestHandler):
                         iss + "/authorize", "token_endpoint": iss + "/token",
                         "jwks_uri": iss + "/jwks"})
         elif u.path == "/jwks":
-            keys = [dict(FakeUpstream.key.as_dict(is_private=False),
+            # always listed, and first: ES256 tokens must skip it too
+            keys = [FakeUpstream.oct_key.as_dict(is_private=True),
+                    dict(FakeUpstream.key.as_dict(is_private=False),
                          kid="k1", use="sig", alg="ES256")]
             if FakeUpstream.rotated:
                 keys.append(dict(FakeUpstream.key2.as_dict(is_private=False),
@@ -135,7 +144,22 @@ class FakeUpstream(http.server.BaseHTTPRequestHandler):
             key, kid = FakeUpstream.key2, "k2"
         elif FakeUpstream.mode == "unknown_kid":
             key, kid = FakeUpstream.other, "k3"
-        idt = jwt.encode({"alg": "ES256", "kid": kid}, claims, key).decode()
+        if FakeUpstream.mode == "hs256_oct":
+            idt = jwt.encode({"alg": "HS256", "kid": "k1"}, claims,
+                             FakeUpstream.oct_key).decode()
+        elif FakeUpstream.mode == "alg_mismatch":
+            # RS256 named, but k1 is an EC key (no RSA key is published)
+            h = base64.urlsafe_b64encode(json.dumps(
+                {"alg": "RS256", "kid": "k1"}).encode()).rstrip(b"=")
+            p = base64.urlsafe_b64encode(
+                json.dumps(claims).encode()).rstrip(b"=")
+            sig = base64.urlsafe_b64encode(
+                secrets.token_bytes(256)).rstrip(b"=")
+            idt = b".".join([h, p, sig]).decode()
+        else:
+            idt = jwt.encode({"alg": "ES256", "kid": kid}, claims,
+                             key).decode()
+        FakeUpstream.last_id_token = idt
         self.reply({"access_token": "x", "token_type": "Bearer",
                     "id_token": idt})
 
@@ -445,6 +469,34 @@ class Federation(unittest.TestCase):
         self.assertEqual(r.status_code, 502)
         self.assertEqual(len(self.redis_keys("kt:personidx:source:{BE:*")),
                          before)
+
+    def refused(self, mode, reason):
+        """A round in mode ends with the error page; nothing linked; the
+        log says why and never holds the token."""
+        before = len(self.redis_keys("kt:personidx:source:{BE:*"))
+        mark = len(self.gw.logs())
+        b, r, _ = self.fake_round(mode)
+        self.assertEqual(r.status_code, 502)
+        self.assertIn("Unternehmenskonto BE", r.text)
+        self.assertEqual(len(self.redis_keys("kt:personidx:source:{BE:*")),
+                         before)
+        logs = self.gw.logs()[mark:]
+        self.assertIn(reason, logs)
+        self.assertNotIn(FakeUpstream.last_id_token, logs)
+        self.assertNotIn(FakeUpstream.last_id_token.split(".")[2], logs)
+
+    def test_hs256_with_an_oct_key_from_the_jwks_is_refused(self):
+        self.refused("hs256_oct", "alg 'HS256' is not allowed: symmetric "
+                     "algorithms are never accepted")
+
+    def test_wrong_key_type_for_the_alg_is_refused(self):
+        # Named to run after test_upstream_key_rotation (unittest sorts by
+        # name): a kid without a usable key refetches the JWKS like an
+        # unknown one, and a forced refetch happens at most every 30 s.
+        self.refused("alg_mismatch", "which cannot verify alg 'RS256'")
+
+    def test_bad_signature_is_refused_by_liboauth2(self):
+        self.refused("bad_signature", "liboauth2's token verifier refused")
 
     def test_upstream_key_rotation(self):
         self.fake_round("ok")  # the JWKS with k1 only is cached now

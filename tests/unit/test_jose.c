@@ -21,6 +21,8 @@
 #include "kontor/jose.h"
 #include "kontor/util.h"
 
+#include "jws_sign.h"
+
 /* Keys are generated once: RSA key generation dominates the run time. */
 static EVP_PKEY *rsa1, *rsa2, *rsa1024, *ec1, *ec2;
 
@@ -46,14 +48,6 @@ static int group_teardown(void **state)
 
 /* ---- helpers ---- */
 
-static char *b64(const void *in, size_t n)
-{
-	char *s = malloc(kt_b64url_len(n) + 1);
-	assert_non_null(s);
-	kt_b64url_encode(s, in, n);
-	return s;
-}
-
 static uint8_t *unb64(const char *in, size_t n, size_t *outlen)
 {
 	uint8_t *buf = malloc(n + 4);
@@ -72,59 +66,6 @@ static void split3(char *s, char **h, char **p, char **sig)
 	*sig = strchr(*p, '.');
 	assert_non_null(*sig);
 	*(*sig)++ = '\0';
-}
-
-/*
- * Independent signer for arbitrary headers, built only on OpenSSL (and
- * d2i_ECDSA_SIG for the raw form), so tests do not trust kt_jws_sign.
- * alg: "RS256", "PS256", "ES256".
- */
-static char *sign_custom(EVP_PKEY *key, const char *alg, const char *hdr,
-			 const char *payload)
-{
-	char *h = b64(hdr, strlen(hdr)), *p = b64(payload, strlen(payload));
-	size_t inlen = strlen(h) + 1 + strlen(p);
-	char *input = malloc(inlen + 1), *sig64, *out;
-	uint8_t sig[1024], raw[64];
-	size_t siglen = sizeof(sig);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pctx = NULL;
-
-	snprintf(input, inlen + 1, "%s.%s", h, p);
-	assert_int_equal(
-	    EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, key), 1);
-	if (strcmp(alg, "PS256") == 0) {
-		assert_int_equal(
-		    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING),
-		    1);
-		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(
-				     pctx, RSA_PSS_SALTLEN_DIGEST),
-				 1);
-	}
-	assert_int_equal(
-	    EVP_DigestSign(ctx, sig, &siglen, (const uint8_t *)input, inlen),
-	    1);
-	if (strcmp(alg, "ES256") == 0) {
-		const uint8_t *q = sig;
-		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)siglen);
-		const BIGNUM *r, *s;
-		assert_non_null(es);
-		ECDSA_SIG_get0(es, &r, &s);
-		BN_bn2binpad(r, raw, 32);
-		BN_bn2binpad(s, raw + 32, 32);
-		ECDSA_SIG_free(es);
-		sig64 = b64(raw, 64);
-	} else {
-		sig64 = b64(sig, siglen);
-	}
-	out = malloc(inlen + strlen(sig64) + 2);
-	snprintf(out, inlen + strlen(sig64) + 2, "%s.%s", input, sig64);
-	EVP_MD_CTX_free(ctx);
-	free(h);
-	free(p);
-	free(input);
-	free(sig64);
-	return out;
 }
 
 /* JWKS entry for pkey with kid (and optional alg/use). */
@@ -933,6 +874,235 @@ static void test_jwks_oversize_and_garbage(void **state)
 	json_decref(jwks);
 }
 
+/* ---- JWK normalisation and key selection ---- */
+
+static void expect_normalize_fail(json_t *jwk, int code, const char *msg)
+{
+	struct kt_error err = {0};
+	json_t *out = (json_t *)1;
+
+	assert_int_equal(kt_jwk_normalize(jwk, &out, &err), code);
+	assert_string_equal(err.msg, msg);
+	assert_null(out);
+	json_decref(jwk);
+}
+
+/* base64url of the coordinate without its leading zero bytes. */
+static char *strip_zeros(const char *coord)
+{
+	size_t n;
+	uint8_t *raw = unb64(coord, strlen(coord), &n), *p = raw;
+	char *s;
+
+	while (n > 1 && *p == 0) {
+		p++;
+		n--;
+	}
+	s = b64(p, n);
+	free(raw);
+	return s;
+}
+
+/* A P-256 key with a zero first byte in x or y: about one in 128. */
+static EVP_PKEY *ec_key_with_short_coordinate(const char **which)
+{
+	for (int i = 0; i < 20000; i++) {
+		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		json_t *j = NULL;
+		size_t n;
+		uint8_t *x, *y;
+		int zx, zy;
+
+		assert_int_equal(kt_jwk_from_pkey(k, &j), KT_OK);
+		x = unb64(json_string_value(json_object_get(j, "x")), 43, &n);
+		y = unb64(json_string_value(json_object_get(j, "y")), 43, &n);
+		zx = x[0] == 0;
+		zy = y[0] == 0;
+		free(x);
+		free(y);
+		json_decref(j);
+		if (zx || zy) {
+			*which = zx ? "x" : "y";
+			return k;
+		}
+		EVP_PKEY_free(k);
+	}
+	fail_msg("no P-256 key with a short coordinate in 20000 tries");
+	return NULL;
+}
+
+static void test_jwk_normalize(void **state)
+{
+	struct kt_error err = {0};
+	json_t *in, *out = NULL;
+	EVP_PKEY *k;
+	const char *which = NULL;
+	char *short_c;
+
+	/* RSA: only kty, kid, n, e survive; private members never. */
+	in = jwk_for(rsa1, "r1");
+	json_object_set_new(in, "use", json_string("sig"));
+	json_object_set_new(in, "alg", json_string("RS256"));
+	json_object_set_new(in, "d", json_string("AQAB"));
+	json_object_set_new(in, "x5c", json_pack("[s]", "MIIB"));
+	assert_int_equal(kt_jwk_normalize(in, &out, &err), KT_OK);
+	assert_int_equal(json_object_size(out), 4);
+	assert_string_equal(json_string_value(json_object_get(out, "kty")),
+			    "RSA");
+	assert_string_equal(json_string_value(json_object_get(out, "kid")),
+			    "r1");
+	assert_true(
+	    json_equal(json_object_get(out, "n"), json_object_get(in, "n")));
+	json_decref(out);
+	json_decref(in);
+
+	/* EC without kid: kty, crv, x, y. */
+	in = jwk_for(ec1, NULL);
+	assert_int_equal(kt_jwk_normalize(in, &out, &err), KT_OK);
+	assert_true(json_equal(in, out));
+	json_decref(out);
+	json_decref(in);
+
+	/* A coordinate stripped of its leading zero comes back padded. */
+	k = ec_key_with_short_coordinate(&which);
+	in = jwk_for(k, "short");
+	out = json_deep_copy(in);
+	short_c = strip_zeros(json_string_value(json_object_get(in, which)));
+	assert_true(strlen(short_c) < 43);
+	json_object_set_new(out, which, json_string(short_c));
+	{
+		json_t *norm = NULL;
+		assert_int_equal(kt_jwk_normalize(out, &norm, &err), KT_OK);
+		assert_true(json_equal(norm, in));
+		json_decref(norm);
+	}
+	/* ... which is what lets cjose verify with such a key at all. */
+	{
+		json_t *jwks = jwks_of(json_incref(out), NULL, NULL);
+		char *tok = sign_custom(k, "ES256",
+					"{\"alg\":\"ES256\",\"kid\":\"short\"}",
+					assertion_payload);
+		assert_int_equal(
+		    kt_jws_verify_jwks(tok, jwks, all_algs, NULL, &err), KT_OK);
+		free(tok);
+		json_decref(jwks);
+	}
+	free(short_c);
+	json_decref(out);
+	json_decref(in);
+	EVP_PKEY_free(k);
+
+	expect_normalize_fail(json_pack("{s:s,s:s,s:s}", "kty", "oct", "kid",
+					"k1", "k", "c2VjcmV0"),
+			      KT_ERR_UNSUPPORTED,
+			      "key 'k1' has kty 'oct'; only RSA and EC keys "
+			      "are used");
+	expect_normalize_fail(json_pack("{s:s}", "kid", "k1"),
+			      KT_ERR_UNSUPPORTED,
+			      "key 'k1' has kty '(none)'; only RSA and EC keys "
+			      "are used");
+	in = jwk_for(ec1, NULL);
+	json_object_set_new(in, "crv", json_string("P-384"));
+	expect_normalize_fail(in, KT_ERR_UNSUPPORTED,
+			      "key '(no kid)' has curve 'P-384'; only P-256 "
+			      "is supported");
+	in = jwk_for(ec1, "e");
+	json_object_set_new(in, "x", json_string("AQAAA=AB"));
+	expect_normalize_fail(in, KT_ERR_INVALID,
+			      "key 'e' has no valid P-256 coordinates");
+	in = jwk_for(ec1, "e");
+	/* 33 bytes */
+	json_object_set_new(
+	    in, "y",
+	    json_string("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB"));
+	expect_normalize_fail(in, KT_ERR_INVALID,
+			      "key 'e' has no valid P-256 coordinates");
+	in = jwk_for(rsa1, "r");
+	json_object_del(in, "e");
+	expect_normalize_fail(in, KT_ERR_INVALID,
+			      "key 'r' has no valid modulus or exponent");
+	expect_normalize_fail(json_string("x"), KT_ERR_INVALID,
+			      "JWK is not an object");
+}
+
+static void expect_select_fail(const char *tok, json_t *jwks, int code,
+			       const char *msg)
+{
+	struct kt_error err = {0};
+	json_t *keys = (json_t *)1;
+
+	assert_int_equal(kt_jws_select_keys(tok, jwks, all_algs, &keys, &err),
+			 code);
+	assert_string_equal(err.msg, msg);
+	assert_null(keys);
+}
+
+static void test_select_keys(void **state)
+{
+	static const uint8_t secret[] = "0123456789abcdef0123456789abcdef";
+	struct kt_error err = {0};
+	json_t *oct = json_pack("{s:s,s:s,s:s}", "kty", "oct", "kid", "k1", "k",
+				"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY");
+	/* The oct key first, then two EC keys with the same kid. */
+	json_t *jwks = jwks_of(oct, jwk_for(ec1, "k1"), jwk_for(ec2, "k1"));
+	json_t *keys = NULL, *rsa;
+	char *tok;
+
+	tok = sign_custom(ec1, "ES256", "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+			  assertion_payload);
+	assert_int_equal(kt_jws_select_keys(tok, jwks, all_algs, &keys, &err),
+			 KT_OK);
+	assert_int_equal(json_array_size(keys), 2);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(keys, 0), "kty")),
+	    "EC");
+	assert_true(
+	    json_equal(json_array_get(keys, 0),
+		       json_array_get(json_object_get(jwks, "keys"), 1)));
+	json_decref(keys);
+	free(tok);
+
+	/* HMAC with the JWKS's own secret: refused before any key. */
+	tok =
+	    sign_hs256(secret, sizeof(secret) - 1,
+		       "{\"alg\":\"HS256\",\"kid\":\"k1\"}", assertion_payload);
+	expect_select_fail(tok, jwks, KT_ERR_DENIED,
+			   "alg 'HS256' is not allowed: symmetric algorithms "
+			   "are never accepted");
+	free(tok);
+
+	/* RS256 named, only oct and EC keys under the kid. */
+	rsa = jwk_for(rsa1, "r1");
+	tok = sign_custom(rsa1, "RS256", "{\"alg\":\"RS256\",\"kid\":\"k1\"}",
+			  assertion_payload);
+	expect_select_fail(tok, jwks, KT_ERR_NOTFOUND,
+			   "key 'k1' has kty 'oct', which cannot verify alg "
+			   "'RS256'");
+	free(tok);
+	/* Without kid: every key of the alg's type, none of the others. */
+	json_array_append_new(json_object_get(jwks, "keys"), rsa);
+	tok = sign_custom(rsa1, "PS256", "{\"alg\":\"PS256\"}",
+			  assertion_payload);
+	assert_int_equal(kt_jws_select_keys(tok, jwks, all_algs, &keys, &err),
+			 KT_OK);
+	assert_int_equal(json_array_size(keys), 1);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(keys, 0), "kid")),
+	    "r1");
+	json_decref(keys);
+	free(tok);
+
+	tok = sign_custom(ec1, "ES256", "{\"alg\":\"ES256\",\"kid\":\"k9\"}",
+			  assertion_payload);
+	expect_select_fail(tok, jwks, KT_ERR_NOTFOUND,
+			   "no key in the client's JWKS matches kid 'k9'");
+	free(tok);
+	assert_int_equal(
+	    kt_jws_select_keys("a.b.c", jwks, all_algs, NULL, &err),
+	    KT_ERR_INVALID);
+	json_decref(jwks);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -954,6 +1124,8 @@ int main(void)
 	    cmocka_unit_test(test_jwks_tampered),
 	    cmocka_unit_test(test_jwks_kid_and_keys),
 	    cmocka_unit_test(test_jwks_oversize_and_garbage),
+	    cmocka_unit_test(test_jwk_normalize),
+	    cmocka_unit_test(test_select_keys),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
