@@ -58,6 +58,9 @@ struct ks_meta {
 struct ks_key {
 	struct ks_entry m;
 	EVP_PKEY *pkey;
+	/* Checked against its alg at load and prepared for signing and
+	 * verification; see kt_jws_key_new. */
+	struct kt_jws_key *jk;
 };
 
 struct kt_keyset {
@@ -679,9 +682,13 @@ int kt_keyset_load(const char *dir, int64_t retire_window_s,
 		if ((r = load_private(dir, e, &k->pkey, err)) != KT_OK)
 			goto cleanup;
 		k->m = *e;
-		if (e->state == KS_ACTIVE)
-			ks->active[e->alg] = (int)ks->n;
+		/* ks->n counts the key from here on, so it is freed. */
 		ks->n++;
+		if ((r = kt_jws_key_new(k->pkey, alg_names[e->alg], e->kid,
+					&k->jk, err)) != KT_OK)
+			goto cleanup;
+		if (e->state == KS_ACTIVE)
+			ks->active[e->alg] = (int)ks->n - 1;
 	}
 	for (int a = 0; a < KS_NALG; a++) {
 		if (ks->active[a] < 0) {
@@ -708,8 +715,10 @@ void kt_keyset_free(struct kt_keyset *ks)
 {
 	if (ks == NULL)
 		return;
-	for (size_t i = 0; i < ks->n; i++)
+	for (size_t i = 0; i < ks->n; i++) {
+		kt_jws_key_free(ks->keys[i].jk);
 		EVP_PKEY_free(ks->keys[i].pkey);
+	}
 	free(ks->keys);
 	free(ks->jwks);
 	OPENSSL_cleanse(ks->hmac, sizeof(ks->hmac));
@@ -750,8 +759,7 @@ int kt_keyset_sign(const struct kt_keyset *ks, const char *alg, const char *typ,
 				    "no active signing key for alg '%s'", p);
 	}
 	k = &ks->keys[ks->active[a]];
-	return kt_jws_sign(k->pkey, alg_names[a], k->m.kid, typ, payload, len,
-			   out, err);
+	return kt_jws_key_sign(k->jk, typ, payload, len, out, err);
 }
 
 int kt_keyset_verify(const struct kt_keyset *ks, const char *compact,
@@ -790,9 +798,13 @@ int kt_keyset_verify(const struct kt_keyset *ks, const char *compact,
 					 "token kid is not a published key");
 		goto cleanup;
 	}
-	/* kt_jws_verify_pkey insists the header alg is the key's alg. */
-	r = kt_jws_verify_pkey(k->pkey, alg_names[k->m.alg], compact, header,
-			       payload, err);
+	/* kt_jws_key_verify insists the header alg is the key's alg. */
+	if ((r = kt_jws_key_verify(k->jk, compact, h, payload, err)) != KT_OK)
+		goto cleanup;
+	if (header != NULL) {
+		*header = h;
+		h = NULL;
+	}
 cleanup:
 	json_decref(h);
 	return r;
