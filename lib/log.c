@@ -78,64 +78,6 @@ const char *kt_log_request_id(void)
 #define TRUNCATED_MARK ",\"truncated\":true"
 #define TAIL_RESERVE 24
 
-/*
- * Append s as a JSON string body (without quotes) at dst+off, never past
- * limit. A character is written whole or not at all; bytes that are not
- * UTF-8 become U+FFFD, because a log line must be valid JSON whatever the
- * message holds (header values, client names). Sets *cut if s did not
- * fit.
- */
-static size_t json_escape(char *dst, size_t limit, size_t off, const char *s,
-			  int *cut)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		unsigned char c = *p;
-		size_t n, k;
-
-		/* The most one character takes: "\u00XX" or "\ufffd". */
-		if (off + 6 > limit) {
-			*cut = 1;
-			break;
-		}
-		if (c == '"' || c == '\\') {
-			dst[off++] = '\\';
-			dst[off++] = (char)c;
-		} else if (c == '\n') {
-			dst[off++] = '\\';
-			dst[off++] = 'n';
-		} else if (c < 0x20 || c == 0x7f) {
-			dst[off++] = '\\';
-			dst[off++] = 'u';
-			dst[off++] = '0';
-			dst[off++] = '0';
-			dst[off++] = hex[c >> 4];
-			dst[off++] = hex[c & 15];
-		} else if (c < 0x80) {
-			dst[off++] = (char)c;
-		} else {
-			n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-			/* Stops at the terminator: it is no continuation. */
-			for (k = 1; k < n && (p[k] & 0xc0) == 0x80; k++)
-				;
-			if (n == 1 || k < n || !kt_utf8_valid(p, n)) {
-				memcpy(dst + off, "\\ufffd", 6);
-				off += 6;
-				p++;
-				continue;
-			}
-			memcpy(dst + off, p, n);
-			off += n;
-			p += n;
-			continue;
-		}
-		p++;
-	}
-	return off;
-}
-
 static size_t append(char *dst, size_t cap, size_t off, const char *s)
 {
 	size_t n = strlen(s);
@@ -220,18 +162,18 @@ static void emit(enum kt_log_level level, const char *func, int line,
 	off = append(buf, limit, off, "\"");
 	if (log_rid[0]) {
 		off = append(buf, limit, off, ",\"rid\":\"");
-		off = json_escape(buf, limit, off, log_rid, &cut);
+		off = kt_json_escape(buf, limit, off, log_rid, &cut);
 		off = append(buf, limit, off, "\"");
 	}
 	if (func != NULL) {
 		off = append(buf, limit, off, ",\"src\":\"");
-		off = json_escape(buf, limit, off, func, &cut);
+		off = kt_json_escape(buf, limit, off, func, &cut);
 		snprintf(num, sizeof(num), ":%d\"", line);
 		off = append(buf, limit, off, num);
 	}
 	off = append(buf, limit, off, ",\"msg\":\"");
-	off = json_escape(buf, limit, off, msg, &cut);
-	/* json_escape stops at limit, so the quote always fits. */
+	off = kt_json_escape(buf, limit, off, msg, &cut);
+	/* kt_json_escape stops at limit, so the quote always fits. */
 	buf[off++] = '"';
 	if (extra != NULL && *extra != '\0') {
 		size_t n = strlen(extra);
@@ -350,15 +292,15 @@ void kt_log_access(const char *method, const char *path, int status,
 	if (!kt_log_enabled(KT_LOG_INFO))
 		return;
 	off = append(extra, limit, off, "\"method\":\"");
-	off = json_escape(extra, limit, off, method, &cut);
+	off = kt_json_escape(extra, limit, off, method, &cut);
 	off = append(extra, limit, off, "\",\"path\":\"");
-	off = json_escape(extra, limit, off, path, &cut);
+	off = kt_json_escape(extra, limit, off, path, &cut);
 	off += (size_t)snprintf(extra + off, limit - off,
 				"\",\"status\":%d,\"ms\":%lld,\"ip\":\"",
 				status, ms);
 	if (off >= limit)
 		off = limit - 1;
-	off = json_escape(extra, limit, off, ip, &cut);
+	off = kt_json_escape(extra, limit, off, ip, &cut);
 	off = append(extra, sizeof(extra), off,
 		     gone ? "\",\"gone\":true" : "\",\"gone\":false");
 	extra[off] = '\0';

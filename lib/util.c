@@ -311,3 +311,54 @@ int kt_hex_value(unsigned char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+size_t kt_json_escape(char *dst, size_t limit, size_t off, const char *s,
+		      int *cut)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		unsigned char c = *p;
+		size_t n, k;
+
+		/* The most one character takes: "\u00XX" or "\ufffd". */
+		if (off + 6 > limit) {
+			*cut = 1;
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			dst[off++] = '\\';
+			dst[off++] = (char)c;
+		} else if (c == '\n') {
+			dst[off++] = '\\';
+			dst[off++] = 'n';
+		} else if (c < 0x20 || c == 0x7f) {
+			dst[off++] = '\\';
+			dst[off++] = 'u';
+			dst[off++] = '0';
+			dst[off++] = '0';
+			dst[off++] = hex[c >> 4];
+			dst[off++] = hex[c & 15];
+		} else if (c < 0x80) {
+			dst[off++] = (char)c;
+		} else {
+			n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+			/* Stops at the terminator: it is no continuation. */
+			for (k = 1; k < n && (p[k] & 0xc0) == 0x80; k++)
+				;
+			if (n == 1 || k < n || !kt_utf8_valid(p, n)) {
+				memcpy(dst + off, "\\ufffd", 6);
+				off += 6;
+				p++;
+				continue;
+			}
+			memcpy(dst + off, p, n);
+			off += n;
+			p += n;
+			continue;
+		}
+		p++;
+	}
+	return off;
+}

@@ -100,4 +100,18 @@ int kt_parse_uint(const char *s, uint64_t max, uint64_t *out);
  */
 int kt_utf8_valid(const void *s, size_t n);
 
+/*
+ * Append the NUL-terminated s as the body of a JSON string (without the
+ * quotes) at dst + off, never writing at or past dst + limit, and return
+ * the new offset (dst is not NUL-terminated). '"' and '\\' are escaped,
+ * '\n' as "\n", other control characters and DEL as "\u00XX"; bytes that
+ * are not well-formed UTF-8 become "\ufffd", so the result is valid JSON
+ * whatever s holds. A character is written whole or not at all; *cut is
+ * set to 1 if s did not fit (and left alone otherwise). One input byte
+ * takes at most 6 output bytes: limit - off >= 6 * strlen(s) always fits.
+ * Shared by the log lines and the hand-built JSON of the token endpoint.
+ */
+size_t kt_json_escape(char *dst, size_t limit, size_t off, const char *s,
+		      int *cut);
+
 #endif

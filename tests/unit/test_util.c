@@ -166,6 +166,54 @@ static void test_sha256(void **state)
 	}
 }
 
+static size_t esc(char *dst, size_t limit, const char *s, int *cut)
+{
+	size_t n;
+
+	memset(dst, '#', limit + 8);
+	*cut = 0;
+	n = kt_json_escape(dst, limit, 0, s, cut);
+	/* Never a byte at or past limit. */
+	assert_int_equal((unsigned char)dst[limit], '#');
+	dst[n] = '\0';
+	return n;
+}
+
+static void test_json_escape(void **state)
+{
+	char out[128];
+	int cut;
+
+	(void)state;
+	assert_int_equal(esc(out, 100, "plain https://x/y ok", &cut), 20);
+	assert_string_equal(out, "plain https://x/y ok");
+	assert_int_equal(cut, 0);
+	esc(out, 100, "q\"b\\n\nt\tdel\x7f", &cut);
+	assert_string_equal(out, "q\\\"b\\\\n\\nt\\u0009del\\u007f");
+	/* UTF-8 stays; broken or overlong sequences become U+FFFD. */
+	esc(out, 100, "M\xc3\xbcller \xe2\x82\xac", &cut);
+	assert_string_equal(out, "M\xc3\xbcller \xe2\x82\xac");
+	esc(out, 100, "a\xc3" "b\xff\xc0\xaf\xe2\x82", &cut);
+	assert_string_equal(out, "a\\ufffdb\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd");
+	assert_int_equal(cut, 0);
+	/* A character that does not fit whole is left out, and said so. */
+	assert_int_equal(esc(out, 9, "abc\"def", &cut), 5);
+	assert_string_equal(out, "abc\\\"");
+	assert_int_equal(cut, 1);
+	assert_int_equal(esc(out, 7, "ab\x01", &cut), 2);
+	assert_int_equal(cut, 1);
+	/* 6 bytes per input byte always fit. */
+	assert_int_equal(esc(out, 18, "\x01\x02\x03", &cut), 18);
+	assert_int_equal(cut, 0);
+	/* Appends at off. */
+	memcpy(out, "xy", 2);
+	cut = 0;
+	assert_int_equal(kt_json_escape(out, 100, 2, "\"", &cut), 4);
+	out[4] = '\0';
+	assert_string_equal(out, "xy\\\"");
+	assert_int_equal(esc(out, 100, "", &cut), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +226,7 @@ int main(void)
 	    cmocka_unit_test(test_token_hash),
 	    cmocka_unit_test(test_utf8_valid),
 	    cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_json_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
