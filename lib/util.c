@@ -12,10 +12,63 @@
 #include "kontor/err.h"
 #include "kontor/util.h"
 
+/*
+ * Small requests (token ids, codes, secrets: 16 to 32 bytes) are served
+ * from a per-thread batch of CSPRNG output: one RAND_bytes call costs about
+ * as much for 256 bytes as for 16 (OpenSSL 3 locks and updates its DRBG
+ * per call), and the token endpoint asks several times per request.
+ *
+ * Why this is safe: the bytes come from the same DRBG, in the same order,
+ * only earlier; each byte is handed out once and wiped from the batch as
+ * it is handed out, so the batch holds at most RAND_BATCH bytes of
+ * not-yet-used output (the DRBG's own state, which predicts all of its
+ * future output, sits in the same process memory anyway). Threads never
+ * share a batch. After fork() the child drops the batch it inherited (a
+ * pthread_atfork handler; only the forking thread exists in the child), so
+ * parent and child never hand out the same bytes. Large requests bypass the
+ * batch.
+ */
+#define RAND_BATCH 256
+#define RAND_BATCH_MAX_REQ 64
+
+static _Thread_local struct {
+	uint8_t buf[RAND_BATCH];
+	size_t avail; /* unused bytes at the end of buf */
+} rand_batch;
+static pthread_once_t rand_once = PTHREAD_ONCE_INIT;
+
+static void rand_batch_drop(void)
+{
+	OPENSSL_cleanse(rand_batch.buf, sizeof(rand_batch.buf));
+	rand_batch.avail = 0;
+}
+
+static void rand_atfork(void)
+{
+	pthread_atfork(NULL, NULL, rand_batch_drop);
+}
+
 int kt_random_bytes(void *buf, size_t n)
 {
-	if (n > (size_t)INT32_MAX || RAND_bytes(buf, (int)n) != 1)
-		return KT_ERR_CRYPTO;
+	uint8_t *src;
+
+	if (n > RAND_BATCH_MAX_REQ) {
+		if (n > (size_t)INT32_MAX || RAND_bytes(buf, (int)n) != 1)
+			return KT_ERR_CRYPTO;
+		return KT_OK;
+	}
+	pthread_once(&rand_once, rand_atfork);
+	if (rand_batch.avail < n) {
+		if (RAND_bytes(rand_batch.buf, RAND_BATCH) != 1) {
+			rand_batch_drop();
+			return KT_ERR_CRYPTO;
+		}
+		rand_batch.avail = RAND_BATCH;
+	}
+	src = rand_batch.buf + RAND_BATCH - rand_batch.avail;
+	memcpy(buf, src, n);
+	OPENSSL_cleanse(src, n);
+	rand_batch.avail -= n;
 	return KT_OK;
 }
 

@@ -12,7 +12,13 @@
 
 #define KT_SHA256_LEN 32
 
-/* Fill buf with n bytes from the CSPRNG. 0 or KT_ERR_CRYPTO. */
+/*
+ * Fill buf with n bytes from the CSPRNG (OpenSSL's RAND_bytes). 0 or
+ * KT_ERR_CRYPTO. Requests of up to 64 bytes are served from a per-thread
+ * batch of 256 bytes, wiped as it is handed out and dropped in a forked
+ * child (lib/util.c says why that is safe); a thread's batch is not wiped
+ * when the thread exits.
+ */
 int kt_random_bytes(void *buf, size_t n);
 
 /*

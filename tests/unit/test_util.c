@@ -1,8 +1,11 @@
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -166,6 +169,62 @@ static void test_sha256(void **state)
 	}
 }
 
+/* Small requests come from a per-thread batch: never the same bytes
+ * twice, across refills, across threads and across fork(). */
+static void *rand_thread(void *arg)
+{
+	assert_int_equal(kt_random_bytes(arg, 16), KT_OK);
+	return NULL;
+}
+
+static void test_random_batch(void **state)
+{
+	enum { N = 200 };
+	static uint8_t got[N][16];
+	uint8_t big[100], other[16], zero[16] = {0};
+	pthread_t th;
+	int fd[2];
+	pid_t pid;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(kt_random_bytes(got[i], i % 2 ? 16 : 7), KT_OK);
+		for (int j = 0; j < i; j++)
+			assert_memory_not_equal(got[i], got[j], 7);
+	}
+	assert_int_equal(kt_random_bytes(big, sizeof(big)), KT_OK);
+	assert_int_equal(kt_random_bytes(big, 0), KT_OK);
+	assert_int_equal(pthread_create(&th, NULL, rand_thread, other), 0);
+	pthread_join(th, NULL);
+	for (int j = 0; j < N; j++)
+		assert_memory_not_equal(other, got[j], 7);
+	/*
+	 * The parent's next bytes and the child's first are not the same.
+	 * Six 48-byte draws refill the 256-byte batch at least once, and
+	 * after a refill 48-byte draws always leave 16 or more bytes (208,
+	 * 160, 112, 64, 16): so the parent's next 16 come from the batch the
+	 * child inherited, and only the fork handler keeps them apart.
+	 */
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(kt_random_bytes(big, 48), KT_OK);
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint8_t c[16];
+		int ok = kt_random_bytes(c, 16) == KT_OK &&
+			 write(fd[1], c, 16) == 16;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(kt_random_bytes(got[0], 16), KT_OK);
+	assert_int_equal(read(fd[0], other, 16), 16);
+	waitpid(pid, NULL, 0);
+	close(fd[0]);
+	close(fd[1]);
+	assert_memory_not_equal(other, got[0], 16);
+	assert_memory_not_equal(other, zero, 16);
+}
+
 static size_t esc(char *dst, size_t limit, const char *s, int *cut)
 {
 	size_t n;
@@ -227,6 +286,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8_valid),
 	    cmocka_unit_test(test_sha256),
 	    cmocka_unit_test(test_json_escape),
+	    cmocka_unit_test(test_random_batch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
