@@ -52,7 +52,7 @@ static int json_flat(const struct jfield *f, size_t n, char **out,
 {
 	size_t cap = 3, off = 0;
 	char *buf;
-	int cut = 0, w;
+	int cut = 0;
 
 	*out = NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -80,8 +80,7 @@ static int json_flat(const struct jfield *f, size_t n, char **out,
 			off = kt_json_escape(buf, cap, off, f[i].str, &cut);
 			buf[off++] = '"';
 		} else {
-			w = snprintf(buf + off, cap - off, "%lld", f[i].num);
-			off += w > 0 ? (size_t)w : 0;
+			off += kt_fmt_int(buf + off, f[i].num);
 		}
 	}
 	buf[off++] = '}';

@@ -59,11 +59,15 @@ int kt_log_level_parse(const char *s, enum kt_log_level *out)
 
 void kt_log_set_request_id(const char *rid)
 {
+	size_t n;
+
 	if (rid == NULL) {
 		log_rid[0] = '\0';
 		return;
 	}
-	snprintf(log_rid, sizeof(log_rid), "%s", rid);
+	n = strnlen(rid, sizeof(log_rid) - 1);
+	memcpy(log_rid, rid, n);
+	log_rid[n] = '\0';
 }
 
 const char *kt_log_request_id(void)
@@ -81,6 +85,9 @@ const char *kt_log_request_id(void)
 static size_t append(char *dst, size_t cap, size_t off, const char *s)
 {
 	size_t n = strlen(s);
+
+	if (off + 1 >= cap)
+		return off;
 	if (off + n >= cap)
 		n = cap - off - 1;
 	memcpy(dst + off, s, n);
@@ -155,7 +162,15 @@ static void emit(enum kt_log_level level, const char *func, int line,
 	clock_gettime(CLOCK_REALTIME, &now);
 	off = append(buf, limit, off, "{\"ts\":\"");
 	off = append(buf, limit, off, ts_seconds(now.tv_sec));
-	snprintf(num, sizeof(num), ".%03ldZ", now.tv_nsec / 1000000);
+	{
+		long msec = now.tv_nsec / 1000000;
+		num[0] = '.';
+		num[1] = (char)('0' + msec / 100);
+		num[2] = (char)('0' + msec / 10 % 10);
+		num[3] = (char)('0' + msec % 10);
+		num[4] = 'Z';
+		num[5] = '\0';
+	}
 	off = append(buf, limit, off, num);
 	off = append(buf, limit, off, "\",\"level\":\"");
 	off = append(buf, limit, off, level_names[level]);
@@ -285,6 +300,7 @@ void kt_log_access(const char *method, const char *path, int status,
 		   long long ms, const char *ip, int gone)
 {
 	char extra[KT_LOG_LINE_MAX / 2];
+	char num[KT_FMT_INT_LEN];
 	const size_t limit = sizeof(extra) - 32;
 	size_t off = 0;
 	int cut = 0;
@@ -295,11 +311,16 @@ void kt_log_access(const char *method, const char *path, int status,
 	off = kt_json_escape(extra, limit, off, method, &cut);
 	off = append(extra, limit, off, "\",\"path\":\"");
 	off = kt_json_escape(extra, limit, off, path, &cut);
-	off += (size_t)snprintf(extra + off, limit - off,
-				"\",\"status\":%d,\"ms\":%lld,\"ip\":\"",
-				status, ms);
-	if (off >= limit)
-		off = limit - 1;
+	/* No snprintf: it cost more than the rest of the line together. */
+	off = append(extra, limit, off, "\",\"status\":");
+	kt_fmt_int(num, status);
+	off = append(extra, limit, off, num);
+	off = append(extra, limit, off, ",\"ms\":");
+	kt_fmt_int(num, ms);
+	off = append(extra, limit, off, num);
+	off = append(extra, limit, off, ",\"ip\":\"");
+	if (off + 1 >= limit)
+		cut = 1; /* a path that filled the line: drop the fields */
 	off = kt_json_escape(extra, limit, off, ip, &cut);
 	off = append(extra, sizeof(extra), off,
 		     gone ? "\",\"gone\":true" : "\",\"gone\":false");

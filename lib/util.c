@@ -374,7 +374,25 @@ size_t kt_json_escape(char *dst, size_t limit, size_t off, const char *s,
 	while (*p) {
 		unsigned char c = *p;
 		size_t n, k;
+		const unsigned char *q = p;
 
+		/* A run of characters that need no escaping goes in one copy,
+		 * cut where the one-by-one rule below would have stopped. */
+		while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+			q++;
+		if (q > p) {
+			size_t run = (size_t)(q - p);
+			size_t room = off + 6 <= limit ? limit - 6 - off + 1 : 0;
+			if (run > room) {
+				memcpy(dst + off, p, room);
+				*cut = 1;
+				return off + room;
+			}
+			memcpy(dst + off, p, run);
+			off += run;
+			p = q;
+			continue;
+		}
 		/* The most one character takes: "\u00XX" or "\ufffd". */
 		if (off + 6 > limit) {
 			*cut = 1;
@@ -414,4 +432,24 @@ size_t kt_json_escape(char *dst, size_t limit, size_t off, const char *s,
 		p++;
 	}
 	return off;
+}
+
+size_t kt_fmt_int(char out[KT_FMT_INT_LEN], long long v)
+{
+	char tmp[KT_FMT_INT_LEN];
+	unsigned long long u;
+	size_t n = 0, len = 0;
+
+	/* The magnitude as unsigned: -LLONG_MIN does not fit a long long. */
+	u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		out[len++] = '-';
+	while (n > 0)
+		out[len++] = tmp[--n];
+	out[len] = '\0';
+	return len;
 }

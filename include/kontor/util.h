@@ -120,4 +120,11 @@ int kt_utf8_valid(const void *s, size_t n);
 size_t kt_json_escape(char *dst, size_t limit, size_t off, const char *s,
 		      int *cut);
 
+/*
+ * v in decimal, NUL-terminated, into out; returns the length. For the hot
+ * paths that used snprintf("%lld") (log lines, token claims, headers).
+ */
+#define KT_FMT_INT_LEN 21
+size_t kt_fmt_int(char out[KT_FMT_INT_LEN], long long v);
+
 #endif

@@ -1,8 +1,10 @@
 #include <pthread.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -261,6 +263,15 @@ static void test_json_escape(void **state)
 	assert_int_equal(cut, 1);
 	assert_int_equal(esc(out, 7, "ab\x01", &cut), 2);
 	assert_int_equal(cut, 1);
+	/* A plain run stops where one character at a time would: while
+	 * 6 bytes are left. */
+	assert_int_equal(esc(out, 10, "abcdefghij", &cut), 5);
+	assert_string_equal(out, "abcde");
+	assert_int_equal(cut, 1);
+	assert_int_equal(esc(out, 5, "abc", &cut), 0);
+	assert_int_equal(cut, 1);
+	assert_int_equal(esc(out, 9, "abcd", &cut), 4);
+	assert_int_equal(cut, 0);
 	/* 6 bytes per input byte always fit. */
 	assert_int_equal(esc(out, 18, "\x01\x02\x03", &cut), 18);
 	assert_int_equal(cut, 0);
@@ -271,6 +282,22 @@ static void test_json_escape(void **state)
 	out[4] = '\0';
 	assert_string_equal(out, "xy\\\"");
 	assert_int_equal(esc(out, 100, "", &cut), 0);
+}
+
+static void test_fmt_int(void **state)
+{
+	static const long long v[] = {0,	 7,	   -7,	      10,
+				      1795900300, -100,	   LLONG_MAX, LLONG_MIN,
+				      999999999999LL};
+	char got[KT_FMT_INT_LEN], want[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t n = kt_fmt_int(got, v[i]);
+		snprintf(want, sizeof(want), "%lld", v[i]);
+		assert_string_equal(got, want);
+		assert_int_equal(n, strlen(want));
+	}
 }
 
 int main(void)
@@ -287,6 +314,7 @@ int main(void)
 	    cmocka_unit_test(test_sha256),
 	    cmocka_unit_test(test_json_escape),
 	    cmocka_unit_test(test_random_batch),
+	    cmocka_unit_test(test_fmt_int),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
