@@ -66,6 +66,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 
 int main(int argc, char **argv)
 {
+	struct event_config *ec = NULL;
 	struct event_base *base = NULL;
 	struct evhttp *http = NULL;
 	struct event *sig = NULL;
@@ -79,7 +80,13 @@ int main(int argc, char **argv)
 	}
 	build_body();
 	signal(SIGPIPE, SIG_IGN);
-	if ((base = event_base_new()) == NULL ||
+	/* The same event_base as kontor-idp's loops (idp/server.c,
+	 * loop_base_new): epoll with the changelist, so the floor stays the
+	 * floor of the gateway's HTTP stack. */
+	if ((ec = event_config_new()) == NULL ||
+	    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) !=
+		0 ||
+	    (base = event_base_new_with_config(ec)) == NULL ||
 	    (http = evhttp_new(base)) == NULL)
 		goto cleanup;
 	evhttp_set_gencb(http, on_request, NULL);
@@ -99,5 +106,7 @@ cleanup:
 		evhttp_free(http);
 	if (base != NULL)
 		event_base_free(base);
+	if (ec != NULL)
+		event_config_free(ec);
 	return rc;
 }

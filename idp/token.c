@@ -70,8 +70,7 @@ static void respond(struct kt_req *r)
 	struct tokreq *t = r->h;
 	const struct kt_config *cfg = kt_req_cfg(r);
 	struct kt_tok_subject s = {0};
-	char *at = NULL, *idt = NULL;
-	json_t *body;
+	char *at = NULL, *idt = NULL, *body = NULL;
 	int rc;
 
 	s.scope = t->scope;
@@ -98,21 +97,16 @@ static void respond(struct kt_req *r)
 		fail(r, rc);
 		return;
 	}
-	body = json_pack("{s:s,s:s,s:I,s:s}", "access_token", at, "token_type",
-			 "Bearer", "expires_in",
-			 (json_int_t)cfg->tokens_access_token_ttl_s, "scope",
-			 t->scope);
-	if (body != NULL && idt != NULL)
-		json_object_set_new(body, "id_token", json_string(idt));
-	if (body != NULL && t->rt[0])
-		json_object_set_new(body, "refresh_token", json_string(t->rt));
-	free(at);
-	free(idt);
-	if (body == NULL) {
-		fail(r, KT_ERR_NOMEM);
+	rc = kt_tok_response(at, cfg->tokens_access_token_ttl_s, t->scope, idt,
+			     t->rt[0] ? t->rt : NULL, &body);
+	kt_free_secret(at);
+	kt_free_secret(idt);
+	if (rc != KT_OK) {
+		fail(r, rc);
 		return;
 	}
-	kt_req_send_json(r, 200, body);
+	kt_req_send_json_str(r, 200, body, 0);
+	kt_free_secret(body);
 }
 
 /* authorization_code ------------------------------------------------------ */

@@ -63,6 +63,17 @@ int kt_tok_access(struct kt_req *r, const struct kt_client *c,
 		  const struct kt_tok_subject *s, char **out);
 
 /*
+ * The token endpoint's response body (RFC 6749 §5.1, OIDC Core §3.1.3.3):
+ * {"access_token","token_type":"Bearer","expires_in","scope"} and
+ * "id_token" / "refresh_token" when not NULL. *out holds secrets: the
+ * caller frees it with kt_free_secret. KT_ERR_INVALID if a value is not
+ * UTF-8, KT_ERR_NOMEM.
+ */
+int kt_tok_response(const char *access_token, int64_t expires_in,
+		    const char *scope, const char *id_token,
+		    const char *refresh_token, char **out);
+
+/*
  * ID token signed with the client's id_token_signed_response_alg, with
  * at_hash when an access token is given and the claims of kt_tok_claims.
  * Caller frees *out.

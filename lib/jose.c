@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include "kontor/err.h"
 #include "kontor/jose.h"
@@ -312,19 +314,260 @@ static int key_fits_alg(EVP_PKEY *key, enum jose_alg alg)
 	}
 }
 
+/*
+ * A signing or verification context for key: the bare EVP_PKEY_sign /
+ * EVP_PKEY_verify over a SHA-256 digest, which is what
+ * EVP_DigestSign/EVP_DigestVerify do inside, minus the per-call fetches of
+ * the digest and the signature algorithm (OpenSSL 3 looks both up in a
+ * locked method store on every EVP_DigestSignInit_ex). Prepared once, the
+ * context can sign or verify any number of digests, one call at a time.
+ */
+static EVP_PKEY_CTX *pkey_ctx_new(EVP_PKEY *key, enum jose_alg alg, int sign)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+
+	if (ctx == NULL)
+		return NULL;
+	if ((sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) != 1 ||
+	    (alg == JOSE_ALG_RS256 &&
+	     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1) ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1) {
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/*
+ * Prepared keys keep a few idle contexts per direction; a thread takes one
+ * under the lock, signs without it and puts it back. More threads than
+ * that at once just make (and free) their own.
+ */
+#define JOSE_CTX_POOL 16
+
+struct jose_ctx_pool {
+	EVP_PKEY_CTX *ctx[JOSE_CTX_POOL];
+	size_t n;
+};
+
+struct kt_jws_key {
+	EVP_PKEY *pkey;
+	enum jose_alg alg;
+	const char *alg_name;
+	char kid[JOSE_HDR_VALUE_MAX + 1]; /* "" for none */
+	size_t sig_len;			  /* raw JWS signature length */
+	pthread_mutex_t lock;
+	struct jose_ctx_pool pool[2]; /* [0] verify, [1] sign */
+};
+
+static EVP_PKEY_CTX *key_ctx_take(struct kt_jws_key *k, int sign)
+{
+	struct jose_ctx_pool *p = &k->pool[sign];
+	EVP_PKEY_CTX *ctx = NULL;
+
+	pthread_mutex_lock(&k->lock);
+	if (p->n > 0)
+		ctx = p->ctx[--p->n];
+	pthread_mutex_unlock(&k->lock);
+	return ctx != NULL ? ctx : pkey_ctx_new(k->pkey, k->alg, sign);
+}
+
+/* Only contexts whose last call succeeded go back into the pool. */
+static void key_ctx_put(struct kt_jws_key *k, int sign, EVP_PKEY_CTX *ctx)
+{
+	struct jose_ctx_pool *p = &k->pool[sign];
+
+	if (ctx == NULL)
+		return;
+	pthread_mutex_lock(&k->lock);
+	if (p->n < JOSE_CTX_POOL) {
+		p->ctx[p->n++] = ctx;
+		ctx = NULL;
+	}
+	pthread_mutex_unlock(&k->lock);
+	EVP_PKEY_CTX_free(ctx);
+}
+
+int kt_jws_key_new(EVP_PKEY *pkey, const char *alg, const char *kid,
+		   struct kt_jws_key **out, struct kt_error *err)
+{
+	struct kt_jws_key *k = NULL;
+	enum jose_alg a = alg_parse(alg);
+	EVP_PKEY_CTX *ctx[2] = {NULL, NULL};
+
+	*out = NULL;
+	if (pkey == NULL)
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "kt_jws_key_new: missing key");
+	if (a != JOSE_ALG_RS256 && a != JOSE_ALG_ES256) {
+		char p[48];
+		return kt_error_set(err, KT_ERR_UNSUPPORTED,
+				    "alg '%s' is not supported for signing",
+				    printable(p, alg));
+	}
+	if (!key_fits_alg(pkey, a))
+		return kt_error_set(
+		    err, KT_ERR_INVALID, "key does not fit alg %s (%s)", alg,
+		    a == JOSE_ALG_RS256 ? "needs RSA of 2048..8192 bits"
+					: "needs EC P-256");
+	if (kid != NULL && !header_value_ok(kid))
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "kid/typ must be 1..%d printable ASCII "
+				    "characters without '\"' or '\\'",
+				    JOSE_HDR_VALUE_MAX);
+	/* One context each way now, so a key that cannot sign fails here. */
+	if ((ctx[0] = pkey_ctx_new(pkey, a, 0)) == NULL ||
+	    (ctx[1] = pkey_ctx_new(pkey, a, 1)) == NULL) {
+		EVP_PKEY_CTX_free(ctx[0]);
+		ERR_clear_error();
+		return kt_error_set(err, KT_ERR_CRYPTO,
+				    "key cannot sign and verify %s", alg);
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    pthread_mutex_init(&k->lock, NULL) != 0) {
+		free(k);
+		EVP_PKEY_CTX_free(ctx[0]);
+		EVP_PKEY_CTX_free(ctx[1]);
+		return kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+	}
+	EVP_PKEY_up_ref(pkey);
+	k->pkey = pkey;
+	k->alg = a;
+	k->alg_name = a == JOSE_ALG_ES256 ? "ES256" : "RS256";
+	if (kid != NULL)
+		memcpy(k->kid, kid, strlen(kid) + 1);
+	k->sig_len = a == JOSE_ALG_ES256 ? JOSE_ES256_RAW
+					 : (size_t)EVP_PKEY_get_size(pkey);
+	for (int i = 0; i < 2; i++) {
+		k->pool[i].ctx[0] = ctx[i];
+		k->pool[i].n = 1;
+	}
+	*out = k;
+	return KT_OK;
+}
+
+void kt_jws_key_free(struct kt_jws_key *k)
+{
+	if (k == NULL)
+		return;
+	for (int i = 0; i < 2; i++)
+		for (size_t j = 0; j < k->pool[i].n; j++)
+			EVP_PKEY_CTX_free(k->pool[i].ctx[j]);
+	pthread_mutex_destroy(&k->lock);
+	EVP_PKEY_free(k->pkey);
+	free(k);
+}
+
+/* Append s (a header value already checked by header_value_ok). */
+static size_t put_str(char *dst, size_t off, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(dst + off, s, n);
+	return off + n;
+}
+
+/*
+ * The compact JWS: header, payload and the signature of both made by ctx
+ * (a context from pkey_ctx_new for alg), its signature sig_len bytes long
+ * in JWS form. Arguments are checked by the callers.
+ */
+static int sign_with(EVP_PKEY_CTX *ctx, enum jose_alg a, size_t sig_len,
+		     const char *kid, const char *typ, const char *payload,
+		     size_t len, char **out, struct kt_error *err)
+{
+	char *buf = NULL;
+	char hdr[64 + 2 * JOSE_HDR_VALUE_MAX];
+	uint8_t dgst[KT_SHA256_LEN];
+	uint8_t sig[JOSE_SIG_MAX];
+	uint8_t raw[JOSE_ES256_RAW];
+	const uint8_t *final_sig;
+	size_t siglen = sizeof(sig), total, off, hlen;
+	int r;
+
+	/* {"alg":"..","kid":"..","typ":".."}: values are plain ASCII. */
+	hlen = put_str(hdr, 0, a == JOSE_ALG_ES256 ? "{\"alg\":\"ES256\""
+						   : "{\"alg\":\"RS256\"");
+	if (kid != NULL) {
+		hlen = put_str(hdr, hlen, ",\"kid\":\"");
+		hlen = put_str(hdr, hlen, kid);
+		hdr[hlen++] = '"';
+	}
+	if (typ != NULL) {
+		hlen = put_str(hdr, hlen, ",\"typ\":\"");
+		hlen = put_str(hdr, hlen, typ);
+		hdr[hlen++] = '"';
+	}
+	hdr[hlen++] = '}';
+
+	total = kt_b64url_len(hlen) + 1 + kt_b64url_len(len) + 1 +
+		kt_b64url_len(sig_len) + 1;
+	if ((buf = malloc(total)) == NULL) {
+		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	/* The signing input is built in place in the output buffer. */
+	off = kt_b64url_encode(buf, hdr, hlen);
+	buf[off++] = '.';
+	off += kt_b64url_encode(buf + off, payload, len);
+
+	kt_sha256(dgst, buf, off);
+	if (EVP_PKEY_sign(ctx, sig, &siglen, dgst, sizeof(dgst)) != 1) {
+		r = kt_error_set(err, KT_ERR_CRYPTO, "%s signing failed",
+				 a == JOSE_ALG_ES256 ? "ES256" : "RS256");
+		goto cleanup;
+	}
+	if (a == JOSE_ALG_ES256) {
+		if (ecdsa_der_to_raw(sig, siglen, raw) != KT_OK) {
+			r = kt_error_set(err, KT_ERR_CRYPTO,
+					 "unexpected ECDSA signature encoding");
+			goto cleanup;
+		}
+		final_sig = raw;
+	} else {
+		if (siglen != sig_len) {
+			r = kt_error_set(err, KT_ERR_CRYPTO,
+					 "unexpected RSA signature length");
+			goto cleanup;
+		}
+		final_sig = sig;
+	}
+	buf[off++] = '.';
+	kt_b64url_encode(buf + off, final_sig, sig_len);
+	*out = buf;
+	buf = NULL;
+	r = KT_OK;
+cleanup:
+	if (r != KT_OK)
+		ERR_clear_error();
+	free(buf);
+	return r;
+}
+
+static int check_sign_args(const char *kid, const char *typ, size_t len,
+			   struct kt_error *err)
+{
+	if ((kid != NULL && !header_value_ok(kid)) ||
+	    (typ != NULL && !header_value_ok(typ)))
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "kid/typ must be 1..%d printable ASCII "
+				    "characters without '\"' or '\\'",
+				    JOSE_HDR_VALUE_MAX);
+	if (len > KT_JOSE_MAX_PAYLOAD)
+		return kt_error_set(err, KT_ERR_LIMIT,
+				    "payload of %zu bytes exceeds %d", len,
+				    KT_JOSE_MAX_PAYLOAD);
+	return KT_OK;
+}
+
 int kt_jws_sign(EVP_PKEY *key, const char *alg, const char *kid,
 		const char *typ, const char *payload, size_t len, char **out,
 		struct kt_error *err)
 {
-	EVP_MD_CTX *ctx = NULL;
-	char *buf = NULL;
-	char hdr[64 + 2 * JOSE_HDR_VALUE_MAX];
-	uint8_t sig[JOSE_SIG_MAX];
-	uint8_t raw[JOSE_ES256_RAW];
-	const uint8_t *final_sig;
-	size_t siglen = sizeof(sig), final_len, total, off;
+	EVP_PKEY_CTX *ctx = NULL;
 	enum jose_alg a = alg_parse(alg);
-	int hlen, r;
+	size_t sig_len;
+	int r;
 
 	if (out != NULL)
 		*out = NULL;
@@ -342,73 +585,44 @@ int kt_jws_sign(EVP_PKEY *key, const char *alg, const char *kid,
 		    err, KT_ERR_INVALID, "key does not fit alg %s (%s)", alg,
 		    a == JOSE_ALG_RS256 ? "needs RSA of 2048..8192 bits"
 					: "needs EC P-256");
-	if ((kid != NULL && !header_value_ok(kid)) ||
-	    (typ != NULL && !header_value_ok(typ)))
-		return kt_error_set(err, KT_ERR_INVALID,
-				    "kid/typ must be 1..%d printable ASCII "
-				    "characters without '\"' or '\\'",
-				    JOSE_HDR_VALUE_MAX);
-	if (len > KT_JOSE_MAX_PAYLOAD)
-		return kt_error_set(err, KT_ERR_LIMIT,
-				    "payload of %zu bytes exceeds %d", len,
-				    KT_JOSE_MAX_PAYLOAD);
-
-	hlen =
-	    snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\"%s%s%s%s%s%s}", alg,
-		     kid ? ",\"kid\":\"" : "", kid ? kid : "", kid ? "\"" : "",
-		     typ ? ",\"typ\":\"" : "", typ ? typ : "", typ ? "\"" : "");
-	if (hlen < 0 || (size_t)hlen >= sizeof(hdr))
-		return kt_error_set(err, KT_ERR_INTERNAL,
-				    "JWS header too long");
-
-	final_len = a == JOSE_ALG_ES256 ? JOSE_ES256_RAW
-					: (size_t)EVP_PKEY_get_size(key);
-	total = kt_b64url_len((size_t)hlen) + 1 + kt_b64url_len(len) + 1 +
-		kt_b64url_len(final_len) + 1;
-	if ((buf = malloc(total)) == NULL) {
-		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-		goto cleanup;
-	}
-	/* The signing input is built in place in the output buffer. */
-	off = kt_b64url_encode(buf, hdr, (size_t)hlen);
-	buf[off++] = '.';
-	off += kt_b64url_encode(buf + off, payload, len);
-
-	if ((ctx = EVP_MD_CTX_new()) == NULL) {
-		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-		goto cleanup;
-	}
-	if (EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, key, NULL) !=
-		1 ||
-	    EVP_DigestSign(ctx, sig, &siglen, (const uint8_t *)buf, off) != 1) {
-		r = kt_error_set(err, KT_ERR_CRYPTO, "%s signing failed", alg);
-		goto cleanup;
-	}
-	if (a == JOSE_ALG_ES256) {
-		if (ecdsa_der_to_raw(sig, siglen, raw) != KT_OK) {
-			r = kt_error_set(err, KT_ERR_CRYPTO,
-					 "unexpected ECDSA signature encoding");
-			goto cleanup;
-		}
-		final_sig = raw;
-	} else {
-		if (siglen != final_len) {
-			r = kt_error_set(err, KT_ERR_CRYPTO,
-					 "unexpected RSA signature length");
-			goto cleanup;
-		}
-		final_sig = sig;
-	}
-	buf[off++] = '.';
-	kt_b64url_encode(buf + off, final_sig, final_len);
-	*out = buf;
-	buf = NULL;
-	r = KT_OK;
-cleanup:
-	if (r != KT_OK)
+	if ((r = check_sign_args(kid, typ, len, err)) != KT_OK)
+		return r;
+	if ((ctx = pkey_ctx_new(key, a, 1)) == NULL) {
 		ERR_clear_error();
-	EVP_MD_CTX_free(ctx);
-	free(buf);
+		return kt_error_set(err, KT_ERR_CRYPTO, "%s signing failed",
+				    alg);
+	}
+	sig_len = a == JOSE_ALG_ES256 ? JOSE_ES256_RAW
+				      : (size_t)EVP_PKEY_get_size(key);
+	r = sign_with(ctx, a, sig_len, kid, typ, payload, len, out, err);
+	EVP_PKEY_CTX_free(ctx);
+	return r;
+}
+
+int kt_jws_key_sign(struct kt_jws_key *k, const char *typ, const char *payload,
+		    size_t len, char **out, struct kt_error *err)
+{
+	EVP_PKEY_CTX *ctx;
+	int r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (k == NULL || out == NULL || (payload == NULL && len > 0))
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "kt_jws_key_sign: missing argument");
+	if ((r = check_sign_args(NULL, typ, len, err)) != KT_OK)
+		return r;
+	if ((ctx = key_ctx_take(k, 1)) == NULL) {
+		ERR_clear_error();
+		return kt_error_set(err, KT_ERR_CRYPTO, "%s signing failed",
+				    k->alg_name);
+	}
+	r = sign_with(ctx, k->alg, k->sig_len, k->kid[0] ? k->kid : NULL, typ,
+		      payload, len, out, err);
+	if (r == KT_OK || r == KT_ERR_NOMEM)
+		key_ctx_put(k, 1, ctx);
+	else
+		EVP_PKEY_CTX_free(ctx);
 	return r;
 }
 
@@ -600,19 +814,83 @@ cleanup:
 
 /* ---- verification of our own tokens ---- */
 
+/*
+ * The checks and the signature verification shared by kt_jws_verify_pkey
+ * (key: a context is made for this call) and kt_jws_key_verify (k: a
+ * pooled context), after the token was split (p) and its header parsed
+ * (h). sig_len is the length of alg's JWS signature with that key. On
+ * success the payload, parsed, goes to *payload if wanted.
+ */
+static int verify_with(EVP_PKEY *key, struct kt_jws_key *k, enum jose_alg a,
+		       const char *alg, size_t sig_len, const char *compact,
+		       const struct jose_parts *p, const json_t *h,
+		       json_t **payload, struct kt_error *err)
+{
+	EVP_PKEY_CTX *ctx;
+	uint8_t sig[JOSE_SIG_MAX];
+	uint8_t der[JOSE_ES256_DER_MAX];
+	uint8_t dgst[KT_SHA256_LEN];
+	const uint8_t *vsig;
+	size_t siglen, vlen;
+	const char *halg;
+	char pa[48];
+	int ok;
+
+	halg = json_string_value(json_object_get(h, "alg"));
+	if (halg == NULL)
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "JWS header has no alg");
+	if (strcmp(halg, alg) != 0)
+		return kt_error_set(err, KT_ERR_DENIED,
+				    "JWS alg '%s' does not match the key's "
+				    "alg '%s'",
+				    printable(pa, halg), alg);
+	if (json_object_get(h, "crit") != NULL)
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "JWS crit header is not supported");
+	if (kt_b64url_decode(sig, sizeof(sig), &siglen, p->sig, p->sig_len) !=
+	    KT_OK)
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "JWS signature is not valid base64url");
+	if (siglen != sig_len)
+		return kt_error_set(err, KT_ERR_DENIED,
+				    "signature verification failed (length "
+				    "%zu, expected %zu)",
+				    siglen, sig_len);
+	if (a == JOSE_ALG_ES256) {
+		vlen = ecdsa_raw_to_der(sig, der);
+		vsig = der;
+	} else {
+		vlen = siglen;
+		vsig = sig;
+	}
+	ctx = k != NULL ? key_ctx_take(k, 0) : pkey_ctx_new(key, a, 0);
+	if (ctx == NULL)
+		return kt_error_set(err, KT_ERR_CRYPTO, "key cannot verify %s",
+				    alg);
+	kt_sha256(dgst, compact, p->input_len);
+	ok = EVP_PKEY_verify(ctx, vsig, vlen, dgst, sizeof(dgst)) == 1;
+	/* A failed verification leaves the context as it was. */
+	if (k != NULL)
+		key_ctx_put(k, 0, ctx);
+	else
+		EVP_PKEY_CTX_free(ctx);
+	if (!ok)
+		return kt_error_set(err, KT_ERR_DENIED,
+				    "signature verification failed");
+	/* The payload is only parsed once it is known to be ours. */
+	if (payload == NULL)
+		return KT_OK;
+	return decode_json_part(p->pay, p->pay_len, "payload", payload, err);
+}
+
 int kt_jws_verify_pkey(EVP_PKEY *key, const char *alg, const char *compact,
 		       json_t **header, json_t **payload, struct kt_error *err)
 {
 	struct jose_parts p;
-	EVP_MD_CTX *ctx = NULL;
 	json_t *h = NULL, *pl = NULL;
-	uint8_t sig[JOSE_SIG_MAX];
-	uint8_t der[JOSE_ES256_DER_MAX];
-	const uint8_t *vsig;
-	size_t siglen, vlen, want;
 	enum jose_alg a = alg_parse(alg);
-	const char *halg;
-	char pa[48];
+	size_t sig_len;
 	int r;
 
 	if (header != NULL)
@@ -627,64 +905,10 @@ int kt_jws_verify_pkey(EVP_PKEY *key, const char *alg, const char *compact,
 	    (r = decode_json_part(p.hdr, p.hdr_len, "header", &h, err)) !=
 		KT_OK)
 		goto cleanup;
-	halg = json_string_value(json_object_get(h, "alg"));
-	if (halg == NULL) {
-		r = kt_error_set(err, KT_ERR_INVALID, "JWS header has no alg");
-		goto cleanup;
-	}
-	if (strcmp(halg, alg) != 0) {
-		r = kt_error_set(err, KT_ERR_DENIED,
-				 "JWS alg '%s' does not match the key's alg "
-				 "'%s'",
-				 printable(pa, halg), alg);
-		goto cleanup;
-	}
-	if (json_object_get(h, "crit") != NULL) {
-		r = kt_error_set(err, KT_ERR_INVALID,
-				 "JWS crit header is not supported");
-		goto cleanup;
-	}
-	if (kt_b64url_decode(sig, sizeof(sig), &siglen, p.sig, p.sig_len) !=
-	    KT_OK) {
-		r = kt_error_set(err, KT_ERR_INVALID,
-				 "JWS signature is not valid base64url");
-		goto cleanup;
-	}
-	want = a == JOSE_ALG_ES256 ? JOSE_ES256_RAW
-				   : (size_t)EVP_PKEY_get_size(key);
-	if (siglen != want) {
-		r = kt_error_set(err, KT_ERR_DENIED,
-				 "signature verification failed (length %zu, "
-				 "expected %zu)",
-				 siglen, want);
-		goto cleanup;
-	}
-	if (a == JOSE_ALG_ES256) {
-		vlen = ecdsa_raw_to_der(sig, der);
-		vsig = der;
-	} else {
-		vlen = siglen;
-		vsig = sig;
-	}
-	if ((ctx = EVP_MD_CTX_new()) == NULL) {
-		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-		goto cleanup;
-	}
-	if (EVP_DigestVerifyInit_ex(ctx, NULL, "SHA256", NULL, NULL, key,
-				    NULL) != 1) {
-		r = kt_error_set(err, KT_ERR_CRYPTO, "key cannot verify %s",
-				 alg);
-		goto cleanup;
-	}
-	if (EVP_DigestVerify(ctx, vsig, vlen, (const uint8_t *)compact,
-			     p.input_len) != 1) {
-		r = kt_error_set(err, KT_ERR_DENIED,
-				 "signature verification failed");
-		goto cleanup;
-	}
-	/* The payload is only parsed once it is known to be ours. */
-	if ((r = decode_json_part(p.pay, p.pay_len, "payload", &pl, err)) !=
-	    KT_OK)
+	sig_len = a == JOSE_ALG_ES256 ? JOSE_ES256_RAW
+				      : (size_t)EVP_PKEY_get_size(key);
+	if ((r = verify_with(key, NULL, a, alg, sig_len, compact, &p, h,
+			     payload != NULL ? &pl : NULL, err)) != KT_OK)
 		goto cleanup;
 	if (header != NULL) {
 		*header = h;
@@ -697,9 +921,28 @@ int kt_jws_verify_pkey(EVP_PKEY *key, const char *alg, const char *compact,
 	r = KT_OK;
 cleanup:
 	ERR_clear_error();
-	EVP_MD_CTX_free(ctx);
 	json_decref(h);
 	json_decref(pl);
+	return r;
+}
+
+int kt_jws_key_verify(struct kt_jws_key *k, const char *compact,
+		      const json_t *header, json_t **payload,
+		      struct kt_error *err)
+{
+	struct jose_parts p;
+	int r;
+
+	if (payload != NULL)
+		*payload = NULL;
+	if (k == NULL || !json_is_object(header))
+		return kt_error_set(err, KT_ERR_INVALID,
+				    "kt_jws_key_verify: missing argument");
+	if ((r = split_compact(compact, KT_JOSE_MAX_COMPACT, &p, err)) ==
+	    KT_OK)
+		r = verify_with(NULL, k, k->alg, k->alg_name, k->sig_len,
+				compact, &p, header, payload, err);
+	ERR_clear_error();
 	return r;
 }
 

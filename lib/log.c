@@ -59,11 +59,15 @@ int kt_log_level_parse(const char *s, enum kt_log_level *out)
 
 void kt_log_set_request_id(const char *rid)
 {
+	size_t n;
+
 	if (rid == NULL) {
 		log_rid[0] = '\0';
 		return;
 	}
-	snprintf(log_rid, sizeof(log_rid), "%s", rid);
+	n = strnlen(rid, sizeof(log_rid) - 1);
+	memcpy(log_rid, rid, n);
+	log_rid[n] = '\0';
 }
 
 const char *kt_log_request_id(void)
@@ -78,67 +82,12 @@ const char *kt_log_request_id(void)
 #define TRUNCATED_MARK ",\"truncated\":true"
 #define TAIL_RESERVE 24
 
-/*
- * Append s as a JSON string body (without quotes) at dst+off, never past
- * limit. A character is written whole or not at all; bytes that are not
- * UTF-8 become U+FFFD, because a log line must be valid JSON whatever the
- * message holds (header values, client names). Sets *cut if s did not
- * fit.
- */
-static size_t json_escape(char *dst, size_t limit, size_t off, const char *s,
-			  int *cut)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		unsigned char c = *p;
-		size_t n, k;
-
-		/* The most one character takes: "\u00XX" or "\ufffd". */
-		if (off + 6 > limit) {
-			*cut = 1;
-			break;
-		}
-		if (c == '"' || c == '\\') {
-			dst[off++] = '\\';
-			dst[off++] = (char)c;
-		} else if (c == '\n') {
-			dst[off++] = '\\';
-			dst[off++] = 'n';
-		} else if (c < 0x20 || c == 0x7f) {
-			dst[off++] = '\\';
-			dst[off++] = 'u';
-			dst[off++] = '0';
-			dst[off++] = '0';
-			dst[off++] = hex[c >> 4];
-			dst[off++] = hex[c & 15];
-		} else if (c < 0x80) {
-			dst[off++] = (char)c;
-		} else {
-			n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-			/* Stops at the terminator: it is no continuation. */
-			for (k = 1; k < n && (p[k] & 0xc0) == 0x80; k++)
-				;
-			if (n == 1 || k < n || !kt_utf8_valid(p, n)) {
-				memcpy(dst + off, "\\ufffd", 6);
-				off += 6;
-				p++;
-				continue;
-			}
-			memcpy(dst + off, p, n);
-			off += n;
-			p += n;
-			continue;
-		}
-		p++;
-	}
-	return off;
-}
-
 static size_t append(char *dst, size_t cap, size_t off, const char *s)
 {
 	size_t n = strlen(s);
+
+	if (off + 1 >= cap)
+		return off;
 	if (off + n >= cap)
 		n = cap - off - 1;
 	memcpy(dst + off, s, n);
@@ -213,25 +162,33 @@ static void emit(enum kt_log_level level, const char *func, int line,
 	clock_gettime(CLOCK_REALTIME, &now);
 	off = append(buf, limit, off, "{\"ts\":\"");
 	off = append(buf, limit, off, ts_seconds(now.tv_sec));
-	snprintf(num, sizeof(num), ".%03ldZ", now.tv_nsec / 1000000);
+	{
+		long msec = now.tv_nsec / 1000000;
+		num[0] = '.';
+		num[1] = (char)('0' + msec / 100);
+		num[2] = (char)('0' + msec / 10 % 10);
+		num[3] = (char)('0' + msec % 10);
+		num[4] = 'Z';
+		num[5] = '\0';
+	}
 	off = append(buf, limit, off, num);
 	off = append(buf, limit, off, "\",\"level\":\"");
 	off = append(buf, limit, off, level_names[level]);
 	off = append(buf, limit, off, "\"");
 	if (log_rid[0]) {
 		off = append(buf, limit, off, ",\"rid\":\"");
-		off = json_escape(buf, limit, off, log_rid, &cut);
+		off = kt_json_escape(buf, limit, off, log_rid, &cut);
 		off = append(buf, limit, off, "\"");
 	}
 	if (func != NULL) {
 		off = append(buf, limit, off, ",\"src\":\"");
-		off = json_escape(buf, limit, off, func, &cut);
+		off = kt_json_escape(buf, limit, off, func, &cut);
 		snprintf(num, sizeof(num), ":%d\"", line);
 		off = append(buf, limit, off, num);
 	}
 	off = append(buf, limit, off, ",\"msg\":\"");
-	off = json_escape(buf, limit, off, msg, &cut);
-	/* json_escape stops at limit, so the quote always fits. */
+	off = kt_json_escape(buf, limit, off, msg, &cut);
+	/* kt_json_escape stops at limit, so the quote always fits. */
 	buf[off++] = '"';
 	if (extra != NULL && *extra != '\0') {
 		size_t n = strlen(extra);
@@ -343,6 +300,7 @@ void kt_log_access(const char *method, const char *path, int status,
 		   long long ms, const char *ip, int gone)
 {
 	char extra[KT_LOG_LINE_MAX / 2];
+	char num[KT_FMT_INT_LEN];
 	const size_t limit = sizeof(extra) - 32;
 	size_t off = 0;
 	int cut = 0;
@@ -350,15 +308,20 @@ void kt_log_access(const char *method, const char *path, int status,
 	if (!kt_log_enabled(KT_LOG_INFO))
 		return;
 	off = append(extra, limit, off, "\"method\":\"");
-	off = json_escape(extra, limit, off, method, &cut);
+	off = kt_json_escape(extra, limit, off, method, &cut);
 	off = append(extra, limit, off, "\",\"path\":\"");
-	off = json_escape(extra, limit, off, path, &cut);
-	off += (size_t)snprintf(extra + off, limit - off,
-				"\",\"status\":%d,\"ms\":%lld,\"ip\":\"",
-				status, ms);
-	if (off >= limit)
-		off = limit - 1;
-	off = json_escape(extra, limit, off, ip, &cut);
+	off = kt_json_escape(extra, limit, off, path, &cut);
+	/* No snprintf: it cost more than the rest of the line together. */
+	off = append(extra, limit, off, "\",\"status\":");
+	kt_fmt_int(num, status);
+	off = append(extra, limit, off, num);
+	off = append(extra, limit, off, ",\"ms\":");
+	kt_fmt_int(num, ms);
+	off = append(extra, limit, off, num);
+	off = append(extra, limit, off, ",\"ip\":\"");
+	if (off + 1 >= limit)
+		cut = 1; /* a path that filled the line: drop the fields */
+	off = kt_json_escape(extra, limit, off, ip, &cut);
 	off = append(extra, sizeof(extra), off,
 		     gone ? "\",\"gone\":true" : "\",\"gone\":false");
 	extra[off] = '\0';

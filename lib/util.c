@@ -12,10 +12,63 @@
 #include "kontor/err.h"
 #include "kontor/util.h"
 
+/*
+ * Small requests (token ids, codes, secrets: 16 to 32 bytes) are served
+ * from a per-thread batch of CSPRNG output: one RAND_bytes call costs about
+ * as much for 256 bytes as for 16 (OpenSSL 3 locks and updates its DRBG
+ * per call), and the token endpoint asks several times per request.
+ *
+ * Why this is safe: the bytes come from the same DRBG, in the same order,
+ * only earlier; each byte is handed out once and wiped from the batch as
+ * it is handed out, so the batch holds at most RAND_BATCH bytes of
+ * not-yet-used output (the DRBG's own state, which predicts all of its
+ * future output, sits in the same process memory anyway). Threads never
+ * share a batch. After fork() the child drops the batch it inherited (a
+ * pthread_atfork handler; only the forking thread exists in the child), so
+ * parent and child never hand out the same bytes. Large requests bypass the
+ * batch.
+ */
+#define RAND_BATCH 256
+#define RAND_BATCH_MAX_REQ 64
+
+static _Thread_local struct {
+	uint8_t buf[RAND_BATCH];
+	size_t avail; /* unused bytes at the end of buf */
+} rand_batch;
+static pthread_once_t rand_once = PTHREAD_ONCE_INIT;
+
+static void rand_batch_drop(void)
+{
+	OPENSSL_cleanse(rand_batch.buf, sizeof(rand_batch.buf));
+	rand_batch.avail = 0;
+}
+
+static void rand_atfork(void)
+{
+	pthread_atfork(NULL, NULL, rand_batch_drop);
+}
+
 int kt_random_bytes(void *buf, size_t n)
 {
-	if (n > (size_t)INT32_MAX || RAND_bytes(buf, (int)n) != 1)
-		return KT_ERR_CRYPTO;
+	uint8_t *src;
+
+	if (n > RAND_BATCH_MAX_REQ) {
+		if (n > (size_t)INT32_MAX || RAND_bytes(buf, (int)n) != 1)
+			return KT_ERR_CRYPTO;
+		return KT_OK;
+	}
+	pthread_once(&rand_once, rand_atfork);
+	if (rand_batch.avail < n) {
+		if (RAND_bytes(rand_batch.buf, RAND_BATCH) != 1) {
+			rand_batch_drop();
+			return KT_ERR_CRYPTO;
+		}
+		rand_batch.avail = RAND_BATCH;
+	}
+	src = rand_batch.buf + RAND_BATCH - rand_batch.avail;
+	memcpy(buf, src, n);
+	OPENSSL_cleanse(src, n);
+	rand_batch.avail -= n;
 	return KT_OK;
 }
 
@@ -340,3 +393,91 @@ int kt_scope_has(const char *scopes, const char *scope)
 	return 0;
 }
 
+size_t kt_json_escape(char *dst, size_t limit, size_t off, const char *s,
+		      int *cut)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		unsigned char c = *p;
+		size_t n, k;
+		const unsigned char *q = p;
+
+		/* A run of characters that need no escaping goes in one copy,
+		 * cut where the one-by-one rule below would have stopped. */
+		while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+			q++;
+		if (q > p) {
+			size_t run = (size_t)(q - p);
+			size_t room = off + 6 <= limit ? limit - 6 - off + 1 : 0;
+			if (run > room) {
+				memcpy(dst + off, p, room);
+				*cut = 1;
+				return off + room;
+			}
+			memcpy(dst + off, p, run);
+			off += run;
+			p = q;
+			continue;
+		}
+		/* The most one character takes: "\u00XX" or "\ufffd". */
+		if (off + 6 > limit) {
+			*cut = 1;
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			dst[off++] = '\\';
+			dst[off++] = (char)c;
+		} else if (c == '\n') {
+			dst[off++] = '\\';
+			dst[off++] = 'n';
+		} else if (c < 0x20 || c == 0x7f) {
+			dst[off++] = '\\';
+			dst[off++] = 'u';
+			dst[off++] = '0';
+			dst[off++] = '0';
+			dst[off++] = hex[c >> 4];
+			dst[off++] = hex[c & 15];
+		} else if (c < 0x80) {
+			dst[off++] = (char)c;
+		} else {
+			n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+			/* Stops at the terminator: it is no continuation. */
+			for (k = 1; k < n && (p[k] & 0xc0) == 0x80; k++)
+				;
+			if (n == 1 || k < n || !kt_utf8_valid(p, n)) {
+				memcpy(dst + off, "\\ufffd", 6);
+				off += 6;
+				p++;
+				continue;
+			}
+			memcpy(dst + off, p, n);
+			off += n;
+			p += n;
+			continue;
+		}
+		p++;
+	}
+	return off;
+}
+
+size_t kt_fmt_int(char out[KT_FMT_INT_LEN], long long v)
+{
+	char tmp[KT_FMT_INT_LEN];
+	unsigned long long u;
+	size_t n = 0, len = 0;
+
+	/* The magnitude as unsigned: -LLONG_MIN does not fit a long long. */
+	u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		out[len++] = '-';
+	while (n > 0)
+		out[len++] = tmp[--n];
+	out[len] = '\0';
+	return len;
+}

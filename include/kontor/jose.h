@@ -77,6 +77,39 @@ int kt_jws_verify_pkey(EVP_PKEY *key, const char *alg, const char *compact,
 		       json_t **header, json_t **payload, struct kt_error *err);
 
 /*
+ * A key prepared for one alg ("RS256" or "ES256"), for signing and
+ * verifying many tokens: the key is checked against the alg once, here
+ * (kt_jws_sign does it on every call), and the OpenSSL contexts are set up
+ * once and reused, which spares the per-call algorithm fetches of
+ * EVP_DigestSignInit. kid (may be NULL) goes into every header it signs;
+ * same rules as kt_jws_sign. Takes its own reference on pkey.
+ *
+ * Thread-safe: any number of threads may sign and verify with one prepared
+ * key at once (a few idle contexts are kept under a mutex; a thread holds
+ * one only for the signature itself). Free with kt_jws_key_free (NULL ok)
+ * once no thread uses it.
+ */
+struct kt_jws_key;
+int kt_jws_key_new(EVP_PKEY *pkey, const char *alg, const char *kid,
+		   struct kt_jws_key **out, struct kt_error *err);
+void kt_jws_key_free(struct kt_jws_key *k);
+
+/* kt_jws_sign with a prepared key: same output, same errors. */
+int kt_jws_key_sign(struct kt_jws_key *k, const char *typ, const char *payload,
+		    size_t len, char **out, struct kt_error *err);
+
+/*
+ * kt_jws_verify_pkey with a prepared key, for a caller that has already
+ * parsed the header to choose the key: header is the header of this very
+ * compact as kt_jwt_decode_unverified returned it (it is not parsed
+ * again). The header alg must be the key's alg; same checks, same errors
+ * as kt_jws_verify_pkey from there on. *payload (may be NULL) as there.
+ */
+int kt_jws_key_verify(struct kt_jws_key *k, const char *compact,
+		      const json_t *header, json_t **payload,
+		      struct kt_error *err);
+
+/*
  * OIDC at_hash (and c_hash) of token for an id_token signed with alg:
  * base64url of the left half of SHA-256(token) for RS256, ES256 and PS256.
  * out gets 22 characters and a NUL. KT_ERR_UNSUPPORTED for other algs.

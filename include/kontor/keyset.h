@@ -73,6 +73,19 @@ int kt_keyset_sign(const struct kt_keyset *ks, const char *alg, const char *typ,
 int kt_keyset_verify(const struct kt_keyset *ks, const char *compact,
 		     json_t **header, json_t **payload, struct kt_error *err);
 
+/*
+ * kt_keyset_verify remembers, per thread (= per event loop), up to 1024
+ * tokens that it verified successfully with payload wanted, keyed by
+ * SHA-256 of the token and by the keyset, until the token's exp claim
+ * (tokens without an integer exp are not remembered). The same token
+ * string presented again under the same keyset skips the signature
+ * verification: the result cannot differ, since verification depends on
+ * nothing else; revocation and claims stay the caller's checks, every
+ * time. A reloaded keyset starts with an empty cache. These are the
+ * calling thread's counts of hits and misses (tests, metrics).
+ */
+void kt_keyset_verify_cache_stats(uint64_t *hits, uint64_t *misses);
+
 /* The server HMAC secret (KT_KEYSET_HMAC_LEN bytes), owned by ks. */
 void kt_keyset_hmac_key(const struct kt_keyset *ks, const uint8_t **key,
 			size_t *len);

@@ -12,7 +12,13 @@
 
 #define KT_SHA256_LEN 32
 
-/* Fill buf with n bytes from the CSPRNG. 0 or KT_ERR_CRYPTO. */
+/*
+ * Fill buf with n bytes from the CSPRNG (OpenSSL's RAND_bytes). 0 or
+ * KT_ERR_CRYPTO. Requests of up to 64 bytes are served from a per-thread
+ * batch of 256 bytes, wiped as it is handed out and dropped in a forked
+ * child (lib/util.c says why that is safe); a thread's batch is not wiped
+ * when the thread exits.
+ */
 int kt_random_bytes(void *buf, size_t n);
 
 /*
@@ -105,5 +111,26 @@ int kt_parse_uint(const char *s, uint64_t max, uint64_t *out);
  * characters; callers that forbid them check separately.
  */
 int kt_utf8_valid(const void *s, size_t n);
+
+/*
+ * Append the NUL-terminated s as the body of a JSON string (without the
+ * quotes) at dst + off, never writing at or past dst + limit, and return
+ * the new offset (dst is not NUL-terminated). '"' and '\\' are escaped,
+ * '\n' as "\n", other control characters and DEL as "\u00XX"; bytes that
+ * are not well-formed UTF-8 become "\ufffd", so the result is valid JSON
+ * whatever s holds. A character is written whole or not at all; *cut is
+ * set to 1 if s did not fit (and left alone otherwise). One input byte
+ * takes at most 6 output bytes: limit - off >= 6 * strlen(s) always fits.
+ * Shared by the log lines and the hand-built JSON of the token endpoint.
+ */
+size_t kt_json_escape(char *dst, size_t limit, size_t off, const char *s,
+		      int *cut);
+
+/*
+ * v in decimal, NUL-terminated, into out; returns the length. For the hot
+ * paths that used snprintf("%lld") (log lines, token claims, headers).
+ */
+#define KT_FMT_INT_LEN 21
+size_t kt_fmt_int(char out[KT_FMT_INT_LEN], long long v);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -711,8 +712,9 @@ static void client_cb(struct evhttp_request *req, void *arg)
 }
 
 /* GET path from our server with handler h; fills *r. */
-static void fetch(void (*h)(struct evhttp_request *), const char *path,
-		  struct response *r)
+/* A request from local (a loopback source address), or the default. */
+static void fetch_from(void (*h)(struct evhttp_request *), const char *path,
+		       struct response *r, const char *local)
 {
 	struct evhttp_connection *c;
 	struct evhttp_request *req;
@@ -723,6 +725,8 @@ static void fetch(void (*h)(struct evhttp_request *), const char *path,
 	c = evhttp_connection_base_new(srv.base, NULL, "127.0.0.1",
 				       (ev_uint16_t)srv.port);
 	assert_non_null(c);
+	if (local != NULL)
+		evhttp_connection_set_local_address(c, local);
 	req = evhttp_request_new(client_cb, r);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host",
 			  "127.0.0.1");
@@ -731,6 +735,12 @@ static void fetch(void (*h)(struct evhttp_request *), const char *path,
 		event_base_dispatch(srv.base);
 	evhttp_connection_free(c);
 	assert_int_not_equal(r->code, -1);
+}
+
+static void fetch(void (*h)(struct evhttp_request *), const char *path,
+		  struct response *r)
+{
+	fetch_from(h, path, r, NULL);
 }
 
 static void response_free(struct response *r)
@@ -752,8 +762,28 @@ static int header_count(struct response *r, const char *key)
 	return n;
 }
 
+/* One Date header, IMF-fixdate (RFC 9110 §5.6.7), within seconds of now. */
+static void assert_date(struct response *r)
+{
+	const char *d = hdr(r, "Date");
+	struct tm tm;
+	char *end;
+	time_t t;
+
+	assert_int_equal(header_count(r, "Date"), 1);
+	assert_non_null(d);
+	assert_int_equal(strlen(d), 29);
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	assert_non_null(end);
+	assert_int_equal(*end, '\0');
+	t = timegm(&tm);
+	assert_true(t >= time(NULL) - 5 && t <= time(NULL) + 1);
+}
+
 static void assert_json_no_store(struct response *r)
 {
+	assert_date(r);
 	assert_string_equal(hdr(r, "Content-Type"),
 			    "application/json; charset=utf-8");
 	assert_string_equal(hdr(r, "Cache-Control"), "no-store");
@@ -1053,10 +1083,22 @@ static void test_client_ip(void **state)
 {
 	struct response r;
 
+	static const char *const from[] = {"127.10.200.9", "127.100.0.255",
+					    "127.99.9.0", "127.255.1.19"};
+	char want[64];
+
 	fetch(h_client_ip, "/ip", &r);
 	assert_int_equal(r.code, 200);
 	assert_string_equal(r.body, "{\"ip\":\"127.0.0.1\"}");
 	response_free(&r);
+	/* The dotted quad is formatted by hand: every digit count. */
+	for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+		fetch_from(h_client_ip, "/ip", &r, from[i]);
+		assert_int_equal(r.code, 200);
+		snprintf(want, sizeof(want), "{\"ip\":\"%s\"}", from[i]);
+		assert_string_equal(r.body, want);
+		response_free(&r);
+	}
 }
 
 int main(void)

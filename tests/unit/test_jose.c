@@ -438,6 +438,237 @@ static void test_verify_pkey(void **state)
 	free(jws);
 }
 
+/* ---- prepared keys ---- */
+
+static void test_key_sign_verify(void **state)
+{
+	struct kt_error err = {0};
+	struct kt_jws_key *ek = NULL, *rk = NULL, *ek2 = NULL;
+	json_t *h = NULL, *pl = NULL;
+	char *jws = NULL, *input, *hp, *pp, *sp;
+	uint8_t *sig;
+	size_t siglen;
+
+	assert_int_equal(kt_jws_key_new(ec1, "ES256", "e1", &ek, &err), KT_OK);
+	assert_int_equal(kt_jws_key_new(rsa1, "RS256", "r1", &rk, &err),
+			 KT_OK);
+	assert_int_equal(kt_jws_key_new(ec2, "ES256", NULL, &ek2, &err),
+			 KT_OK);
+
+	/* ES256: same header as kt_jws_sign, raw r||s OpenSSL accepts, and
+	 * the unprepared verifier agrees. Many rounds reuse the contexts. */
+	for (int i = 0; i < 200; i++) {
+		char payload[64];
+		snprintf(payload, sizeof(payload), "{\"i\":%d}", i);
+		assert_int_equal(kt_jws_key_sign(ek, "at+jwt", payload,
+						 strlen(payload), &jws, &err),
+				 KT_OK);
+		input = strdup(jws);
+		*strrchr(input, '.') = '\0';
+		assert_int_equal(kt_jws_verify_pkey(ec1, "ES256", jws, &h, &pl,
+						    &err),
+				 KT_OK);
+		assert_int_equal(
+		    json_integer_value(json_object_get(pl, "i")), i);
+		json_decref(pl);
+		pl = NULL;
+		assert_int_equal(kt_jws_key_verify(ek, jws, h, &pl, &err),
+				 KT_OK);
+		assert_int_equal(
+		    json_integer_value(json_object_get(pl, "i")), i);
+		json_decref(pl);
+		pl = (json_t *)1;
+		/* Another key's context, also reused after failures. */
+		assert_int_equal(kt_jws_key_verify(ek2, jws, h, &pl, &err),
+				 KT_ERR_DENIED);
+		assert_string_equal(err.msg, "signature verification failed");
+		assert_null(pl);
+		json_decref(h);
+		split3(jws, &hp, &pp, &sp);
+		if (i == 0)
+			check_header(hp, "{\"alg\":\"ES256\",\"kid\":\"e1\","
+					 "\"typ\":\"at+jwt\"}");
+		sig = unb64(sp, strlen(sp), &siglen);
+		assert_int_equal(siglen, 64);
+		assert_int_equal(openssl_es256_verify(ec1, input, sig), 1);
+		free(sig);
+		free(input);
+		free(jws);
+	}
+
+	/* RS256: PKCS#1 v1.5 is deterministic, so the prepared key's
+	 * signature is byte for byte kt_jws_sign's. */
+	{
+		char *other = NULL;
+		assert_int_equal(kt_jws_key_sign(rk, NULL, "{\"a\":1}", 7, &jws,
+						 &err),
+				 KT_OK);
+		assert_int_equal(kt_jws_sign(rsa1, "RS256", "r1", NULL,
+					     "{\"a\":1}", 7, &other, &err),
+				 KT_OK);
+		assert_string_equal(jws, other);
+		free(other);
+	}
+	assert_int_equal(
+	    kt_jwt_decode_unverified(jws, KT_JOSE_MAX_COMPACT, &h, NULL, &err),
+	    KT_OK);
+	assert_int_equal(kt_jws_key_verify(rk, jws, h, NULL, &err), KT_OK);
+	/* The header alg must be the key's. */
+	assert_int_equal(kt_jws_key_verify(ek, jws, h, &pl, &err),
+			 KT_ERR_DENIED);
+	assert_string_equal(err.msg, "JWS alg 'RS256' does not match the "
+				     "key's alg 'ES256'");
+	assert_null(pl);
+	json_decref(h);
+	/* Tampered payload. */
+	hp = strchr(jws, '.') + 1;
+	*hp = *hp == 'A' ? 'B' : 'A';
+	assert_int_equal(
+	    kt_jwt_decode_unverified(jws, KT_JOSE_MAX_COMPACT, &h, NULL, &err),
+	    KT_OK);
+	assert_int_equal(kt_jws_key_verify(rk, jws, h, NULL, &err),
+			 KT_ERR_DENIED);
+	assert_string_equal(err.msg, "signature verification failed");
+	/* Truncated signature. */
+	jws[strlen(jws) - 2] = '\0';
+	assert_int_equal(kt_jws_key_verify(rk, jws, h, NULL, &err),
+			 KT_ERR_DENIED);
+	assert_string_equal(err.msg, "signature verification failed (length "
+				     "255, expected 256)");
+	assert_int_equal(kt_jws_key_verify(rk, "a.b", h, NULL, &err),
+			 KT_ERR_INVALID);
+	assert_string_equal(err.msg,
+			    "JWS must have 3 dot-separated parts, found 2");
+	json_decref(h);
+	assert_int_equal(kt_jws_key_verify(rk, jws, NULL, NULL, &err),
+			 KT_ERR_INVALID);
+	assert_string_equal(err.msg, "kt_jws_key_verify: missing argument");
+	free(jws);
+
+	kt_jws_key_free(ek);
+	kt_jws_key_free(rk);
+	kt_jws_key_free(ek2);
+	kt_jws_key_free(NULL);
+}
+
+static void test_key_rejects(void **state)
+{
+	struct kt_error err = {0};
+	struct kt_jws_key *k = (struct kt_jws_key *)1;
+	char *jws = (char *)"sentinel", *big;
+
+	assert_int_equal(kt_jws_key_new(rsa1, "HS256", NULL, &k, &err),
+			 KT_ERR_UNSUPPORTED);
+	assert_null(k);
+	assert_string_equal(err.msg,
+			    "alg 'HS256' is not supported for signing");
+	assert_int_equal(kt_jws_key_new(rsa1, "PS256", NULL, &k, &err),
+			 KT_ERR_UNSUPPORTED);
+	assert_int_equal(kt_jws_key_new(rsa1, "ES256", NULL, &k, &err),
+			 KT_ERR_INVALID);
+	assert_string_equal(err.msg, "key does not fit alg ES256 (needs EC "
+				     "P-256)");
+	assert_int_equal(kt_jws_key_new(ec1, "RS256", NULL, &k, &err),
+			 KT_ERR_INVALID);
+	assert_int_equal(kt_jws_key_new(rsa1024, "RS256", NULL, &k, &err),
+			 KT_ERR_INVALID);
+	assert_string_equal(err.msg, "key does not fit alg RS256 (needs RSA "
+				     "of 2048..8192 bits)");
+	assert_int_equal(kt_jws_key_new(ec1, "ES256", "a\"b", &k, &err),
+			 KT_ERR_INVALID);
+	assert_string_equal(err.msg, "kid/typ must be 1..128 printable ASCII "
+				     "characters without '\"' or '\\'");
+	assert_int_equal(kt_jws_key_new(ec1, "ES256", "", &k, &err),
+			 KT_ERR_INVALID);
+	assert_int_equal(kt_jws_key_new(NULL, "ES256", "k", &k, &err),
+			 KT_ERR_INVALID);
+	assert_string_equal(err.msg, "kt_jws_key_new: missing key");
+	assert_null(k);
+
+	assert_int_equal(kt_jws_key_new(ec1, "ES256", "k", &k, &err), KT_OK);
+	assert_int_equal(kt_jws_key_sign(k, "JWT\\", "{}", 2, &jws, &err),
+			 KT_ERR_INVALID);
+	assert_null(jws);
+	assert_string_equal(err.msg, "kid/typ must be 1..128 printable ASCII "
+				     "characters without '\"' or '\\'");
+	big = calloc(1, KT_JOSE_MAX_PAYLOAD + 2);
+	memset(big, 'a', KT_JOSE_MAX_PAYLOAD + 1);
+	assert_int_equal(kt_jws_key_sign(k, NULL, big, KT_JOSE_MAX_PAYLOAD + 1,
+					 &jws, &err),
+			 KT_ERR_LIMIT);
+	assert_string_equal(err.msg, "payload of 262145 bytes exceeds 262144");
+	free(big);
+	assert_int_equal(kt_jws_key_sign(k, NULL, NULL, 2, &jws, &err),
+			 KT_ERR_INVALID);
+	assert_string_equal(err.msg, "kt_jws_key_sign: missing argument");
+	assert_int_equal(kt_jws_key_sign(NULL, NULL, "{}", 2, &jws, &err),
+			 KT_ERR_INVALID);
+	/* The key is referenced: it outlives the caller's reference. */
+	{
+		EVP_PKEY *tmp = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		struct kt_jws_key *tk = NULL;
+		assert_int_equal(kt_jws_key_new(tmp, "ES256", NULL, &tk, &err),
+				 KT_OK);
+		EVP_PKEY_free(tmp);
+		assert_int_equal(
+		    kt_jws_key_sign(tk, NULL, "{}", 2, &jws, &err), KT_OK);
+		free(jws);
+		kt_jws_key_free(tk);
+	}
+	kt_jws_key_free(k);
+}
+
+struct key_thread {
+	struct kt_jws_key *key;
+	int failures;
+};
+
+static void *key_worker(void *arg)
+{
+	struct key_thread *t = arg;
+
+	for (int i = 0; i < 30; i++) {
+		char *jws = NULL;
+		json_t *h = NULL, *pl = NULL;
+		if (kt_jws_key_sign(t->key, NULL, "{\"a\":1}", 7, &jws, NULL) !=
+			KT_OK ||
+		    kt_jwt_decode_unverified(jws, KT_JOSE_MAX_COMPACT, &h, NULL,
+					     NULL) != KT_OK ||
+		    kt_jws_key_verify(t->key, jws, h, &pl, NULL) != KT_OK ||
+		    json_integer_value(json_object_get(pl, "a")) != 1)
+			t->failures++;
+		json_decref(h);
+		json_decref(pl);
+		free(jws);
+	}
+	return NULL;
+}
+
+/* More threads than a prepared key keeps idle contexts: the pool grows
+ * and shrinks under load (the sanitizer build checks the locking). */
+static void test_key_concurrent(void **state)
+{
+	enum { N = 20 };
+	pthread_t th[N];
+	struct key_thread t[N];
+	struct kt_jws_key *ek = NULL, *rk = NULL;
+
+	assert_int_equal(kt_jws_key_new(ec1, "ES256", "e", &ek, NULL), KT_OK);
+	assert_int_equal(kt_jws_key_new(rsa1, "RS256", "r", &rk, NULL), KT_OK);
+	for (int i = 0; i < N; i++) {
+		t[i].key = i % 4 ? ek : rk;
+		t[i].failures = 0;
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, key_worker, &t[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(t[i].failures, 0);
+	}
+	kt_jws_key_free(ek);
+	kt_jws_key_free(rk);
+}
+
 /* ---- at_hash ---- */
 
 static void test_at_hash(void **state)
@@ -1114,6 +1345,9 @@ int main(void)
 	    cmocka_unit_test(test_sign_rejects),
 	    cmocka_unit_test(test_sign_concurrent),
 	    cmocka_unit_test(test_verify_pkey),
+	    cmocka_unit_test(test_key_sign_verify),
+	    cmocka_unit_test(test_key_rejects),
+	    cmocka_unit_test(test_key_concurrent),
 	    cmocka_unit_test(test_at_hash),
 	    cmocka_unit_test(test_decode_unverified),
 	    cmocka_unit_test(test_jwks_good),

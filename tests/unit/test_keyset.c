@@ -403,6 +403,129 @@ static void test_sign_verify(void **state)
 	kt_keyset_free(ks);
 }
 
+/* Hits and misses of this thread's verified-token cache since h0 and m0. */
+static void cache_delta(uint64_t *h0, uint64_t *m0, uint64_t dh, uint64_t dm)
+{
+	uint64_t h, m;
+
+	kt_keyset_verify_cache_stats(&h, &m);
+	assert_int_equal(h - *h0, dh);
+	assert_int_equal(m - *m0, dm);
+	*h0 = h;
+	*m0 = m;
+}
+
+static char *sign_claims(struct kt_keyset *ks, const char *alg,
+			 const char *payload)
+{
+	struct kt_error err;
+	char *tok = NULL;
+
+	assert_int_equal(kt_keyset_sign(ks, alg, "at+jwt", payload,
+					strlen(payload), &tok, &err),
+			 KT_OK);
+	return tok;
+}
+
+static void test_verify_cache(void **state)
+{
+	struct fx *f = *state;
+	struct kt_error err = {0};
+	struct kt_keyset *ks = NULL, *ks2 = NULL;
+	json_t *h = NULL, *pl = NULL;
+	char live[128], *tok, *tok2, *noexp, *old;
+	uint64_t h0, m0;
+
+	assert_int_equal(kt_keyset_generate(f->dir, 0, &err), KT_OK);
+	assert_int_equal(kt_keyset_load(f->dir, 3600, &ks, &err), KT_OK);
+	snprintf(live, sizeof(live), "{\"sub\":\"u1\",\"exp\":%lld}",
+		 (long long)kt_now() + 600);
+	tok = sign_claims(ks, "ES256", live);
+	kt_keyset_verify_cache_stats(&h0, &m0);
+
+	/* First a miss, then hits that give the same header and payload. */
+	assert_int_equal(kt_keyset_verify(ks, tok, &h, &pl, &err), KT_OK);
+	cache_delta(&h0, &m0, 0, 1);
+	json_decref(h);
+	json_decref(pl);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(kt_keyset_verify(ks, tok, &h, &pl, &err),
+				 KT_OK);
+		assert_string_equal(
+		    json_string_value(json_object_get(h, "alg")), "ES256");
+		assert_string_equal(
+		    json_string_value(json_object_get(h, "typ")), "at+jwt");
+		assert_string_equal(
+		    json_string_value(json_object_get(pl, "sub")), "u1");
+		json_decref(h);
+		json_decref(pl);
+	}
+	cache_delta(&h0, &m0, 3, 0);
+	assert_int_equal(kt_keyset_verify(ks, tok, NULL, NULL, &err), KT_OK);
+	cache_delta(&h0, &m0, 1, 0);
+
+	/* A changed signature is not the cached token: verified, refused. */
+	tok2 = strdup(tok);
+	tok2[strlen(tok2) - 3] = tok2[strlen(tok2) - 3] == 'A' ? 'B' : 'A';
+	h = pl = (json_t *)1;
+	assert_int_equal(kt_keyset_verify(ks, tok2, &h, &pl, &err),
+			 KT_ERR_DENIED);
+	assert_string_equal(err.msg, "signature verification failed");
+	assert_null(h);
+	assert_null(pl);
+	cache_delta(&h0, &m0, 0, 1);
+	/* ... and failures are never remembered. */
+	assert_int_equal(kt_keyset_verify(ks, tok2, NULL, NULL, &err),
+			 KT_ERR_DENIED);
+	cache_delta(&h0, &m0, 0, 1);
+	free(tok2);
+
+	/* Without exp, or past it, or without the payload wanted: nothing
+	 * is remembered. */
+	noexp = sign_claims(ks, "RS256", "{\"sub\":\"u2\"}");
+	old = sign_claims(ks, "ES256", "{\"sub\":\"u3\",\"exp\":1000}");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(kt_keyset_verify(ks, noexp, NULL, &pl, &err),
+				 KT_OK);
+		json_decref(pl);
+		assert_int_equal(kt_keyset_verify(ks, old, NULL, &pl, &err),
+				 KT_OK);
+		json_decref(pl);
+	}
+	cache_delta(&h0, &m0, 0, 4);
+	free(noexp);
+	free(old);
+
+	/* A keyset loaded anew (a reload) starts empty, and the cache
+	 * follows whichever keyset verifies. */
+	assert_int_equal(kt_keyset_load(f->dir, 3600, &ks2, &err), KT_OK);
+	assert_int_equal(kt_keyset_verify(ks2, tok, NULL, &pl, &err), KT_OK);
+	json_decref(pl);
+	cache_delta(&h0, &m0, 0, 1);
+	assert_int_equal(kt_keyset_verify(ks2, tok, NULL, &pl, &err), KT_OK);
+	json_decref(pl);
+	cache_delta(&h0, &m0, 1, 0);
+
+	/* A keyset that no longer publishes the key: the kid is refused
+	 * before the cache is asked. */
+	assert_int_equal(kt_keyset_rotate(f->dir, "ES256", 0, &err), KT_OK);
+	assert_int_equal(kt_keyset_rotate(f->dir, "ES256", 0, &err), KT_OK);
+	kt_keyset_free(ks2);
+	ks2 = NULL;
+	assert_int_equal(kt_keyset_load(f->dir, 0, &ks2, &err), KT_OK);
+	assert_int_equal(kt_keyset_verify(ks2, tok, NULL, &pl, &err),
+			 KT_ERR_NOTFOUND);
+	assert_null(pl);
+	/* The old keyset still knows it (its cache was dropped, not lost
+	 * for correctness: a miss verifies again). */
+	assert_int_equal(kt_keyset_verify(ks, tok, NULL, &pl, &err), KT_OK);
+	json_decref(pl);
+
+	free(tok);
+	kt_keyset_free(ks);
+	kt_keyset_free(ks2);
+}
+
 static void test_rotate(void **state)
 {
 	struct fx *f = *state;
@@ -860,6 +983,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sign_verify, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rotate, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_cache, fx_setup,
+					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_load_errors, fx_setup,
 					    fx_teardown),

@@ -567,6 +567,95 @@ static void test_long_fields(void **state)
 	free(ctl);
 }
 
+/* ---- the access log line ---------------------------------------------- */
+
+/* The line's text after "msg", for comparing two lines but their ts. */
+static char *after_msg(void)
+{
+	const char *m;
+
+	drain();
+	m = strstr(captured, "\"msg\":");
+	assert_non_null(m);
+	return strdup(m);
+}
+
+/*
+ * kt_log_access writes what kt_log_fields writes for the same members in
+ * the same order, byte for byte after the timestamp; paths of every length
+ * around the line limit give valid lines, complete or marked truncated.
+ */
+static void test_access(void **state)
+{
+	static const struct {
+		const char *method, *path, *ip;
+		int status;
+		long long ms;
+		int gone;
+	} c[] = {
+	    {"GET", "/.well-known/openid-configuration", "127.0.0.1", 200, 0,
+	     0},
+	    {"POST", "/token", "2001:db8::1", 400, 1234567, 1},
+	    {"GET", "/a\"b\\c\n\x01\xc3\xbc\xff", "", 503, -1, 0},
+	    {"GET", "-", "10.0.0.1", 99999, 9223372036854775807LL, 0},
+	};
+	char *a, *b;
+	json_t *f, *j;
+
+	kt_log_set_request_id("r-1");
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		kt_log_access(c[i].method, c[i].path, c[i].status, c[i].ms,
+			      c[i].ip, c[i].gone);
+		a = after_msg();
+		f = json_pack("{s:s,s:s,s:i,s:I,s:s,s:b}", "method",
+			      c[i].method, "path", "x", "status", c[i].status,
+			      "ms", (json_int_t)c[i].ms, "ip", c[i].ip, "gone",
+			      c[i].gone);
+		/* jansson refuses invalid UTF-8: compare the parsed line. */
+		if (i == 2) {
+			kt_log_access(c[i].method, c[i].path, c[i].status,
+				      c[i].ms, c[i].ip, c[i].gone);
+			j = one_line();
+			assert_string_equal(sget(j, "path"),
+					    "/a\"b\\c\n\x01\xc3\xbc\xef\xbf\xbd");
+			assert_int_equal(
+			    json_integer_value(json_object_get(j, "ms")), -1);
+			assert_string_equal(sget(j, "ip"), "");
+			json_decref(j);
+		} else {
+			json_object_set_new(f, "path", json_string(c[i].path));
+			kt_log_fields(KT_LOG_INFO, NULL, 0, "request", f);
+			b = after_msg();
+			assert_string_equal(a, b);
+			free(b);
+		}
+		json_decref(f);
+		free(a);
+	}
+	for (size_t n = 1900; n < 2100; n++) {
+		char *path = malloc(n + 1);
+		memset(path, 'p', n);
+		path[n] = '\0';
+		kt_log_access("GET", path, 200, 12, "192.168.100.200", 0);
+		j = one_line();
+		if (json_object_get(j, "path") != NULL) {
+			assert_string_equal(sget(j, "path"), path);
+			assert_string_equal(sget(j, "ip"), "192.168.100.200");
+			assert_int_equal(
+			    json_integer_value(json_object_get(j, "ms")), 12);
+			assert_true(json_is_false(json_object_get(j, "gone")));
+			assert_null(json_object_get(j, "truncated"));
+		} else {
+			assert_null(json_object_get(j, "status"));
+			assert_true(
+			    json_is_true(json_object_get(j, "truncated")));
+		}
+		json_decref(j);
+		free(path);
+	}
+	kt_log_set_request_id(NULL);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -574,7 +663,7 @@ int main(void)
 	    T(test_format),	 T(test_error_variants), T(test_errno_kept),
 	    T(test_escaping),	 T(test_invalid_utf8),	 T(test_request_id),
 	    T(test_levels),	 T(test_fields),	 T(test_long_message),
-	    T(test_long_fields),
+	    T(test_long_fields), T(test_access),
 	};
 #undef T
 

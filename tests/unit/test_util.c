@@ -1,8 +1,13 @@
+#include <pthread.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -175,6 +180,135 @@ static void test_sha256(void **state)
 	}
 }
 
+/* Small requests come from a per-thread batch: never the same bytes
+ * twice, across refills, across threads and across fork(). */
+static void *rand_thread(void *arg)
+{
+	assert_int_equal(kt_random_bytes(arg, 16), KT_OK);
+	return NULL;
+}
+
+static void test_random_batch(void **state)
+{
+	enum { N = 200 };
+	static uint8_t got[N][16];
+	uint8_t big[100], other[16], zero[16] = {0};
+	pthread_t th;
+	int fd[2];
+	pid_t pid;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(kt_random_bytes(got[i], i % 2 ? 16 : 7), KT_OK);
+		for (int j = 0; j < i; j++)
+			assert_memory_not_equal(got[i], got[j], 7);
+	}
+	assert_int_equal(kt_random_bytes(big, sizeof(big)), KT_OK);
+	assert_int_equal(kt_random_bytes(big, 0), KT_OK);
+	assert_int_equal(pthread_create(&th, NULL, rand_thread, other), 0);
+	pthread_join(th, NULL);
+	for (int j = 0; j < N; j++)
+		assert_memory_not_equal(other, got[j], 7);
+	/*
+	 * The parent's next bytes and the child's first are not the same.
+	 * Six 48-byte draws refill the 256-byte batch at least once, and
+	 * after a refill 48-byte draws always leave 16 or more bytes (208,
+	 * 160, 112, 64, 16): so the parent's next 16 come from the batch the
+	 * child inherited, and only the fork handler keeps them apart.
+	 */
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(kt_random_bytes(big, 48), KT_OK);
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint8_t c[16];
+		int ok = kt_random_bytes(c, 16) == KT_OK &&
+			 write(fd[1], c, 16) == 16;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(kt_random_bytes(got[0], 16), KT_OK);
+	assert_int_equal(read(fd[0], other, 16), 16);
+	waitpid(pid, NULL, 0);
+	close(fd[0]);
+	close(fd[1]);
+	assert_memory_not_equal(other, got[0], 16);
+	assert_memory_not_equal(other, zero, 16);
+}
+
+static size_t esc(char *dst, size_t limit, const char *s, int *cut)
+{
+	size_t n;
+
+	memset(dst, '#', limit + 8);
+	*cut = 0;
+	n = kt_json_escape(dst, limit, 0, s, cut);
+	/* Never a byte at or past limit. */
+	assert_int_equal((unsigned char)dst[limit], '#');
+	dst[n] = '\0';
+	return n;
+}
+
+static void test_json_escape(void **state)
+{
+	char out[128];
+	int cut;
+
+	(void)state;
+	assert_int_equal(esc(out, 100, "plain https://x/y ok", &cut), 20);
+	assert_string_equal(out, "plain https://x/y ok");
+	assert_int_equal(cut, 0);
+	esc(out, 100, "q\"b\\n\nt\tdel\x7f", &cut);
+	assert_string_equal(out, "q\\\"b\\\\n\\nt\\u0009del\\u007f");
+	/* UTF-8 stays; broken or overlong sequences become U+FFFD. */
+	esc(out, 100, "M\xc3\xbcller \xe2\x82\xac", &cut);
+	assert_string_equal(out, "M\xc3\xbcller \xe2\x82\xac");
+	esc(out, 100, "a\xc3" "b\xff\xc0\xaf\xe2\x82", &cut);
+	assert_string_equal(out, "a\\ufffdb\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd");
+	assert_int_equal(cut, 0);
+	/* A character that does not fit whole is left out, and said so. */
+	assert_int_equal(esc(out, 9, "abc\"def", &cut), 5);
+	assert_string_equal(out, "abc\\\"");
+	assert_int_equal(cut, 1);
+	assert_int_equal(esc(out, 7, "ab\x01", &cut), 2);
+	assert_int_equal(cut, 1);
+	/* A plain run stops where one character at a time would: while
+	 * 6 bytes are left. */
+	assert_int_equal(esc(out, 10, "abcdefghij", &cut), 5);
+	assert_string_equal(out, "abcde");
+	assert_int_equal(cut, 1);
+	assert_int_equal(esc(out, 5, "abc", &cut), 0);
+	assert_int_equal(cut, 1);
+	assert_int_equal(esc(out, 9, "abcd", &cut), 4);
+	assert_int_equal(cut, 0);
+	/* 6 bytes per input byte always fit. */
+	assert_int_equal(esc(out, 18, "\x01\x02\x03", &cut), 18);
+	assert_int_equal(cut, 0);
+	/* Appends at off. */
+	memcpy(out, "xy", 2);
+	cut = 0;
+	assert_int_equal(kt_json_escape(out, 100, 2, "\"", &cut), 4);
+	out[4] = '\0';
+	assert_string_equal(out, "xy\\\"");
+	assert_int_equal(esc(out, 100, "", &cut), 0);
+}
+
+static void test_fmt_int(void **state)
+{
+	static const long long v[] = {0,	 7,	   -7,	      10,
+				      1795900300, -100,	   LLONG_MAX, LLONG_MIN,
+				      999999999999LL};
+	char got[KT_FMT_INT_LEN], want[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t n = kt_fmt_int(got, v[i]);
+		snprintf(want, sizeof(want), "%lld", v[i]);
+		assert_string_equal(got, want);
+		assert_int_equal(n, strlen(want));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +321,9 @@ int main(void)
 	    cmocka_unit_test(test_token_hash),
 	    cmocka_unit_test(test_utf8_valid),
 	    cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_json_escape),
+	    cmocka_unit_test(test_random_batch),
+	    cmocka_unit_test(test_fmt_int),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
