@@ -16,6 +16,7 @@
 
 #include "kontor/land.h"
 #include "kontor/merge.h"
+#include "kontor/strmap.h"
 #include "kontor/norm.h"
 #include "kontor/util.h"
 
@@ -491,74 +492,6 @@ static void ar_free(struct arena *a)
 	}
 }
 
-/* string -> uint32_t, open addressing; keys are arena strings */
-struct smap {
-	const char **key;
-	uint32_t *val;
-	size_t mask, n;
-};
-
-static uint64_t shash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static int smap_grow(struct smap *m)
-{
-	size_t cap = m->key ? (m->mask + 1) * 2 : 1024;
-	const char **nk = calloc(cap, sizeof(*nk));
-	uint32_t *nv = calloc(cap, sizeof(*nv));
-
-	if (nk == NULL || nv == NULL) {
-		free(nk);
-		free(nv);
-		return KT_ERR_NOMEM;
-	}
-	for (size_t i = 0; m->key && i <= m->mask; i++) {
-		size_t j;
-
-		if (m->key[i] == NULL)
-			continue;
-		for (j = shash(m->key[i]) & (cap - 1); nk[j];
-		     j = (j + 1) & (cap - 1))
-			;
-		nk[j] = m->key[i];
-		nv[j] = m->val[i];
-	}
-	free(m->key);
-	free(m->val);
-	m->key = nk;
-	m->val = nv;
-	m->mask = cap - 1;
-	return KT_OK;
-}
-
-/* The slot of key: *found tells whether it holds key (else it is free). */
-static size_t smap_slot(const struct smap *m, const char *key, int *found)
-{
-	size_t j = shash(key) & m->mask;
-
-	while (m->key[j] != NULL) {
-		if (strcmp(m->key[j], key) == 0) {
-			*found = 1;
-			return j;
-		}
-		j = (j + 1) & m->mask;
-	}
-	*found = 0;
-	return j;
-}
-
-static void smap_free(struct smap *m)
-{
-	free(m->key);
-	free(m->val);
-}
-
 /* ---- records -------------------------------------------------------- */
 
 struct ident {
@@ -610,7 +543,7 @@ struct kt_merge {
 	struct arena ar;
 	struct mrec *recs;
 	size_t nrecs, caprecs;
-	struct smap ids, clusters;
+	struct kt_strmap ids, clusters; /* record id, cluster label -> index */
 	struct unit *units;
 	size_t nunits, capunits;
 	uint32_t *order; /* record indices grouped by unit */
@@ -633,10 +566,6 @@ int kt_merge_new(const struct kt_merge_rules *rules, struct kt_merge **out)
 	if (m == NULL)
 		return KT_ERR_NOMEM;
 	m->rules = rules;
-	if (smap_grow(&m->ids) != KT_OK || smap_grow(&m->clusters) != KT_OK) {
-		kt_merge_free(m);
-		return KT_ERR_NOMEM;
-	}
 	*out = m;
 	return KT_OK;
 }
@@ -647,8 +576,8 @@ void kt_merge_free(struct kt_merge *m)
 		return;
 	ar_free(&m->ar);
 	free(m->recs);
-	smap_free(&m->ids);
-	smap_free(&m->clusters);
+	kt_strmap_free(&m->ids);
+	kt_strmap_free(&m->clusters);
 	free(m->units);
 	free(m->order);
 	free(m->by_email);
@@ -690,8 +619,7 @@ int kt_merge_add(struct kt_merge *m, struct kt_rec *rec, const char *cluster,
 	struct arena *a = &m->ar;
 	struct mrec *r;
 	char id[KT_REC_ACCOUNT_ID_MAX + 8];
-	size_t slot;
-	int found;
+	size_t unit;
 
 	if (m->finished)
 		return kt_error_set(err, KT_ERR_INVALID,
@@ -703,10 +631,7 @@ int kt_merge_add(struct kt_merge *m, struct kt_rec *rec, const char *cluster,
 				    "link (spaces, braces or control "
 				    "characters)",
 				    id);
-	if ((m->ids.n + 1) * 2 > m->ids.mask + 1 && smap_grow(&m->ids) != KT_OK)
-		goto nomem;
-	slot = smap_slot(&m->ids, id, &found);
-	if (found)
+	if (kt_strmap_get(&m->ids, id, NULL))
 		return kt_error_set(err, KT_ERR_CONFLICT,
 				    "%s: the record appears twice", id);
 	if (m->nrecs == m->caprecs) {
@@ -721,16 +646,11 @@ int kt_merge_add(struct kt_merge *m, struct kt_rec *rec, const char *cluster,
 	r = &m->recs[m->nrecs];
 	memset(r, 0, sizeof(*r));
 	r->id = ar_dup(a, id);
-	m->ids.key[slot] = r->id;
-	m->ids.val[slot] = (uint32_t)m->nrecs;
-	m->ids.n++;
+	if (kt_strmap_add(&m->ids, r->id, m->nrecs, NULL) < 0)
+		goto nomem;
 
 	/* the cluster's unit */
-	if ((m->clusters.n + 1) * 2 > m->clusters.mask + 1 &&
-	    smap_grow(&m->clusters) != KT_OK)
-		goto nomem;
-	slot = smap_slot(&m->clusters, cluster, &found);
-	if (!found) {
+	if (!kt_strmap_get(&m->clusters, cluster, &unit)) {
 		if (m->nunits == m->capunits) {
 			size_t nc = m->capunits ? m->capunits * 2 : 4096;
 			struct unit *nu = realloc(m->units, nc * sizeof(*nu));
@@ -742,12 +662,12 @@ int kt_merge_add(struct kt_merge *m, struct kt_rec *rec, const char *cluster,
 		}
 		memset(&m->units[m->nunits], 0, sizeof(m->units[0]));
 		m->units[m->nunits].key = ar_dup(a, cluster);
-		m->clusters.key[slot] = m->units[m->nunits].key;
-		m->clusters.val[slot] = (uint32_t)m->nunits;
-		m->clusters.n++;
-		m->nunits++;
+		if (kt_strmap_add(&m->clusters, m->units[m->nunits].key,
+				  m->nunits, NULL) < 0)
+			goto nomem;
+		unit = m->nunits++;
 	}
-	r->unit = m->clusters.val[slot];
+	r->unit = (uint32_t)unit;
 	if (++m->units[r->unit].n > KT_MERGE_MAX_CLUSTER)
 		return kt_error_set(err, KT_ERR_LIMIT,
 				    "cluster %s: more than %d records", cluster,
@@ -1120,14 +1040,13 @@ int kt_merge_finish(struct kt_merge *m, struct kt_error *err)
 	/* a skipped unverified duplicate whose person is a member anyway */
 	for (size_t i = 0; i < m->nskipped; i++) {
 		struct kt_merge_skipped *s = &m->skipped[i];
-		int found;
-		size_t slot = smap_slot(&m->ids, s->source, &found);
+		size_t idx;
 		const struct mrec *r;
 		const struct unit *u;
 
-		if (!found)
+		if (!kt_strmap_get(&m->ids, s->source, &idx))
 			continue;
-		r = &m->recs[m->ids.val[slot]];
+		r = &m->recs[idx];
 		u = &m->units[r->unit];
 		if (r->c_email[0] == '\0')
 			continue;

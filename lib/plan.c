@@ -19,6 +19,7 @@
 #include "kontor/norm.h"
 #include "kontor/plan.h"
 #include "kontor/recfile.h"
+#include "kontor/strmap.h"
 
 #define MAGIC "kontor_migrate_plan"
 #define MAX_SOURCES 1000
@@ -28,81 +29,66 @@
 
 /* ---- clusters.csv: id -> label ------------------------------------- */
 
-struct cmap {
+struct clusters {
+	struct kt_strmap ids; /* id -> index */
 	char **id, **label;
 	uint8_t *seen;
-	size_t mask, n;
+	size_t n, cap;
 };
 
-static uint64_t shash(const char *s)
+static void clusters_free(struct clusters *c)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static void cmap_free(struct cmap *m)
-{
-	for (size_t i = 0; m->id && i <= m->mask; i++) {
-		free(m->id[i]);
-		free(m->label[i]);
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->id[i]);
+		free(c->label[i]);
 	}
-	free(m->id);
-	free(m->label);
-	free(m->seen);
+	free(c->id);
+	free(c->label);
+	free(c->seen);
+	kt_strmap_free(&c->ids);
 }
 
-static int cmap_grow(struct cmap *m)
+/* Appends id -> label: 0, 1 when id is there already, KT_ERR_NOMEM. */
+static int clusters_add(struct clusters *c, const char *id, const char *label)
 {
-	size_t cap = m->id ? (m->mask + 1) * 2 : 4096;
-	char **ni = calloc(cap, sizeof(*ni)), **nl = calloc(cap, sizeof(*nl));
-	uint8_t *ns = calloc(cap, 1);
+	int r;
 
-	if (ni == NULL || nl == NULL || ns == NULL) {
-		free(ni);
-		free(nl);
-		free(ns);
+	if (kt_strmap_get(&c->ids, id, NULL))
+		return 1;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 4096;
+		char **ni = realloc(c->id, nc * sizeof(*ni));
+		char **nl = ni ? realloc(c->label, nc * sizeof(*nl)) : NULL;
+		uint8_t *ns = nl ? realloc(c->seen, nc) : NULL;
+
+		if (ni != NULL)
+			c->id = ni;
+		if (nl != NULL)
+			c->label = nl;
+		if (ns == NULL)
+			return KT_ERR_NOMEM;
+		c->seen = ns;
+		c->cap = nc;
+	}
+	c->id[c->n] = strdup(id);
+	c->label[c->n] = strdup(label);
+	c->seen[c->n] = 0;
+	if (c->id[c->n] == NULL || c->label[c->n] == NULL) {
+		free(c->id[c->n]);
+		free(c->label[c->n]);
 		return KT_ERR_NOMEM;
 	}
-	for (size_t i = 0; m->id && i <= m->mask; i++) {
-		size_t j;
-
-		if (m->id[i] == NULL)
-			continue;
-		for (j = shash(m->id[i]) & (cap - 1); ni[j];
-		     j = (j + 1) & (cap - 1))
-			;
-		ni[j] = m->id[i];
-		nl[j] = m->label[i];
+	if ((r = kt_strmap_add(&c->ids, c->id[c->n], c->n, NULL)) < 0) {
+		free(c->id[c->n]);
+		free(c->label[c->n]);
+		return r;
 	}
-	free(m->id);
-	free(m->label);
-	free(m->seen);
-	m->id = ni;
-	m->label = nl;
-	m->seen = ns;
-	m->mask = cap - 1;
-	return KT_OK;
+	c->n++;
+	return 0;
 }
 
-static size_t cmap_slot(const struct cmap *m, const char *id, int *found)
-{
-	size_t j = shash(id) & m->mask;
-
-	while (m->id[j] != NULL) {
-		if (strcmp(m->id[j], id) == 0) {
-			*found = 1;
-			return j;
-		}
-		j = (j + 1) & m->mask;
-	}
-	*found = 0;
-	return j;
-}
-
-static int read_clusters(const char *path, struct cmap *m, struct kt_error *err)
+static int read_clusters(const char *path, struct clusters *m,
+			 struct kt_error *err)
 {
 	struct kt_csv_opts o;
 	struct kt_csv *c = NULL;
@@ -110,13 +96,10 @@ static int read_clusters(const char *path, struct cmap *m, struct kt_error *err)
 	int r, first = 1;
 
 	kt_csv_opts_default(&o);
-	if ((r = cmap_grow(m)) != KT_OK)
-		return kt_error_set(err, r, "out of memory");
 	if ((r = kt_csv_open(path, &o, &c, err)) != KT_OK)
 		return r;
 	while ((r = kt_csv_next(c, &row, err)) == 1) {
-		size_t slot;
-		int found;
+		int added;
 
 		if (first) {
 			first = 0;
@@ -137,24 +120,17 @@ static int read_clusters(const char *path, struct cmap *m, struct kt_error *err)
 					 (unsigned long long)row.line);
 			break;
 		}
-		if ((m->n + 1) * 2 > m->mask + 1 && cmap_grow(m) != KT_OK) {
+		if ((added = clusters_add(m, row.field[0], row.field[1])) < 0) {
 			r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
 			break;
 		}
-		slot = cmap_slot(m, row.field[0], &found);
-		if (found) {
+		if (added == 1) {
 			r = kt_error_set(err, KT_ERR_INVALID,
 					 "%s:%llu: id '%.100s' appears twice",
 					 path, (unsigned long long)row.line,
 					 row.field[0]);
 			break;
 		}
-		if ((m->id[slot] = strdup(row.field[0])) == NULL ||
-		    (m->label[slot] = strdup(row.field[1])) == NULL) {
-			r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-			break;
-		}
-		m->n++;
 	}
 	kt_csv_free(c);
 	if (r == 0 && first)
@@ -167,7 +143,7 @@ int kt_plan_build(const char *records_path, const char *clusters_path,
 		  struct kt_progress *progress, struct kt_merge **out,
 		  struct kt_error *err)
 {
-	struct cmap cl = {0};
+	struct clusters cl = {0};
 	struct kt_recfile *f = NULL;
 	struct kt_merge *m = NULL;
 	struct kt_rec *rec;
@@ -187,11 +163,9 @@ int kt_plan_build(const char *records_path, const char *clusters_path,
 	while ((r = kt_recfile_next(f, &rec, err)) == 1) {
 		char id[KT_REC_ACCOUNT_ID_MAX + 8];
 		size_t slot;
-		int found;
 
 		kt_rec_id(rec, id, sizeof(id));
-		slot = cmap_slot(&cl, id, &found);
-		if (!found) {
+		if (!kt_strmap_get(&cl.ids, id, &slot)) {
 			r = kt_error_set(err, KT_ERR_INVALID,
 					 "%s:%llu: %s is not in %s (was match "
 					 "run on these records?)",
@@ -217,8 +191,8 @@ int kt_plan_build(const char *records_path, const char *clusters_path,
 	if (seen != cl.n) {
 		const char *missing = "?";
 
-		for (size_t i = 0; i <= cl.mask; i++)
-			if (cl.id[i] != NULL && !cl.seen[i]) {
+		for (size_t i = 0; i < cl.n; i++)
+			if (!cl.seen[i]) {
 				missing = cl.id[i];
 				break;
 			}
@@ -236,7 +210,7 @@ int kt_plan_build(const char *records_path, const char *clusters_path,
 cleanup:
 	kt_recfile_close(f);
 	kt_merge_free(m);
-	cmap_free(&cl);
+	clusters_free(&cl);
 	return r;
 }
 

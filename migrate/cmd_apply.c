@@ -14,6 +14,7 @@
 #include "kontor/cli.h"
 #include "kontor/migjob.h"
 #include "kontor/plan.h"
+#include "kontor/strmap.h"
 #include "kontor/util.h"
 
 #include "migrate.h"
@@ -583,67 +584,6 @@ static void rollback_usage(FILE *out)
 	      out);
 }
 
-/* Organisations seen in newer entries of the walk (checks only): a hash
- * set, since a large job's journal has hundreds of thousands. */
-struct seen {
-	char **slot;
-	size_t mask, n;
-};
-
-static uint64_t seen_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static int seen_grow(struct seen *s)
-{
-	size_t cap = s->slot ? (s->mask + 1) * 2 : 1024;
-	char **ns = calloc(cap, sizeof(*ns));
-
-	if (ns == NULL)
-		return -1;
-	for (size_t i = 0; s->slot && i <= s->mask; i++) {
-		size_t j;
-
-		if (s->slot[i] == NULL)
-			continue;
-		for (j = seen_hash(s->slot[i]) & (cap - 1); ns[j];
-		     j = (j + 1) & (cap - 1))
-			;
-		ns[j] = s->slot[i];
-	}
-	free(s->slot);
-	s->slot = ns;
-	s->mask = cap - 1;
-	return 0;
-}
-
-/* 1 if id was seen before; adds it. */
-static int seen_has(struct seen *s, const char *id)
-{
-	size_t j;
-
-	if ((s->n + 1) * 2 > (s->slot ? s->mask + 1 : 0) && seen_grow(s) != 0)
-		return 0;
-	for (j = seen_hash(id) & s->mask; s->slot[j]; j = (j + 1) & s->mask)
-		if (strcmp(s->slot[j], id) == 0)
-			return 1;
-	if ((s->slot[j] = strdup(id)) != NULL)
-		s->n++;
-	return 0;
-}
-
-static void seen_free(struct seen *s)
-{
-	for (size_t i = 0; s->slot && i <= s->mask; i++)
-		free(s->slot[i]);
-	free(s->slot);
-}
-
 struct walk {
 	struct kt_cli *cli;
 	const char *job;
@@ -702,7 +642,7 @@ static int collect(struct walk *w, struct kt_migrate_slot *slots, unsigned n)
 static int walk_journal(struct walk *w)
 {
 	struct kt_migrate_slot *slots = calloc(w->batch, sizeof(*slots));
-	struct seen seen = {0};
+	struct kt_strmap seen = {.own_keys = 1}; /* orgs of newer entries */
 	char before[48] = "+";
 	uint64_t done = 0;
 	unsigned pending = 0, n = 0;
@@ -731,9 +671,17 @@ static int walk_journal(struct walk *w)
 			json_t *ej = text ? json_loads(text, 0, NULL) : NULL;
 			const char *org =
 			    json_string_value(json_object_get(ej, "org"));
-			int later = org != NULL && seen_has(&seen, org);
+			/* 1: a newer entry touched the organisation */
+			int later =
+			    org ? kt_strmap_add(&seen, org, 0, NULL) : 0;
 
 			json_decref(ej);
+			if (later < 0) {
+				rc = later;
+				snprintf(w->msg, sizeof(w->msg),
+					 "out of memory");
+				break;
+			}
 			if (id == NULL || text == NULL)
 				continue;
 			snprintf(before, sizeof(before), "%s", id);
@@ -771,7 +719,7 @@ static int walk_journal(struct walk *w)
 	}
 	done += n;
 	kt_progress_finish(w->prog, done, done);
-	seen_free(&seen);
+	kt_strmap_free(&seen);
 	free(slots);
 	return rc;
 }
