@@ -229,8 +229,7 @@ static const char lua_source_add[] = LUA_PRELUDE
  * legacy account id) that belongs to this person. ARGV: pid, source,
  * actor, now
  */
-static const char lua_person_source_add[] =
-    LUA_PRELUDE
+static const char lua_person_source_add[] = LUA_PRELUDE
     "local pkey = 'kt:person:{' .. ARGV[1] .. '}'\n"
     "if redis.call('EXISTS', pkey) == 0 then return fail('NOTFOUND', 'no "
     "person ' .. ARGV[1]) end\n"
@@ -459,7 +458,7 @@ static const char lua_person_sessions_revoke[] = LUA_PRELUDE
 
 /* Completion --------------------------------------------------------------- */
 
-static int map_error(const char *msg)
+int kt_account_lua_error(const char *msg)
 {
 	static const struct {
 		const char *prefix;
@@ -486,7 +485,7 @@ static void on_json(const redisReply *rep, void *arg)
 		return;
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
-		int code = map_error(rep->str);
+		int code = kt_account_lua_error(rep->str);
 		const char *sp = strchr(rep->str, ' ');
 		if (code == KT_ERR_REDIS)
 			kt_log_error("redis: %s", rep->str);

@@ -85,4 +85,11 @@
 	"into ' .. (o.merged_into or '?'))\n"                                  \
 	"end\n"
 
+/*
+ * The kt_ error code of a script's error reply: the scripts fail with
+ * "NOTFOUND ...", "CONFLICT ...", "INVALID ..." or "DENIED ..." (fail()
+ * above); anything else is KT_ERR_REDIS.
+ */
+int kt_account_lua_error(const char *msg);
+
 #endif

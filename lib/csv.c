@@ -728,3 +728,18 @@ int kt_csv_next(struct kt_csv *c, struct kt_csv_row *row, struct kt_error *err)
 		c->consumed += avail;
 	}
 }
+
+void kt_csv_put(FILE *out, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, out);
+		return;
+	}
+	putc('"', out);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			putc('"', out);
+		putc(*s, out);
+	}
+	putc('"', out);
+}

@@ -186,22 +186,6 @@ static int out_commit(struct out *o, struct kt_error *err)
 	return KT_OK;
 }
 
-/* One CSV field, quoted when it has to be. */
-static void csv_field(FILE *f, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* ---- the run ------------------------------------------------------------- */
 
 struct run {
@@ -226,15 +210,16 @@ static int write_reject(struct run *run, const char *file, uint64_t line,
 	char ln[24];
 
 	snprintf(ln, sizeof(ln), "%llu", (unsigned long long)line);
-	csv_field(out, file);
+	kt_csv_put(out, file);
 	fputc(',', out);
 	fputs(ln, out);
 	fputc(',', out);
-	csv_field(out, account_id);
+	kt_csv_put(out, account_id);
 	fputc(',', out);
-	csv_field(out, f == KT_FIELD_IGNORE ? "row" : kt_mapping_field_name(f));
+	kt_csv_put(out,
+		   f == KT_FIELD_IGNORE ? "row" : kt_mapping_field_name(f));
 	fputc(',', out);
-	csv_field(out, reason);
+	kt_csv_put(out, reason);
 	fputc('\n', out);
 	run->sum->rejected++;
 	run->sum->rejected_by_field[f]++;

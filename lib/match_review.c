@@ -38,21 +38,6 @@ size_t kt_match_review_count(const struct kt_match *m)
 	return n;
 }
 
-static void csv_put(FILE *out, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, out);
-		return;
-	}
-	putc('"', out);
-	for (; *s != '\0'; s++) {
-		if (*s == '"')
-			putc('"', out);
-		putc(*s, out);
-	}
-	putc('"', out);
-}
-
 int kt_match_write_review_csv(const struct kt_match *m, FILE *out)
 {
 	const struct kt_match_profile *p = m->p;
@@ -76,15 +61,15 @@ int kt_match_write_review_csv(const struct kt_match *m, FILE *out)
 		    kt_match_explain(m, e->a, e->b, &ex, &err) != KT_OK)
 			continue;
 		putc(',', out);
-		csv_put(out, kt_match_table_id(m->t, e->a));
+		kt_csv_put(out, kt_match_table_id(m->t, e->a));
 		putc(',', out);
-		csv_put(out, kt_match_table_id(m->t, e->b));
+		kt_csv_put(out, kt_match_table_id(m->t, e->b));
 		fprintf(out, ",%.4f,%.6f", ex.weight, ex.probability);
 		for (unsigned f = 0; f < p->nfields; f++) {
 			putc(',', out);
-			csv_put(out, kt_match_table_value(m->t, e->a, f));
+			kt_csv_put(out, kt_match_table_value(m->t, e->a, f));
 			putc(',', out);
-			csv_put(out, kt_match_table_value(m->t, e->b, f));
+			kt_csv_put(out, kt_match_table_value(m->t, e->b, f));
 			fprintf(out, ",%s,",
 				p->fields[f].level_names[ex.fields[f].level]);
 			if (p->fields[f].group < 0)

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kontor/csv.h"
+
 #include "match_int.h"
 
 /* The run object, its accessors, explain, and the reports. */
@@ -399,21 +401,6 @@ json_t *kt_match_explain_json(const struct kt_match *m,
 
 /* ---- CSV output ---------------------------------------------------- */
 
-static void csv_put(FILE *out, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, out);
-		return;
-	}
-	putc('"', out);
-	for (; *s != '\0'; s++) {
-		if (*s == '"')
-			putc('"', out);
-		putc(*s, out);
-	}
-	putc('"', out);
-}
-
 static void cut_note(const struct kt_match *m, const struct kt_match_cut *c,
 		     char *out, size_t cap)
 {
@@ -440,13 +427,13 @@ static void pair_row(const struct kt_match *m, FILE *out, uint32_t a,
 {
 	char passes[512];
 
-	csv_put(out, kt_match_table_id(m->t, a));
+	kt_csv_put(out, kt_match_table_id(m->t, a));
 	putc(',', out);
-	csv_put(out, kt_match_table_id(m->t, b));
+	kt_csv_put(out, kt_match_table_id(m->t, b));
 	passes_string(m, mask, passes, sizeof(passes));
 	fprintf(out, ",%.4f,%.6f,%s,%s,", w, probability(w),
 		decision_name(decision), passes);
-	csv_put(out, note);
+	kt_csv_put(out, note);
 	putc('\n', out);
 }
 
@@ -514,9 +501,9 @@ int kt_match_write_clusters(const struct kt_match *m, FILE *out)
 			first[m->cluster[r]] = r;
 	fputs("id,cluster\n", out);
 	for (uint32_t r = 0; r < m->t->n; r++) {
-		csv_put(out, kt_match_table_id(m->t, r));
+		kt_csv_put(out, kt_match_table_id(m->t, r));
 		putc(',', out);
-		csv_put(out, kt_match_table_id(m->t, first[m->cluster[r]]));
+		kt_csv_put(out, kt_match_table_id(m->t, first[m->cluster[r]]));
 		putc('\n', out);
 	}
 	free(first);

@@ -614,22 +614,6 @@ static void op_free(struct mj_op *o)
 	free(o);
 }
 
-static int map_error(const char *msg)
-{
-	static const struct {
-		const char *prefix;
-		int code;
-	} map[] = {{"NOTFOUND ", KT_ERR_NOTFOUND},
-		   {"CONFLICT ", KT_ERR_CONFLICT},
-		   {"INVALID ", KT_ERR_INVALID},
-		   {"DENIED ", KT_ERR_DENIED}};
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strncmp(msg, map[i].prefix, strlen(map[i].prefix)) == 0)
-			return map[i].code;
-	return KT_ERR_REDIS;
-}
-
 static int send_op(struct mj_op *o, int use_sha);
 
 static void finish(struct mj_op *o, int rc, json_t *res)
@@ -659,7 +643,7 @@ static void on_reply(const redisReply *rep, void *arg)
 				finish(o, KT_ERR_UNAVAILABLE, NULL);
 			return;
 		}
-		code = map_error(rep->str);
+		code = kt_account_lua_error(rep->str);
 		sp = strchr(rep->str, ' ');
 		if (code == KT_ERR_REDIS)
 			kt_log_error("redis: %s", rep->str);

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kontor/err.h"
 
@@ -104,5 +105,12 @@ int kt_csv_had_bom(const struct kt_csv *c);
 enum kt_csv_encoding kt_csv_encoding(const struct kt_csv *c);
 
 void kt_csv_free(struct kt_csv *c);
+
+/*
+ * Writing: one field to out, comma-separated RFC 4180 style: as it is,
+ * or in double quotes (quotes doubled) when it holds a comma, a quote, CR
+ * or LF. The caller writes the separators and line ends.
+ */
+void kt_csv_put(FILE *out, const char *s);
 
 #endif

@@ -305,6 +305,36 @@ static void test_garbage(void **state)
 	}
 }
 
+/* kt_csv_put quotes only what needs it, and its output reads back. */
+static void test_put_roundtrip(void **state)
+{
+	static const char *const fields[] = {
+	    "plain", "", "a,b", "say \"hi\"", "two\nlines", "cr\r", "Müller;x"};
+	size_t n = sizeof(fields) / sizeof(fields[0]);
+	char *buf = NULL, want[512];
+	size_t len = 0, w = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			fputc(',', f);
+		kt_csv_put(f, fields[i]);
+	}
+	fputc('\n', f);
+	fclose(f);
+	assert_string_equal(buf, "plain,,\"a,b\",\"say \"\"hi\"\"\",\"two\n"
+				 "lines\",\"cr\r\",Müller;x\n");
+	w += (size_t)snprintf(want, sizeof(want), "@1:");
+	for (size_t i = 0; i < n; i++)
+		w += (size_t)snprintf(want + w, sizeof(want) - w, "%s%s",
+				      i ? "|" : "", fields[i]);
+	snprintf(want + w, sizeof(want) - w, "\n");
+	csv_eq(buf, NULL, want);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +345,7 @@ int main(void)
 	    cmocka_unit_test(test_sticky_error),
 	    cmocka_unit_test(test_file_chunks),
 	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_put_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,44 +23,12 @@
 #include "kontor/migjob.h"
 #include "kontor/store.h"
 
-#include "redis_server.h"
+#include "store_call.h"
 
 static struct test_redis srv;
 static struct event_base *base;
 static struct kt_redis *conn;
 static redisContext *sync_c;
-
-static struct res {
-	int calls;
-	int rc;
-	json_t *result;
-} R;
-
-static void on_res(int rc, json_t *result, void *arg)
-{
-	struct res *r = arg;
-
-	r->calls++;
-	r->rc = rc;
-	json_decref(r->result);
-	r->result = json_incref(result);
-}
-
-static void res_reset(void)
-{
-	json_decref(R.result);
-	memset(&R, 0, sizeof(R));
-}
-
-#define CB on_res, &R
-#define DO(call)                                                               \
-	({                                                                     \
-		res_reset();                                                   \
-		assert_int_equal((call), KT_OK);                               \
-		assert_true(test_run_until(base, &R.calls, 5000));             \
-		assert_int_equal(R.calls, 1);                                  \
-		R.rc;                                                          \
-	})
 
 #define JOB "job-0123456789ab"
 

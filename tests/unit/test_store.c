@@ -20,57 +20,12 @@
 #include "kontor/store.h"
 #include "kontor/util.h"
 
-#include "redis_server.h"
+#include "store_call.h"
 
 static struct test_redis srv;
 static struct event_base *base;
 static struct kt_redis *conn;
 static redisContext *sync_c;
-
-/* The outcome of the last operation. */
-static struct res {
-	int calls;
-	int rc;
-	json_t *result;
-} R;
-
-static void on_res(int rc, json_t *result, void *arg)
-{
-	struct res *r = arg;
-
-	r->calls++;
-	r->rc = rc;
-	json_decref(r->result);
-	r->result = json_incref(result);
-}
-
-static void res_reset(void)
-{
-	json_decref(R.result);
-	memset(&R, 0, sizeof(R));
-}
-
-#define CB on_res, &R
-
-/* Start an operation that must be accepted, wait for its one callback and
- * return its code. */
-#define DO(call)                                                               \
-	({                                                                     \
-		res_reset();                                                   \
-		assert_int_equal((call), KT_OK);                               \
-		assert_true(test_run_until(base, &R.calls, 5000));             \
-		assert_int_equal(R.calls, 1);                                  \
-		R.rc;                                                          \
-	})
-
-/* An operation refused up front: its callback must never run. */
-#define REFUSED(call, code)                                                    \
-	do {                                                                   \
-		res_reset();                                                   \
-		assert_int_equal((call), (code));                              \
-		event_base_loop(base, EVLOOP_NONBLOCK);                        \
-		assert_int_equal(R.calls, 0);                                  \
-	} while (0)
 
 static const char *rstr(const char *k)
 {
@@ -192,16 +147,6 @@ static void test_unavailable(void **state)
 
 	assert_int_equal(kt_redis_new(base, &a, 300, &down), KT_OK);
 	assert_int_equal(kt_redis_wait_ready(down, 200), KT_ERR_UNAVAILABLE);
-#define DOWN(call)                                                             \
-	do {                                                                   \
-		res_reset();                                                   \
-		rc = (call);                                                   \
-		if (rc == KT_OK) {                                             \
-			assert_true(test_run_until(base, &R.calls, 3000));     \
-			rc = R.rc;                                             \
-		}                                                              \
-		assert_int_equal(rc, KT_ERR_UNAVAILABLE);                      \
-	} while (0)
 	DOWN(kt_store_ping(down, CB));
 	DOWN(kt_store_person_get(down, "p1", CB));
 	DOWN(kt_store_person_by_email(down, "a@example.de", CB));
