@@ -13,6 +13,7 @@
 
 #include "kontor/http.h"
 #include "kontor/jose.h"
+#include "kontor/o2verify.h"
 #include "kontor/keyset.h"
 #include "kontor/log.h"
 #include "kontor/store.h"
@@ -144,9 +145,14 @@ static void check_assertion(struct kt_req *r, const struct kt_client *c)
 		auth_fail(r, "client has no registered keys");
 		return;
 	}
-	if (kt_jws_verify_jwks(a->assertion, c->jwks, algs, &a->claims, &err) !=
+	/* liboauth2's token verifier, as for the federation's ID tokens;
+	 * it wants exp and a plausible iat too. */
+	if (kt_o2_jwt_verify(a->assertion, c->jwks, algs, &a->claims, &err) !=
 	    KT_OK) {
-		auth_fail(r, err.msg);
+		char msg[KT_ERROR_MSG_MAX + 32];
+
+		snprintf(msg, sizeof(msg), "client assertion: %s", err.msg);
+		auth_fail(r, msg);
 		return;
 	}
 	iss = json_string_value(json_object_get(a->claims, "iss"));

@@ -19,17 +19,11 @@
  * is linked or created then. State documents are single use (GETDEL) and
  * bound to the browser that started the login.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <oauth2/cfg.h>
-#include <oauth2/mem.h>
-#include <oauth2/oauth2.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
 
 #include "kontor/account.h"
 #include "kontor/html.h"
@@ -41,7 +35,7 @@
 #include "kontor/jose.h"
 #include "kontor/linkage.h"
 #include "kontor/log.h"
-#include "kontor/oauth2log.h"
+#include "kontor/o2verify.h"
 #include "kontor/store.h"
 #include "kontor/upstream.h"
 #include "kontor/util.h"
@@ -53,8 +47,6 @@
 #define FED_TTL 600
 #define LINK_TTL 900
 #define CLOCK_SKEW 120
-#define STR_(x) #x
-#define STR(x) STR_(x)
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define REVIEW_STREAM "kt:review:federation"
 
@@ -872,136 +864,12 @@ static int id_token_claims_ok(struct kt_req *r, struct fed *f, json_t *c)
 	return 1;
 }
 
-/* The upstream ID token's signature: liboauth2's token verifier ------------
- */
-
-/*
- * liboauth2 keeps process-wide state (its list of caches, the cache a
- * verifier uses) that 1.4.5.4 does not guard for several threads setting
- * up verifiers at once. A federation login is rare and a verification is
- * bounded CPU work (no I/O: the key is handed over, never fetched), so
- * every use of liboauth2 in kontor-idp goes through this one lock.
- */
-static pthread_mutex_t o2_lock = PTHREAD_MUTEX_INITIALIZER;
-static int o2_cache_ready; /* under o2_lock */
-
-#define O2_CACHE "kontor-federation"
-/*
- * Every verifier's options:
- * - verify.cache, expiry=0: oauth2_token_verify() first looks the token up
- *   in the verifier's cache and takes a hit as verified, without a
- *   signature check, and the cache key is the token alone, whatever key the
- *   verifier was built with. Results stored already expired (a shm entry
- *   lives while expires > now) make every call verify. The cache is our
- *   own, one slot: without a cache liboauth2 logs the whole token as an
- *   error after each success, and its default one is 1000 slots of 8 KiB.
- * - type=bearer: no DPoP or mTLS binding, so no HTTP request is consulted.
- * - verify.exp=required: exp present and not passed (liboauth2 has no
- *   leeway for exp); iat, when present, at most CLOCK_SKEW ahead.
- * Never a jwks_uri or metadata type: those fetch with blocking curl.
- */
-#define O2_OPTIONS                                                             \
-	"type=bearer&verify.cache=" O2_CACHE "&expiry=0&verify.exp=required"   \
-	"&verify.iat.slack_after=" STR(CLOCK_SKEW)
-#define O2_CACHE_OPTIONS                                                       \
-	"name=" O2_CACHE "&max_entries=1&max_val_size=" STR(KT_JOSE_MAX_COMPACT)
-
-static int o2_cache_setup(oauth2_log_t *log, struct kt_error *err)
-{
-	char *rv;
-
-	if (o2_cache_ready)
-		return KT_OK;
-	/* Returns a string literal only for options that do not parse. */
-	rv = oauth2_cfg_set_cache(log, NULL, "shm", O2_CACHE_OPTIONS);
-	if (rv != NULL) {
-		kt_error_set(err, KT_ERR_INTERNAL, "liboauth2 cache: %s", rv);
-		oauth2_mem_free(rv);
-		return err->code;
-	}
-	o2_cache_ready = 1;
-	return KT_OK;
-}
-
-/* One liboauth2 verifier per candidate key, chained; then the token. */
-static int o2_verify(oauth2_log_t *log, const char *idt, json_t *keys,
-		     struct kt_error *err)
-{
-	oauth2_cfg_token_verify_t *verify = NULL;
-	json_t *payload = NULL, *k;
-	char *jwk = NULL, *rv = NULL;
-	size_t i;
-	int r;
-
-	if ((r = o2_cache_setup(log, err)) != KT_OK)
-		return r;
-	json_array_foreach(keys, i, k)
-	{
-		if ((jwk = json_dumps(k, JSON_COMPACT)) == NULL) {
-			r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-			goto cleanup;
-		}
-		rv = oauth2_cfg_token_verify_add_options(log, &verify, "jwk",
-							 jwk, O2_OPTIONS);
-		free(jwk);
-		jwk = NULL;
-		if (rv != NULL) {
-			r = kt_error_set(err, KT_ERR_INTERNAL,
-					 "liboauth2 verifier: %s", rv);
-			goto cleanup;
-		}
-	}
-	if (verify == NULL) {
-		r = kt_error_set(err, KT_ERR_INTERNAL,
-				 "liboauth2 verifier: not created");
-		goto cleanup;
-	}
-	/* Bearer: the request is only read for DPoP and mTLS bindings. */
-	if (!oauth2_token_verify(log, NULL, verify, idt, &payload)) {
-		r = kt_error_set(err, KT_ERR_DENIED,
-				 "liboauth2's token verifier refused it "
-				 "(signature, exp or iat)");
-		goto cleanup;
-	}
-	r = KT_OK;
-cleanup:
-	if (rv != NULL)
-		oauth2_mem_free(rv);
-	json_decref(payload);
-	if (verify != NULL)
-		oauth2_cfg_token_verify_free(log, verify);
-	return r;
-}
-
 int kt_fed_id_token_verify(const char *idt, const json_t *jwks, json_t **claims,
 			   struct kt_error *err)
 {
 	static const char *const algs[] = {"RS256", "ES256", "PS256", NULL};
-	oauth2_log_t *log = NULL;
-	json_t *keys = NULL;
-	int r;
 
-	*claims = NULL;
-	/* Our choice of keys: by kid, of a type that fits the alg, never oct,
-	 * EC coordinates at full length; none, HS* and others refused. */
-	if ((r = kt_jws_select_keys(idt, jwks, algs, &keys, err)) != KT_OK)
-		return r;
-	pthread_mutex_lock(&o2_lock);
-	if ((log = kt_oauth2log_new()) == NULL)
-		r = kt_error_set(err, KT_ERR_NOMEM, "out of memory");
-	else
-		r = o2_verify(log, idt, keys, err);
-	kt_oauth2log_free(log);
-	pthread_mutex_unlock(&o2_lock);
-	/* cjose leaves OpenSSL's reasons for a bad signature queued. */
-	ERR_clear_error();
-	json_decref(keys);
-	if (r != KT_OK)
-		return r;
-	/* Verified bytes, read once more by our strict parser (bounded,
-	 * duplicate names refused): these are the claims we check. */
-	return kt_jwt_decode_unverified(idt, KT_JOSE_MAX_COMPACT, NULL, claims,
-					err);
+	return kt_o2_jwt_verify(idt, jwks, algs, claims, err);
 }
 
 static void on_jwks(struct kt_req *r, int rc, json_t *jwks);

@@ -33,16 +33,10 @@ void kt_fed_logout_upstream(struct kt_req *r, const char *land, const char *idt,
 			    const char *after);
 
 /*
- * The upstream ID token's signature, by liboauth2's token verifier
- * (oauth2_token_verify with "jwk" verifiers: no network I/O) with the keys
- * kt_jws_select_keys picks from the provider's JWKS for RS256, ES256 or
- * PS256. liboauth2 also wants exp present and not passed and iat, if
- * present, at most 120 s ahead. On success *claims is the payload (new
- * reference); iss, aud, azp, nonce and sub are the caller's to check.
- * Codes: those of kt_jws_select_keys (KT_ERR_NOTFOUND: no key with that
- * kid, the provider may have rotated), KT_ERR_DENIED when liboauth2
- * refuses (its log line tells why), KT_ERR_INTERNAL, KT_ERR_NOMEM.
- * Thread-safe; serialised process-wide (liboauth2's global state).
+ * The upstream ID token's signature: kt_o2_jwt_verify (liboauth2's token
+ * verifier) with RS256, ES256 or PS256 keys from the provider's JWKS. On
+ * success *claims is the payload (new reference); iss, aud, azp, nonce
+ * and sub are the caller's to check. Codes as kt_o2_jwt_verify's.
  */
 int kt_fed_id_token_verify(const char *idt, const json_t *jwks, json_t **claims,
 			   struct kt_error *err);

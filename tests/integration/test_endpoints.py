@@ -41,6 +41,7 @@ def assertion(client_id, aud, key=KEY, alg="ES256", **over):
     claims = {"iss": client_id, "sub": client_id, "aud": aud,
               "jti": secrets.token_urlsafe(16), "iat": now, "exp": now + 60}
     claims.update(over)
+    claims = {k: v for k, v in claims.items() if v is not None}
     return jwt.encode({"alg": alg, "kid": PUB["kid"]}, claims, key).decode()
 
 
@@ -235,15 +236,22 @@ class Endpoints(unittest.TestCase):
         # issuer as audience is fine too
         self.assertEqual(self.cc_with(assertion("jwt-client", self.gw.url))
                          .status_code, 200)
-        # wrong key, wrong audience, expired, too long-lived
+        # wrong key, wrong audience, expired, too long-lived, issued in
+        # the future, no exp at all
         for bad in (assertion("jwt-client", token_ep, key=OTHER_KEY),
                     assertion("jwt-client", "https://other.example/token"),
                     assertion("jwt-client", token_ep,
                               exp=int(time.time()) - 600),
                     assertion("jwt-client", token_ep,
-                              exp=int(time.time()) + 86400)):  # > 1 h
+                              exp=int(time.time()) + 86400),  # > 1 h
+                    assertion("jwt-client", token_ep,
+                              iat=int(time.time()) + 3600),
+                    assertion("jwt-client", token_ep, exp=None)):
             r = self.cc_with(bad)
             self.assertEqual(r.json()["error"], "invalid_client", bad)
+        # the signature check is liboauth2's, named in the description
+        r = self.cc_with(assertion("jwt-client", token_ep, key=OTHER_KEY))
+        self.assertIn("liboauth2", r.json()["error_description"])
 
     def test_private_key_jwt_alg_none_and_confusion(self):
         now = int(time.time())
