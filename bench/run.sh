@@ -2,12 +2,14 @@
 # bench/run.sh - measure kontor-idp against the machine's limits and a peer.
 #
 #   bench/run.sh [--duration S] [--no-peer] [--rows a,b] [--idle N] [--json F]
-#                [--profile DIR]
+#                [--profile DIR] [--no-migrate]
 #
 # Installs what the benchmark needs (Debian: wrk, redis-server, openssl,
 # nodejs/npm; npm: the peer, panva's oidc-provider, into bench/.peer/),
 # builds the release build (./kontor.sh build Release) and runs
-# bench/bench.py, which prints the table. Not part of ./kontor.sh test.
+# bench/bench.py, which prints the table, then bench/migrate.sh (the
+# migration at 100k and 1M records) unless --no-migrate. Not part of
+# ./kontor.sh test.
 # See bench/README.md.
 set -eu
 
@@ -59,4 +61,23 @@ fi
 say "building the release build"
 ./kontor.sh build Release >/dev/null
 
-exec python3 "$top/bench/bench.py" --build "$top/build-release" "$@"
+# --no-migrate is ours; everything else is bench.py's.
+migrate=1
+n=$#
+while [ "$n" -gt 0 ]; do
+	a=$1
+	shift
+	if [ "$a" = --no-migrate ]; then migrate=0; else set -- "$@" "$a"; fi
+	n=$((n - 1))
+done
+
+python3 "$top/bench/bench.py" --build "$top/build-release" "$@"
+case " $* " in
+*" -h "* | *" --help "*) exit 0 ;;
+esac
+if [ "$migrate" = 1 ]; then
+	echo
+	echo "Migration (bench/migrate.sh):"
+	echo
+	"$top/bench/migrate.sh" "$top/build-release"
+fi
