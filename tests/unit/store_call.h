@@ -2,11 +2,13 @@
 #define KONTOR_TEST_STORE_CALL_H
 
 /*
- * One asynchronous store call at a time, for the unit tests that talk to
- * a real Redis (test_store, test_account, test_migjob): the call gets CB
- * as its callback, the test runs the event loop until that callback ran
- * once and looks at R. Header-only like redis_server.h; the including
- * test defines `static struct event_base *base` before using the macros.
+ * The fixture of the unit tests that talk to a real Redis (test_store,
+ * test_account, test_migjob): a private redis-server for the group
+ * (group_setup, group_teardown), FLUSHALL before each test (setup), an
+ * async kt_redis connection on base and a synchronous one (sync_c) for
+ * looking behind the API. One asynchronous store call at a time: the call
+ * gets CB as its callback, the test runs the event loop until that
+ * callback ran once and looks at R. Header-only like redis_server.h.
  */
 
 #include <string.h>
@@ -14,8 +16,15 @@
 #include <jansson.h>
 
 #include "kontor/err.h"
+#include "kontor/log.h"
+#include "kontor/redis.h"
 
 #include "redis_server.h"
+
+static struct test_redis srv;
+static struct event_base *base;
+static struct kt_redis *conn;
+static redisContext *sync_c;
 
 static struct res {
 	int calls;
@@ -73,5 +82,49 @@ static inline void res_reset(void)
 		}                                                              \
 		assert_int_equal(rc, KT_ERR_UNAVAILABLE);                      \
 	} while (0)
+
+static inline int group_setup(void **state)
+{
+	struct kt_redis_addr a = {.host = "127.0.0.1"};
+
+	(void)state;
+	kt_log_init(KT_LOG_OFF, 2);
+	if (test_redis_start(&srv) != 0)
+		return -1;
+	if ((sync_c = test_redis_sync(&srv)) == NULL)
+		return -1;
+	if ((base = event_base_new()) == NULL)
+		return -1;
+	a.port = srv.port;
+	if (kt_redis_new(base, &a, 2000, &conn) != KT_OK ||
+	    kt_redis_wait_ready(conn, 3000) != KT_OK)
+		return -1;
+	return 0;
+}
+
+static inline int group_teardown(void **state)
+{
+	(void)state;
+	res_reset();
+	kt_redis_free(conn);
+	event_base_free(base);
+	if (sync_c)
+		redisFree(sync_c);
+	test_redis_stop(&srv);
+	return 0;
+}
+
+/* Every test starts on an empty Redis. */
+static inline int setup(void **state)
+{
+	redisReply *rep = redisCommand(sync_c, "FLUSHALL");
+
+	(void)state;
+	if (rep == NULL)
+		return -1;
+	freeReplyObject(rep);
+	res_reset();
+	return 0;
+}
 
 #endif

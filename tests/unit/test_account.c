@@ -25,11 +25,6 @@
 
 #include "store_call.h"
 
-static struct test_redis srv;
-static struct event_base *base;
-static struct kt_redis *conn;
-static redisContext *sync_c;
-
 /* The operation fails with code and the result's "error" message. */
 #define FAILS(call, code, message)                                             \
 	do {                                                                   \
@@ -245,46 +240,6 @@ static const char ACME[] =
     "\"hr_valid\":\"1\",\"wid\":\"DE123456788-00001\",\"wid_valid\":\"1\","
     "\"street\":\"Holstenstrasse\",\"house_number\":\"1\","
     "\"postcode\":\"24103\",\"city\":\"Kiel\",\"country\":\"DE\"}";
-
-static int group_setup(void **state)
-{
-	struct kt_redis_addr a = {.host = "127.0.0.1"};
-
-	kt_log_init(KT_LOG_OFF, 2);
-	if (test_redis_start(&srv) != 0)
-		return -1;
-	if ((sync_c = test_redis_sync(&srv)) == NULL)
-		return -1;
-	if ((base = event_base_new()) == NULL)
-		return -1;
-	a.port = srv.port;
-	if (kt_redis_new(base, &a, 2000, &conn) != KT_OK ||
-	    kt_redis_wait_ready(conn, 3000) != KT_OK)
-		return -1;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	res_reset();
-	kt_redis_free(conn);
-	event_base_free(base);
-	if (sync_c)
-		redisFree(sync_c);
-	test_redis_stop(&srv);
-	return 0;
-}
-
-static int setup(void **state)
-{
-	redisReply *rep = redisCommand(sync_c, "FLUSHALL");
-
-	if (rep == NULL)
-		return -1;
-	freeReplyObject(rep);
-	res_reset();
-	return 0;
-}
 
 /* Roles -------------------------------------------------------------------- */
 

@@ -25,11 +25,6 @@
 
 #include "store_call.h"
 
-static struct test_redis srv;
-static struct event_base *base;
-static struct kt_redis *conn;
-static redisContext *sync_c;
-
 #define JOB "job-0123456789ab"
 
 static const char *rs(const char *k)
@@ -685,46 +680,6 @@ static void test_noscript(void **state)
 	run("SCRIPT FLUSH");
 	assert_string_equal(apply(UNIT_A, 0), "applied");
 	assert_string_equal(apply(UNIT_A, 0), "done");
-}
-
-static int group_setup(void **state)
-{
-	struct kt_redis_addr a = {.host = "127.0.0.1"};
-
-	kt_log_init(KT_LOG_OFF, 2);
-	if (test_redis_start(&srv) != 0)
-		return -1;
-	if ((sync_c = test_redis_sync(&srv)) == NULL)
-		return -1;
-	if ((base = event_base_new()) == NULL)
-		return -1;
-	a.port = srv.port;
-	if (kt_redis_new(base, &a, 2000, &conn) != KT_OK ||
-	    kt_redis_wait_ready(conn, 3000) != KT_OK)
-		return -1;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	res_reset();
-	kt_redis_free(conn);
-	event_base_free(base);
-	if (sync_c)
-		redisFree(sync_c);
-	test_redis_stop(&srv);
-	return 0;
-}
-
-static int setup(void **state)
-{
-	redisReply *rep = redisCommand(sync_c, "FLUSHALL");
-
-	if (rep == NULL)
-		return -1;
-	freeReplyObject(rep);
-	res_reset();
-	return 0;
 }
 
 int main(void)

@@ -22,11 +22,6 @@
 
 #include "store_call.h"
 
-static struct test_redis srv;
-static struct event_base *base;
-static struct kt_redis *conn;
-static redisContext *sync_c;
-
 static const char *rstr(const char *k)
 {
 	const char *v = json_string_value(json_object_get(R.result, k));
@@ -86,44 +81,6 @@ static json_t *js(const char *text)
 	if (j == NULL)
 		fail_msg("test JSON: %s", e.text);
 	return j;
-}
-
-static int group_setup(void **state)
-{
-	kt_log_init(KT_LOG_OFF, 2);
-	if (test_redis_start(&srv) != 0)
-		return -1;
-	if ((sync_c = test_redis_sync(&srv)) == NULL)
-		return -1;
-	if ((base = event_base_new()) == NULL)
-		return -1;
-	struct kt_redis_addr a = {.host = "127.0.0.1", .port = srv.port};
-	if (kt_redis_new(base, &a, 2000, &conn) != KT_OK ||
-	    kt_redis_wait_ready(conn, 3000) != KT_OK)
-		return -1;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	res_reset();
-	kt_redis_free(conn);
-	event_base_free(base);
-	if (sync_c)
-		redisFree(sync_c);
-	test_redis_stop(&srv);
-	return 0;
-}
-
-static int setup(void **state)
-{
-	redisReply *rep = redisCommand(sync_c, "FLUSHALL");
-
-	if (rep == NULL)
-		return -1;
-	freeReplyObject(rep);
-	res_reset();
-	return 0;
 }
 
 /* ---- ping and outage ---------------------------------------------------- */
