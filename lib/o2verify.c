@@ -9,6 +9,7 @@
 #include "kontor/jose.h"
 #include "kontor/o2verify.h"
 #include "kontor/oauth2log.h"
+#include "kontor/util.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -29,11 +30,14 @@ static int o2_cache_ready; /* under o2_lock */
  *   own, one slot: without a cache liboauth2 logs the whole token as an
  *   error after each success, and its default one is 1000 slots of 8 KiB.
  * - type=bearer: no DPoP or mTLS binding, so no HTTP request is consulted.
- * - verify.exp=required: exp present and not passed; iat, when present,
- *   at most KT_O2_IAT_SLACK_S ahead.
+ * - verify.exp=skip: liboauth2 allows no leeway for exp, so a token of a
+ *   provider whose clock is a few seconds ahead of ours, or one that took
+ *   a second too long to reach us, would be refused; kt_o2_jwt_verify
+ *   checks exp itself, with KT_O2_EXP_LEEWAY_S.
+ * - iat, when present, at most KT_O2_IAT_SLACK_S ahead (liboauth2).
  */
 #define O2_OPTIONS                                                             \
-	"type=bearer&verify.cache=" O2_CACHE "&expiry=0&verify.exp=required"   \
+	"type=bearer&verify.cache=" O2_CACHE "&expiry=0&verify.exp=skip"       \
 	"&verify.iat.slack_after=" STR(KT_O2_IAT_SLACK_S)
 #define O2_CACHE_OPTIONS                                                       \
 	"name=" O2_CACHE "&max_entries=1&max_val_size=" STR(KT_JOSE_MAX_COMPACT)
@@ -92,7 +96,7 @@ static int o2_verify(oauth2_log_t *log, const char *jwt, json_t *keys,
 	if (!oauth2_token_verify(log, NULL, verify, jwt, &payload)) {
 		r = kt_error_set(err, KT_ERR_DENIED,
 				 "liboauth2's token verifier refused it "
-				 "(signature, exp or iat)");
+				 "(signature or iat)");
 		goto cleanup;
 	}
 	r = KT_OK;
@@ -110,7 +114,7 @@ int kt_o2_jwt_verify(const char *jwt, const json_t *jwks,
 		     struct kt_error *err)
 {
 	oauth2_log_t *log = NULL;
-	json_t *keys = NULL;
+	json_t *keys = NULL, *exp;
 	int r;
 
 	*claims = NULL;
@@ -129,6 +133,17 @@ int kt_o2_jwt_verify(const char *jwt, const json_t *jwks,
 	if (r != KT_OK)
 		return r;
 	/* Verified bytes, read once more by our strict parser. */
-	return kt_jwt_decode_unverified(jwt, KT_JOSE_MAX_COMPACT, NULL, claims,
-					err);
+	if ((r = kt_jwt_decode_unverified(jwt, KT_JOSE_MAX_COMPACT, NULL,
+					  claims, err)) != KT_OK)
+		return r;
+	exp = json_object_get(*claims, "exp");
+	if (!json_is_integer(exp))
+		r = kt_error_set(err, KT_ERR_DENIED, "token without exp");
+	else if (json_integer_value(exp) + KT_O2_EXP_LEEWAY_S < kt_now())
+		r = kt_error_set(err, KT_ERR_DENIED, "token expired");
+	if (r != KT_OK) {
+		json_decref(*claims);
+		*claims = NULL;
+	}
+	return r;
 }

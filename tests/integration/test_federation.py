@@ -137,6 +137,12 @@ class FakeUpstream(http.server.BaseHTTPRequestHandler):
         claims = {"iss": FakeUpstream.issuer, "sub": "fake-1",
                   "aud": aud, "iat": now, "exp": now + 300,
                   "nonce": nonce, "email": "fake@example.com"}
+        if FakeUpstream.mode == "clock_ahead":
+            # the provider's clock runs 30 s behind ours, its token
+            # lives 20 s: expired by our clock, within the leeway
+            claims.update(iat=now - 50, exp=now - 30)
+        elif FakeUpstream.mode == "expired":
+            claims.update(iat=now - 900, exp=now - 600)
         key, kid = FakeUpstream.key, "k1"
         if FakeUpstream.mode == "bad_signature":
             key = FakeUpstream.other
@@ -494,6 +500,13 @@ class Federation(unittest.TestCase):
         # name): a kid without a usable key refetches the JWKS like an
         # unknown one, and a forced refetch happens at most every 30 s.
         self.refused("alg_mismatch", "which cannot verify alg 'RS256'")
+
+    def test_expiry_with_leeway(self):
+        # 30 s past exp: accepted (120 s of leeway, liboauth2 has none)
+        b, r, _ = self.fake_round("clock_ahead")
+        self.assertIn(r.status_code, (200, 303), r.text[:300])
+        # 10 minutes past exp: refused, nothing linked
+        self.refused("expired", "token expired")
 
     def test_bad_signature_is_refused_by_liboauth2(self):
         self.refused("bad_signature", "liboauth2's token verifier refused")
