@@ -27,6 +27,7 @@
 #include "kontor/i18n.h"
 #include "kontor/keyset.h"
 #include "kontor/log.h"
+#include "kontor/mail.h"
 #include "kontor/pairwise.h"
 #include "kontor/password.h"
 #include "kontor/pkce.h"
@@ -436,6 +437,7 @@ static void render_login(struct kt_req *r)
 	v.error_key = a->login_error;
 	v.notice_key = a->login_notice;
 	v.client_name = client_label(a->client);
+	v.offer_mail_code = areq_get(a, "_fedlink") != NULL;
 	/* The states' legacy providers, during the transition. */
 	{
 		const struct kt_config *cfg = kt_req_cfg(r);
@@ -1838,6 +1840,348 @@ static void on_throttle(int rc, json_t *res, void *arg)
 		store_failed(r, rc);
 }
 
+/*
+ * Proof of control by an emailed one-time code ------------------------------
+ *
+ * The other way (besides the password) to prove control of the unified
+ * account when a state provider's identity is to be linked to it (the
+ * login page of a federation link, areq._fedlink): the person names the
+ * account's address and gets an 8-digit code there. Offered only then,
+ * and only to an active person with a verified address and no second
+ * factor (one with TOTP signs in with password and code instead). A code
+ * lives MAILCODE_TTL seconds in the login request (as an HMAC under the
+ * server key, bound to the request), is single use and allows
+ * MAILCODE_TRIES attempts; every request for a code counts against the
+ * login throttle of the address and the client IP. The answer never tells
+ * whether the address has an account. A right code links the identity
+ * (kt_fed_link_after_login: the person must act for the candidate
+ * company) and then starts a session at the legacy level: the person
+ * signed in upstream and proved the inbox, not the password.
+ */
+#define MAILCODE_TTL 600
+#define MAILCODE_TRIES 5
+
+struct mailcode_job {
+	struct kt_req *r;
+	char to[256]; /* "": nobody to write to, still the same answer */
+	char body[1024];
+	int rc;
+};
+
+static void mailcode_hash(struct kt_req *r, const char *areq_id,
+			  const char *code, char out[48])
+{
+	const uint8_t *key;
+	size_t keylen;
+	uint8_t mac[KT_SHA256_LEN];
+	char msg[96];
+
+	kt_keyset_hmac_key(r->rt->keys, &key, &keylen);
+	snprintf(msg, sizeof(msg), "mailcode:%s:%s", areq_id, code);
+	kt_hmac_sha256(mac, key, keylen, msg, strlen(msg));
+	kt_b64url_encode(out, mac, sizeof(mac));
+	OPENSSL_cleanse(msg, sizeof(msg));
+}
+
+static void mailcode_forget(struct authz *a)
+{
+	json_object_del(a->areq, "_mc_hash");
+	json_object_del(a->areq, "_mc_person");
+	json_object_del(a->areq, "_mc_exp");
+	json_object_del(a->areq, "_mc_tries");
+	a->dirty = 1;
+}
+
+static void render_mailcode(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *lang = kt_req_lang(r);
+	const char *hidden[] = {"areq", a->areq_id, "csrf",
+				areq_get(a, "_csrf")};
+	struct evbuffer *b = evbuffer_new();
+	struct kt_html_doc d;
+
+	if (b == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	kt_html_doc_begin(&d, b, lang, kt_i18n(lang, "login.mailcode.title"));
+	if (a->login_error != NULL)
+		kt_html_doc_notice(&d, 1, a->login_error);
+	kt_html_doc_raw(&d, "<p>");
+	kt_html_doc_t(&d, "login.mailcode.intro");
+	kt_html_doc_raw(&d, "</p>\n");
+	kt_html_doc_form(&d, "/login", hidden, 2);
+	kt_html_doc_input(&d, "text", "code", "login.mailcode.code",
+			  "one-time-code", NULL, 1);
+	kt_html_doc_button(&d, KT_HTML_FIELD_ACTION, "mailcode_verify", 0,
+			   "login.mailcode.submit");
+	kt_html_doc_raw(&d, "</form>\n");
+	render(r, a->login_status ? a->login_status : 200, kt_html_doc_end(&d),
+	       b);
+}
+
+static void mailcode_work(void *arg)
+{
+	struct mailcode_job *j = arg;
+	struct kt_mail m = {0};
+	struct kt_error err;
+
+	if (j->to[0] == '\0')
+		return;
+	m.to = j->to;
+	m.subject = "kontor: Ihr Code / your code";
+	m.body = j->body;
+	j->rc = kt_mail_send(kt_req_cfg(j->r), &m, &err);
+	if (j->rc != KT_OK)
+		kt_log_error("one-time code mail not sent: %s", err.msg);
+}
+
+static void mailcode_sent(void *arg)
+{
+	struct mailcode_job *j = arg;
+	struct kt_req *r = j->r;
+	int rc = j->rc;
+
+	OPENSSL_cleanse(j->body, sizeof(j->body));
+	free(j);
+	if (rc != KT_OK) {
+		kt_req_send_error_page(r, 500, "server_error",
+				       "the code could not be sent");
+		return;
+	}
+	save_then(r, render_mailcode);
+}
+
+static void on_mailcode_person(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	struct mailcode_job *j;
+	char code[16], hash[48], exp[24];
+	uint32_t v;
+
+	if (rc != KT_OK && rc != KT_ERR_NOTFOUND) {
+		store_failed(r, rc);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	j->r = r;
+	hash[0] = '\0';
+	if (rc == KT_OK &&
+	    kt_str_eq(json_string_value(json_object_get(res, "status")),
+		      "active") &&
+	    kt_str_eq(json_string_value(json_object_get(res, "email_verified")),
+		      "1") &&
+	    !kt_mfa_enabled(res)) {
+		/* Uniform over 00000000..99999999: no modulo bias. */
+		do {
+			if (kt_random_bytes(&v, sizeof(v)) != KT_OK) {
+				free(j);
+				kt_req_send_error_page(r, 500, "server_error",
+						       NULL);
+				return;
+			}
+		} while (v >= 4000000000u);
+		snprintf(code, sizeof(code), "%08u", v % 100000000u);
+		mailcode_hash(r, a->areq_id, code, hash);
+		snprintf(j->to, sizeof(j->to), "%s", a->email);
+		snprintf(
+		    j->body, sizeof(j->body),
+		    "Guten Tag,\n\nIhr Code, um Ihr bisheriges Landeskonto "
+		    "mit Ihrem kontor-Konto zu verknüpfen:\n\n  %s\n\n"
+		    "Er gilt 10 Minuten. Haben Sie ihn nicht angefordert, "
+		    "ignorieren Sie diese Nachricht.\n\n---\n\n"
+		    "Your code to link your previous state account with "
+		    "your kontor account:\n\n  %s\n\nIt is valid for 10 "
+		    "minutes. If you did not ask for it, ignore this "
+		    "message.\n",
+		    code, code);
+		OPENSSL_cleanse(code, sizeof(code));
+		json_object_set_new(
+		    a->areq, "_mc_person",
+		    json_string(json_string_value(json_object_get(res, "id"))));
+	} else {
+		json_object_set_new(a->areq, "_mc_person", json_string(""));
+	}
+	snprintf(exp, sizeof(exp), "%lld", (long long)kt_now() + MAILCODE_TTL);
+	json_object_set_new(a->areq, "_mc_hash", json_string(hash));
+	json_object_set_new(a->areq, "_mc_exp", json_string(exp));
+	json_object_set_new(a->areq, "_mc_tries", json_string("0"));
+	a->dirty = 1;
+	/* File or network I/O: off the loop, for a real address or not. */
+	if (kt_pool_submit(r->loop->gw->pool, r->loop->base, mailcode_work,
+			   mailcode_sent, j) != KT_OK) {
+		free(j);
+		kt_req_send_unavailable(r);
+	}
+}
+
+static void on_mailcode_counted(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+
+	(void)res;
+	if (rc != KT_OK) {
+		store_failed(r, rc);
+		return;
+	}
+	rc = kt_store_person_by_email(kt_req_redis(r), a->email,
+				      on_mailcode_person, r);
+	if (rc == KT_ERR_INVALID)
+		on_mailcode_person(KT_ERR_NOTFOUND, NULL, r);
+	else if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void on_mailcode_throttle(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const struct kt_config *cfg = kt_req_cfg(r);
+
+	if (rc != KT_OK) {
+		store_failed(r, rc);
+		return;
+	}
+	if (json_integer_value(json_object_get(res, "account")) >=
+		cfg->throttle_account_max_failures ||
+	    json_integer_value(json_object_get(res, "ip")) >=
+		cfg->throttle_ip_max_failures) {
+		kt_req_add_header(r, "Retry-After", "60");
+		login_failed(r, "login.error.throttled", 429);
+		return;
+	}
+	/* Counted like a failed login: codes cannot be asked for without
+	 * limit, and the mails cannot be used to flood an inbox. */
+	rc = kt_store_throttle_fail(kt_req_redis(r), a->email, r->ip,
+				    cfg->throttle_window_s, on_mailcode_counted,
+				    r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void mailcode_request(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *email = kt_req_param(r, KT_HTML_FIELD_EMAIL);
+	int rc;
+
+	a->email = kt_strdup(email);
+	if (areq_get(a, "_fedlink") == NULL) {
+		login_failed(r, "login.mailcode.unavailable", 400);
+		return;
+	}
+	if (email == NULL || *email == '\0' || strlen(email) > 254 ||
+	    strchr(email, '@') == NULL || strpbrk(email, " \r\n<>\"") != NULL) {
+		login_failed(r, "login.mailcode.email", 400);
+		return;
+	}
+	if (a->email == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	for (char *p = a->email; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	rc = kt_store_throttle_get(kt_req_redis(r), a->email, r->ip,
+				   on_mailcode_throttle, r);
+	if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
+static void on_mailcode_linked(struct kt_req *r, int linked)
+{
+	struct authz *a = r->h;
+
+	if (!linked) {
+		kt_log_info("federation link by emailed code: refused (not a "
+			    "member of the candidate company)");
+		json_decref(a->person);
+		a->person = NULL;
+		json_object_del(a->areq, "_fedlink");
+		a->dirty = 1;
+		a->login_error = "login.mailcode.refused";
+		a->login_status = 403;
+		save_then(r, render_login);
+		return;
+	}
+	kt_log_info("federation link by emailed code: made");
+	json_object_del(a->areq, "_fedlink");
+	a->dirty = 1;
+	start_session(r, KT_ACR_LEGACY, "fed");
+}
+
+static void on_mailcode_owner(int rc, json_t *res, void *arg)
+{
+	struct kt_req *r = arg;
+	struct authz *a = r->h;
+	const char *link = areq_get(a, "_fedlink");
+
+	if (rc != KT_OK && rc != KT_ERR_NOTFOUND) {
+		store_failed(r, rc);
+		return;
+	}
+	if (rc != KT_OK || link == NULL ||
+	    !kt_str_eq(json_string_value(json_object_get(res, "status")),
+		       "active") ||
+	    kt_mfa_enabled(res)) {
+		a->login_error = "login.mailcode.expired";
+		save_then(r, render_login);
+		return;
+	}
+	a->person = json_incref(res);
+	kt_fed_link_after_login(r,
+				json_string_value(json_object_get(res, "id")),
+				link, on_mailcode_linked);
+}
+
+static void mailcode_verify(struct kt_req *r)
+{
+	struct authz *a = r->h;
+	const char *code = kt_req_param(r, "code");
+	const char *want = areq_get(a, "_mc_hash");
+	const char *exp = areq_get(a, "_mc_exp");
+	int tries = atoi(kt_str_or(areq_get(a, "_mc_tries"), "0"));
+	char got[48], person[64], n[16];
+	int ok;
+	int rc;
+
+	if (want == NULL || exp == NULL || areq_get(a, "_fedlink") == NULL ||
+	    kt_now() > atoll(exp) || tries >= MAILCODE_TRIES) {
+		mailcode_forget(a);
+		a->login_error = "login.mailcode.expired";
+		save_then(r, render_login);
+		return;
+	}
+	got[0] = '\0';
+	if (code != NULL && strlen(code) == 8 &&
+	    strspn(code, "0123456789") == 8)
+		mailcode_hash(r, a->areq_id, code, got);
+	ok = *want != '\0' && got[0] != '\0' && kt_ct_streq(got, want);
+	if (!ok) {
+		snprintf(n, sizeof(n), "%d", tries + 1);
+		json_object_set_new(a->areq, "_mc_tries", json_string(n));
+		a->dirty = 1;
+		a->login_error = "login.mailcode.wrong";
+		save_then(r, render_mailcode);
+		return;
+	}
+	/* Single use: gone before anything else happens. */
+	snprintf(person, sizeof(person), "%s",
+		 kt_str_or(areq_get(a, "_mc_person"), ""));
+	mailcode_forget(a);
+	rc = kt_store_person_get(kt_req_redis(r), person, on_mailcode_owner, r);
+	if (rc == KT_ERR_INVALID)
+		on_mailcode_owner(KT_ERR_NOTFOUND, NULL, r);
+	else if (rc != KT_OK)
+		store_failed(r, rc);
+}
+
 static void login_step(struct kt_req *r)
 {
 	struct authz *a = r->h;
@@ -1852,6 +2196,14 @@ static void login_step(struct kt_req *r)
 	}
 	if (act != NULL && strcmp(act, "mfa") == 0) {
 		mfa_step(r);
+		return;
+	}
+	if (act != NULL && strcmp(act, "mailcode") == 0) {
+		mailcode_request(r);
+		return;
+	}
+	if (act != NULL && strcmp(act, "mailcode_verify") == 0) {
+		mailcode_verify(r);
 		return;
 	}
 	if (email == NULL || *email == '\0' || pw == NULL || *pw == '\0') {

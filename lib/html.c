@@ -365,6 +365,11 @@ int kt_html_page_login(struct evbuffer *out, const struct kt_html_login *v)
 		tr(&pg, "login.other_account");
 		put(&pg, "</button>\n");
 	}
+	if (v->offer_mail_code) {
+		button(&pg, KT_HTML_FIELD_ACTION, "mailcode", 1, 1);
+		tr(&pg, "login.mailcode.button");
+		put(&pg, "</button>\n");
+	}
 	put(&pg, "</form>\n");
 	if (v->nupstreams > 0 && action_ok(v->federate_action)) {
 		put(&pg, "<h2>");

@@ -269,6 +269,38 @@ static const struct i18n_entry i18n_table[] = {
     {"fed.error.other_ways",
      "Sie können sich weiterhin mit Ihrem kontor-Konto anmelden.",
      "You can still sign in with your kontor account."},
+    {"login.mailcode.button", "Stattdessen einen Code per E-Mail erhalten",
+     "Email me a code instead"},
+    {"login.mailcode.title", "Code aus der E-Mail", "Code from the email"},
+    {"login.mailcode.intro",
+     "Wenn die Adresse zu einem aktiven kontor-Konto mit bestätigter "
+     "Adresse gehört, haben wir einen achtstelligen Code dorthin geschickt. "
+     "Er gilt 10 Minuten. Konten mit zweitem Faktor melden sich mit "
+     "Passwort und Code an.",
+     "If the address belongs to an active kontor account with a confirmed "
+     "address, we have sent an eight-digit code to it. It is valid for 10 "
+     "minutes. Accounts with a second factor sign in with password and "
+     "code."},
+    {"login.mailcode.code", "Code", "Code"},
+    {"login.mailcode.submit", "Bestätigen und verknüpfen", "Confirm and link"},
+    {"login.mailcode.wrong", "Der Code stimmt nicht.",
+     "The code is not right."},
+    {"login.mailcode.expired",
+     "Der Code ist abgelaufen oder zu oft falsch eingegeben worden. "
+     "Fordern Sie einen neuen an oder melden Sie sich mit Ihrem Passwort an.",
+     "The code has expired or was entered wrongly too often. Ask for a new "
+     "one or sign in with your password."},
+    {"login.mailcode.refused",
+     "Dieses Konto handelt nicht für das Unternehmen Ihres bisherigen "
+     "Landeskontos; es wurde nichts verknüpft.",
+     "This account does not act for the company of your previous state "
+     "account; nothing was linked."},
+    {"login.mailcode.email", "Bitte geben Sie Ihre E-Mail-Adresse an.",
+     "Please enter your email address."},
+    {"login.mailcode.unavailable",
+     "Ein Code per E-Mail ist nur zum Verknüpfen eines bisherigen "
+     "Landeskontos möglich.",
+     "A code by email is only available to link a previous state account."},
     {"fed.link.notice",
      "Zu Ihrem bisherigen Landeskonto gibt es bereits ein kontor-Konto. "
      "Melden Sie sich damit an, um beide zu verknüpfen.",

@@ -87,6 +87,7 @@ struct kt_html_login {
 	const char *notice_key;	 /* i18n key of a notice (role=status) */
 	const char *client_name; /* NULL: generic introduction */
 	int show_other_account;	 /* adds action=switch_account button */
+	int offer_mail_code;	 /* adds action=mailcode (federation link) */
 	/* Federation: "sign in with your previous <name> account" buttons,
 	 * posted to federate_action with the hidden fields and land=<land>. */
 	const char *federate_action;
@@ -100,7 +101,8 @@ struct kt_html_login {
  * empty, else to the password. The buttons submit action=login (the
  * default, first in tree order, so Enter signs in) and, if asked for,
  * action=switch_account (formnovalidate, so the empty password does not
- * block it).
+ * block it), and, if asked for, action=mailcode (formnovalidate: the
+ * email address is enough).
  */
 int kt_html_page_login(struct evbuffer *out, const struct kt_html_login *v);
 

@@ -2,11 +2,12 @@
 #define KONTOR_MAIL_H
 
 /*
- * Outgoing mail (invitations), behind a small table of senders chosen by
- * mail.sender. The default "outbox" writes each message as an RFC 5322
- * file into mail.outbox_dir (0700, files 0600), so that the gateway works
- * offline and an operator or a relay can pick the files up. Sending does
- * file I/O: call it from a worker thread, never from an event loop.
+ * Outgoing mail (invitations, one-time codes for federation links), behind a
+ * small table of senders chosen by mail.sender. The default "outbox" writes
+ * each message as an RFC 5322 file into mail.outbox_dir (0700, files 0600), so
+ * that the gateway works offline and an operator or a relay can pick the files
+ * up. Sending does file I/O: call it from a worker thread, never from an event
+ * loop.
  */
 
 #include "kontor/config.h"

@@ -6,6 +6,7 @@ without any link, legacy password hashes with upgrade on login, back-channel
 logout to a portal and logout through the state provider."""
 
 import base64
+import glob
 import crypt
 import hashlib
 import http.server
@@ -231,7 +232,8 @@ class Federation(unittest.TestCase):
                      "client_secret": UP_SECRET},
                     {"land": "BY", "name": "Unternehmenskonto BY",
                      "issuer": FakeUpstream.issuer, "client_id": "kontor-by",
-                     "private_key_file": rp_pem}]}})
+                     "private_key_file": rp_pem}]},
+                "mail": {"outbox_dir": "{tmp}/outbox"}})
 
     @classmethod
     def tearDownClass(cls):
@@ -361,6 +363,105 @@ class Federation(unittest.TestCase):
                             "inhaber@example.com")["person"]["id"]
         self.assertEqual(self.gw.redis.cmd(
             "GET", "kt:personidx:source:{SH:%s}" % sub), pid)
+
+    def mailed_codes(self, to):
+        """The one-time codes in the outbox for an address."""
+        codes = []
+        for f in glob.glob(os.path.join(self.gw.tmp, "outbox", "*.eml")):
+            with open(f, encoding="utf-8") as fp:
+                text = fp.read()
+            if re.search(r"^To: .*%s" % re.escape(to), text, re.M):
+                # one code per mail, written in German and in English
+                codes += sorted(set(re.findall(r"^  (\d{8})$", text,
+                                               re.M)))
+        return codes
+
+    def test_proof_of_control_by_emailed_code(self):
+        sub = self.upstream_person("perpost@example.com", "Perpost GmbH",
+                                   "DE123456788")
+        org = self.gw.admin("org", "create", "--legal-name", "Perpost GmbH",
+                            "--vat", "DE123456788")["org"]["id"]
+        self.gw.add_person("chefin@example.com", name="Chefin")
+        self.gw.admin("member", "add", org, "chefin@example.com",
+                      "--role", "admin")
+        b, login, _ = self.via_upstream("perpost@example.com")
+        self.assertEqual(login.status_code, 200, login.text[:300])
+        self.assertIn('value="mailcode"', login.text)
+        # an address without an account: the same answer, and no mail
+        r = b.submit(login, {"email": "niemand@example.com"},
+                     button=("action", "mailcode"))
+        self.assertEqual(r.status_code, 200, r.text[:300])
+        self.assertIn('name="code"', r.text)
+        self.assertEqual(self.mailed_codes("niemand@example.com"), [])
+        # the account's address (typed in capitals): one mail, one code
+        page = b.submit(login, {"email": "Chefin@Example.com"},
+                        button=("action", "mailcode"))
+        self.assertEqual(page.text, r.text.replace(
+            "niemand@example.com", "chefin@example.com"))
+        codes = self.mailed_codes("chefin@example.com")
+        self.assertEqual(len(codes), 1)
+        code = codes[0]
+        self.assertNotIn(code, self.gw.logs())
+        # a wrong code: refused, nothing linked
+        wrong = "%08d" % ((int(code) + 1) % 10 ** 8)
+        r = b.submit(page, {"code": wrong},
+                     button=("action", "mailcode_verify"))
+        self.assertIn('role="alert"', r.text)
+        self.assertIsNone(self.gw.redis.cmd(
+            "GET", "kt:personidx:source:{SH:%s}" % sub))
+        # the right one: linked, and the login goes on to the portal at
+        # the legacy level (the inbox proved, not the password)
+        r = b.submit(r, {"code": code}, button=("action", "mailcode_verify"))
+        tok = self.tokens(b, self.follow(b, r))
+        idt = jwt_parts(tok["id_token"])[1]
+        self.assertEqual(idt["org_name"], "Perpost GmbH")
+        self.assertEqual(idt["acr"], "urn:kontor:acr:legacy")
+        pid = self.gw.admin("person", "show",
+                            "chefin@example.com")["person"]["id"]
+        self.assertEqual(self.gw.redis.cmd(
+            "GET", "kt:personidx:source:{SH:%s}" % sub), pid)
+        # next time the state login lands on the account directly
+        b2, r2, _ = self.via_upstream("perpost@example.com")
+        self.assertIn(r2.status_code, (302, 303), r2.text[:300])
+
+    def test_emailed_code_tries_and_strangers(self):
+        sub = self.upstream_person("versuch@example.com", "Versuch AG",
+                                   "DE876543219")
+        self.gw.admin("org", "create", "--legal-name", "Versuch AG",
+                      "--vat", "DE876543219")
+        self.gw.add_person("aussen@example.com")  # not a member
+        b, login, _ = self.via_upstream("versuch@example.com")
+        page = b.submit(login, {"email": "aussen@example.com"},
+                        button=("action", "mailcode"))
+        code = self.mailed_codes("aussen@example.com")[0]
+        # five wrong tries use the code up: then even the right one fails
+        r = page
+        for i in range(5):
+            r = b.submit(page, {"code": "%08d" % i if "%08d" % i != code
+                                else "99999999"},
+                         button=("action", "mailcode_verify"))
+            self.assertIn('role="alert"', r.text)
+        r = b.submit(page, {"code": code},
+                     button=("action", "mailcode_verify"))
+        self.assertIn('name="password"', r.text)  # back to the login page
+        self.assertIn('role="alert"', r.text)
+        # a fresh code for someone who does not act for the company:
+        # right, but refused, nothing linked, no session
+        b.submit(login, {"email": "aussen@example.com"},
+                 button=("action", "mailcode"))
+        code2 = [c for c in self.mailed_codes("aussen@example.com")
+                 if c != code][0]
+        r = b.submit(page, {"code": code2},
+                     button=("action", "mailcode_verify"))
+        self.assertEqual(r.status_code, 403, r.text[:300])
+        self.assertIsNone(self.gw.redis.cmd(
+            "GET", "kt:personidx:source:{SH:%s}" % sub))
+        # the code page is not reachable without a pending link
+        b3 = Browser(self.gw)
+        p3 = b3.authorize("portal", CB, "openid email company")
+        r = b3.submit(p3, {"email": "aussen@example.com"},
+                      button=("action", "mailcode"))
+        self.assertEqual(r.status_code, 400)
 
     def test_proof_of_control_by_a_stranger_links_nothing(self):
         sub = self.upstream_person("fremd@example.com", "Fremd GmbH",
