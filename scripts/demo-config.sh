@@ -40,6 +40,7 @@ gateway)
   "redis": { "url": "$redis_url" },
   "keys": { "dir": "$keys" },
   "dev": { "allow_http_loopback": true },
+  "mail": { "outbox_dir": "$var/outbox" },
   "registration": {
     "enabled": true,
     "initial_access_tokens": [ "demo-registration-token" ]

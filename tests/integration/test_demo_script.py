@@ -4,6 +4,7 @@ of Schleswig-Holstein, on spare ports and in a temporary var/ and keys/.
 A newcomer's three walks: the demo account with two companies, a legacy
 account new to kontor, and a legacy account linked by proof of control."""
 
+import glob
 import os
 import shutil
 import signal
@@ -172,6 +173,14 @@ class DemoScript(unittest.TestCase):
         # same VAT id as the demo company: sign in to link
         self.assertEqual(r.status_code, 200, r.text[:300])
         self.assertIn('role="status"', r.text)
+        # the other way to prove control: a code to the account's address,
+        # which the demo's mail sender writes to var/outbox
+        code_page = b.submit(r, {"email": "demo@example.com"},
+                             button=("action", "mailcode"))
+        self.assertIn('name="code"', code_page.text)
+        mails = glob.glob(os.path.join(self.tmp, "var", "outbox", "*.eml"))
+        self.assertTrue(any("demo@example.com" in open(m).read()
+                            for m in mails), mails)
         r = b.login(r, "demo@example.com", PW)
         r = self.choose_org(b, r, "Muster Maschinenbau")
         idt = self.at_portal(b, r)
