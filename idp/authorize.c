@@ -1419,7 +1419,12 @@ static int mfa_required(const struct authz *a)
 			       areq_get(a, "claims"));
 }
 
-static void render_mfa(struct kt_req *r)
+/*
+ * A page asking for a one-time code (the second factor, or the code
+ * mailed for a federation link), posted to /login with action=action.
+ */
+static void render_code_page(struct kt_req *r, const char *prefix,
+			     const char *label_key, const char *action)
 {
 	struct authz *a = r->h;
 	const char *lang = kt_req_lang(r);
@@ -1427,25 +1432,33 @@ static void render_mfa(struct kt_req *r)
 				areq_get(a, "_csrf")};
 	struct evbuffer *b = evbuffer_new();
 	struct kt_html_doc d;
+	char key[48];
 
 	if (b == NULL) {
 		kt_req_send_unavailable(r);
 		return;
 	}
-	kt_html_doc_begin(&d, b, lang, kt_i18n(lang, "mfa.login.title"));
+	snprintf(key, sizeof(key), "%s.title", prefix);
+	kt_html_doc_begin(&d, b, lang, kt_i18n(lang, key));
 	if (a->login_error != NULL)
 		kt_html_doc_notice(&d, 1, a->login_error);
 	kt_html_doc_raw(&d, "<p>");
-	kt_html_doc_t(&d, "mfa.login.intro");
+	snprintf(key, sizeof(key), "%s.intro", prefix);
+	kt_html_doc_t(&d, key);
 	kt_html_doc_raw(&d, "</p>\n");
 	kt_html_doc_form(&d, "/login", hidden, 2);
-	kt_html_doc_input(&d, "text", "code", "mfa.code_or_recovery",
-			  "one-time-code", NULL, 1);
-	kt_html_doc_button(&d, KT_HTML_FIELD_ACTION, "mfa", 0,
-			   "mfa.login.submit");
+	kt_html_doc_input(&d, "text", "code", label_key, "one-time-code", NULL,
+			  1);
+	snprintf(key, sizeof(key), "%s.submit", prefix);
+	kt_html_doc_button(&d, KT_HTML_FIELD_ACTION, action, 0, key);
 	kt_html_doc_raw(&d, "</form>\n");
 	render(r, a->login_status ? a->login_status : 200,
 	       kt_html_doc_end(&d), b);
+}
+
+static void render_mfa(struct kt_req *r)
+{
+	render_code_page(r, "mfa.login", "mfa.code_or_recovery", "mfa");
 }
 
 /* Password accepted (or a session to step up): now the code. */
@@ -1894,31 +1907,8 @@ static void mailcode_forget(struct authz *a)
 
 static void render_mailcode(struct kt_req *r)
 {
-	struct authz *a = r->h;
-	const char *lang = kt_req_lang(r);
-	const char *hidden[] = {"areq", a->areq_id, "csrf",
-				areq_get(a, "_csrf")};
-	struct evbuffer *b = evbuffer_new();
-	struct kt_html_doc d;
-
-	if (b == NULL) {
-		kt_req_send_unavailable(r);
-		return;
-	}
-	kt_html_doc_begin(&d, b, lang, kt_i18n(lang, "login.mailcode.title"));
-	if (a->login_error != NULL)
-		kt_html_doc_notice(&d, 1, a->login_error);
-	kt_html_doc_raw(&d, "<p>");
-	kt_html_doc_t(&d, "login.mailcode.intro");
-	kt_html_doc_raw(&d, "</p>\n");
-	kt_html_doc_form(&d, "/login", hidden, 2);
-	kt_html_doc_input(&d, "text", "code", "login.mailcode.code",
-			  "one-time-code", NULL, 1);
-	kt_html_doc_button(&d, KT_HTML_FIELD_ACTION, "mailcode_verify", 0,
-			   "login.mailcode.submit");
-	kt_html_doc_raw(&d, "</form>\n");
-	render(r, a->login_status ? a->login_status : 200, kt_html_doc_end(&d),
-	       b);
+	render_code_page(r, "login.mailcode", "login.mailcode.code",
+			 "mailcode_verify");
 }
 
 static void mailcode_work(void *arg)
