@@ -1594,21 +1594,35 @@ static void on_mfa_person(int rc, json_t *res, void *arg)
 		store_failed(r, rc);
 }
 
+/*
+ * 1 if the failure counts of kt_store_throttle_get (res) are over either
+ * limit; then the answer gets Retry-After and the log a warning.
+ */
+static int throttled(struct kt_req *r, json_t *res)
+{
+	const struct kt_config *cfg = kt_req_cfg(r);
+
+	if (json_integer_value(json_object_get(res, "account")) <
+		cfg->throttle_account_max_failures &&
+	    json_integer_value(json_object_get(res, "ip")) <
+		cfg->throttle_ip_max_failures)
+		return 0;
+	kt_log_warn("login throttled (account or client IP over the failure "
+		    "limit)");
+	kt_req_add_header(r, "Retry-After", "60");
+	return 1;
+}
+
 static void on_mfa_throttle(int rc, json_t *res, void *arg)
 {
 	struct kt_req *r = arg;
 	struct authz *a = r->h;
-	const struct kt_config *cfg = kt_req_cfg(r);
 
 	if (rc != KT_OK) {
 		store_failed(r, rc);
 		return;
 	}
-	if (json_integer_value(json_object_get(res, "account")) >=
-		cfg->throttle_account_max_failures ||
-	    json_integer_value(json_object_get(res, "ip")) >=
-		cfg->throttle_ip_max_failures) {
-		kt_req_add_header(r, "Retry-After", "60");
+	if (throttled(r, res)) {
 		a->login_error = "login.error.throttled";
 		a->login_status = 429;
 		render_mfa(r);
@@ -1830,19 +1844,12 @@ static void on_throttle(int rc, json_t *res, void *arg)
 {
 	struct kt_req *r = arg;
 	struct authz *a = r->h;
-	const struct kt_config *cfg = kt_req_cfg(r);
 
 	if (rc != KT_OK) {
 		store_failed(r, rc);
 		return;
 	}
-	if (json_integer_value(json_object_get(res, "account")) >=
-		cfg->throttle_account_max_failures ||
-	    json_integer_value(json_object_get(res, "ip")) >=
-		cfg->throttle_ip_max_failures) {
-		kt_log_warn("login throttled (account or client IP over the "
-			    "failure limit)");
-		kt_req_add_header(r, "Retry-After", "60");
+	if (throttled(r, res)) {
 		login_failed(r, "login.error.throttled", 429);
 		return;
 	}
@@ -2038,11 +2045,7 @@ static void on_mailcode_throttle(int rc, json_t *res, void *arg)
 		store_failed(r, rc);
 		return;
 	}
-	if (json_integer_value(json_object_get(res, "account")) >=
-		cfg->throttle_account_max_failures ||
-	    json_integer_value(json_object_get(res, "ip")) >=
-		cfg->throttle_ip_max_failures) {
-		kt_req_add_header(r, "Retry-After", "60");
+	if (throttled(r, res)) {
 		login_failed(r, "login.error.throttled", 429);
 		return;
 	}
