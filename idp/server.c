@@ -14,6 +14,7 @@
  * EMFILE and the loop pauses accepting for a moment instead of spinning;
  * waiting connections stay in the kernel's backlog.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -767,6 +768,39 @@ static struct event_base *loop_base_new(void)
 	return base;
 }
 
+/*
+ * The loops' listeners share the port with SO_REUSEPORT, which would just
+ * as well let a second kontor-idp (or anything else of the same user that
+ * sets it) join the port and silently take part of the traffic. So the
+ * port is first bound once without SO_REUSEPORT: that fails while any
+ * socket listens there. SO_REUSEADDR still lets us start while old
+ * connections of a previous run linger in TIME_WAIT.
+ */
+static int port_free(const struct sockaddr_in *sin, struct kt_error *err)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, e;
+	char addr[INET_ADDRSTRLEN] = "?";
+
+	if (fd < 0)
+		return kt_error_set(err, KT_ERR_IO, "socket: %s",
+				    strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)sin, sizeof(*sin)) == 0) {
+		close(fd);
+		return KT_OK;
+	}
+	e = errno;
+	close(fd);
+	inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+	if (e == EADDRINUSE)
+		return kt_error_set(err, KT_ERR_IO,
+				    "cannot listen on %s:%d: the port is in "
+				    "use (another kontor-idp?)",
+				    addr, ntohs(sin->sin_port));
+	return kt_error_set(err, KT_ERR_IO, "cannot listen on %s:%d: %s", addr,
+			    ntohs(sin->sin_port), strerror(e));
+}
+
 static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 		     unsigned index, struct kt_error *err)
 {
@@ -806,6 +840,8 @@ static int loop_init(struct kt_gateway *gw, struct kt_loop *loop,
 		return kt_error_set(err, KT_ERR_INVALID,
 				    "listen.address '%s' is not an IPv4 address",
 				    cfg->listen_address);
+	if (index == 0 && gw->port != 0 && (rc = port_free(&sin, err)) != KT_OK)
+		return rc;
 	lev = evconnlistener_new_bind(
 	    loop->base, NULL, NULL,
 	    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |

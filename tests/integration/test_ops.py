@@ -112,6 +112,18 @@ class Ops(unittest.TestCase):
                           auth=("portal", SECRET))
         self.assertTrue(r.json()["active"])
 
+    def test_second_instance_on_the_port_refuses_to_start(self):
+        # the loops share the port with SO_REUSEPORT; a second gateway must
+        # not quietly join it and take part of the traffic
+        p = subprocess.run([IDP, "--config", self.gw.config_path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("127.0.0.1:%d: the port is in use" % self.gw.port,
+                      p.stderr)
+        # the first one still answers
+        self.assertEqual(requests.get(self.gw.url + "/healthz").status_code,
+                         200)
+
     def test_sigterm_drains_and_exits_cleanly(self):
         b = Browser(self.gw)
         b.login_flow("portal", CB, EMAIL, DEMO_PASSWORD)
