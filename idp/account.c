@@ -363,14 +363,41 @@ static void on_person(int rc, json_t *res, void *arg)
 		failed(r, rc);
 }
 
+/* The session's person, then cb(rc, person, r). */
+static void load_self(struct kt_req *r, kt_store_cb *cb)
+{
+	struct acct *a = r->h;
+	int rc = kt_store_person_get(kt_req_redis(r), person_id(a), cb, r);
+
+	if (rc != KT_OK)
+		failed(r, rc);
+}
+
+/*
+ * Change fields f (taken; NULL: out of memory) of the session's person,
+ * audited as action with the session's actor, then cb(rc, _, r).
+ */
+static void update_self(struct kt_req *r, json_t *f, const char *action,
+			kt_store_cb *cb)
+{
+	struct acct *a = r->h;
+	int rc;
+
+	if (f == NULL) {
+		kt_req_send_unavailable(r);
+		return;
+	}
+	rc = kt_account_person_update(kt_req_redis(r), person_id(a), f,
+				      a->actor, action, cb, r);
+	json_decref(f);
+	if (rc != KT_OK)
+		failed(r, rc);
+}
+
 /* Load everything the account page shows, then render it. */
 static void show_account(struct kt_req *r)
 {
-	struct acct *a = r->h;
-	int rc = kt_store_person_get(kt_req_redis(r), person_id(a), on_person,
-				     r);
-	if (rc != KT_OK)
-		failed(r, rc);
+	load_self(r, on_person);
 }
 
 static void show_with(struct kt_req *r, const char *notice, int error)
@@ -424,24 +451,17 @@ static void pw_done(void *arg)
 {
 	struct kt_req *r = arg;
 	struct acct *a = r->h;
-	json_t *f;
-	int rc;
 
 	if (a->pw_rc == KT_ERR_DENIED) {
 		show_with(r, "account.password.wrong", 1);
 		return;
 	}
-	if (a->pw_rc != KT_OK ||
-	    (f = json_pack("{s:s}", "pwhash", a->pw_hash_new)) == NULL) {
+	if (a->pw_rc != KT_OK) {
 		kt_req_send_error_page(r, 500, "server_error", NULL);
 		return;
 	}
-	rc = kt_account_person_update(kt_req_redis(r), person_id(a), f,
-				      a->actor, "person.password", on_pw_saved,
-				      r);
-	json_decref(f);
-	if (rc != KT_OK)
-		failed(r, rc);
+	update_self(r, json_pack("{s:s}", "pwhash", a->pw_hash_new),
+		    "person.password", on_pw_saved);
 }
 
 static void on_pw_person(int rc, json_t *res, void *arg)
@@ -467,7 +487,6 @@ static void change_password(struct kt_req *r)
 	const char *nw = kt_req_param(r, "new");
 	const char *rep = kt_req_param(r, "repeat");
 	const char *why;
-	int rc;
 
 	if (cur == NULL || nw == NULL || rep == NULL || !kt_str_eq(nw, rep)) {
 		show_with(r, "account.password.mismatch", 1);
@@ -482,10 +501,7 @@ static void change_password(struct kt_req *r)
 		kt_req_send_unavailable(r);
 		return;
 	}
-	rc = kt_store_person_get(kt_req_redis(r), person_id(a), on_pw_person,
-				 r);
-	if (rc != KT_OK)
-		failed(r, rc);
+	load_self(r, on_pw_person);
 }
 
 void kt_h_account_password(struct kt_req *r)
@@ -1329,7 +1345,6 @@ static void start_enrol(struct kt_req *r)
 	uint8_t key[32];
 	char *sealed = NULL;
 	json_t *f;
-	int rc;
 
 	if (kt_totp_secret_new(a->totp_secret) != KT_OK ||
 	    kt_mfa_key(r, KT_TOTP_SEAL_LABEL, key) != KT_OK ||
@@ -1342,16 +1357,7 @@ static void start_enrol(struct kt_req *r)
 	OPENSSL_cleanse(key, sizeof(key));
 	f = json_pack("{s:s}", "totp_pending", sealed);
 	free(sealed);
-	if (f == NULL) {
-		kt_req_send_unavailable(r);
-		return;
-	}
-	rc = kt_account_person_update(kt_req_redis(r), person_id(a), f,
-				      a->actor, "person.totp.pending",
-				      on_pending_saved, r);
-	json_decref(f);
-	if (rc != KT_OK)
-		failed(r, rc);
+	update_self(r, f, "person.totp.pending", on_pending_saved);
 }
 
 static void render_recovery(struct kt_req *r, struct kt_recovery_code *codes,
@@ -1456,25 +1462,12 @@ static void on_enrol_person(int rc, json_t *res, void *arg)
 	snprintf(step, sizeof(step), "%lld", (long long)matched);
 	f = json_pack("{s:s,s:s,s:s,s:s}", "totp", pending, "totp_pending", "",
 		      "totp_step", step, "recovery", list);
-	if (f == NULL) {
-		kt_req_send_unavailable(r);
-		return;
-	}
-	rc = kt_account_person_update(kt_req_redis(r), person_id(a), f,
-				      a->actor, "person.totp.enable",
-				      on_enrolled, r);
-	json_decref(f);
-	if (rc != KT_OK)
-		failed(r, rc);
+	update_self(r, f, "person.totp.enable", on_enrolled);
 }
 
 static void finish_enrol(struct kt_req *r)
 {
-	struct acct *a = r->h;
-	int rc = kt_store_person_get(kt_req_redis(r), person_id(a),
-				     on_enrol_person, r);
-	if (rc != KT_OK)
-		failed(r, rc);
+	load_self(r, on_enrol_person);
 }
 
 void kt_h_account_totp(struct kt_req *r)
@@ -1498,7 +1491,6 @@ static void on_totp_removed(int rc, json_t *res, void *arg)
 static void on_remove_person(int rc, json_t *res, void *arg)
 {
 	struct kt_req *r = arg;
-	struct acct *a = r->h;
 	json_t *update = NULL, *f;
 
 	if (rc != KT_OK) {
@@ -1513,25 +1505,12 @@ static void on_remove_person(int rc, json_t *res, void *arg)
 	json_decref(update);
 	f = json_pack("{s:s,s:s,s:s,s:s}", "totp", "", "totp_pending", "",
 		      "totp_step", "", "recovery", "");
-	if (f == NULL) {
-		kt_req_send_unavailable(r);
-		return;
-	}
-	rc = kt_account_person_update(kt_req_redis(r), person_id(a), f,
-				      a->actor, "person.totp.disable",
-				      on_totp_removed, r);
-	json_decref(f);
-	if (rc != KT_OK)
-		failed(r, rc);
+	update_self(r, f, "person.totp.disable", on_totp_removed);
 }
 
 static void remove_totp(struct kt_req *r)
 {
-	struct acct *a = r->h;
-	int rc = kt_store_person_get(kt_req_redis(r), person_id(a),
-				     on_remove_person, r);
-	if (rc != KT_OK)
-		failed(r, rc);
+	load_self(r, on_remove_person);
 }
 
 void kt_h_account_totp_remove(struct kt_req *r)
