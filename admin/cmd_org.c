@@ -275,54 +275,37 @@ static void set(json_t *f, const char *k, const char *v)
 	json_object_set_new(f, k, json_string(v));
 }
 
-/* vat / vat_valid */
-static int field_vat(struct adm *a, const char *v, json_t *f, json_t *w)
+/*
+ * An identifier field and its _valid flag: "" clears both; a value that
+ * normalises is stored normalised and valid; any other is stored as
+ * given (or as far as it normalised), flagged invalid, not indexed.
+ */
+static int field_ident(struct adm *a, const char *opt, const char *key,
+		       const char *label,
+		       int (*norm)(const char *, char *, struct kt_error *),
+		       const char *v, json_t *f, json_t *w)
 {
-	char out[12];
+	char out[32] = "", valid[32];
 	struct kt_error err;
 	int r;
 
-	if ((r = adm_check_text(a, "--vat", v, IDENT_MAX_BYTES, 1)) != 0)
+	snprintf(valid, sizeof(valid), "%s_valid", key);
+	if ((r = adm_check_text(a, opt, v, IDENT_MAX_BYTES, 1)) != 0)
 		return r;
 	if (*v == '\0') {
-		set(f, "vat", "");
-		set(f, "vat_valid", "");
+		set(f, key, "");
+		set(f, valid, "");
 		return 0;
 	}
-	if (kt_ident_vat_normalize(v, out, &err) == KT_OK) {
-		set(f, "vat", out);
-		set(f, "vat_valid", "1");
+	if (norm(v, out, &err) == KT_OK) {
+		set(f, key, out);
+		set(f, valid, "1");
 		return 0;
 	}
-	set(f, "vat", out[0] ? out : v);
-	set(f, "vat_valid", "0");
-	warn(a, w, "VAT id '%s' is invalid (%s): stored, flagged, not indexed",
-	     v, err.msg);
-	return 0;
-}
-
-static int field_wid(struct adm *a, const char *v, json_t *f, json_t *w)
-{
-	char out[18];
-	struct kt_error err;
-	int r;
-
-	if ((r = adm_check_text(a, "--wid", v, IDENT_MAX_BYTES, 1)) != 0)
-		return r;
-	if (*v == '\0') {
-		set(f, "wid", "");
-		set(f, "wid_valid", "");
-		return 0;
-	}
-	if (kt_ident_widnr_normalize(v, out, &err) == KT_OK) {
-		set(f, "wid", out);
-		set(f, "wid_valid", "1");
-		return 0;
-	}
-	set(f, "wid", out[0] ? out : v);
-	set(f, "wid_valid", "0");
-	warn(a, w, "W-IdNr '%s' is invalid (%s): stored, flagged, not indexed",
-	     v, err.msg);
+	set(f, key, out[0] ? out : v);
+	set(f, valid, "0");
+	warn(a, w, "%s '%s' is invalid (%s): stored, flagged, not indexed",
+	     label, v, err.msg);
 	return 0;
 }
 
@@ -511,9 +494,13 @@ static int build_fields(struct adm *a, const struct org_in *in, int creating,
 	}
 	if ((r = fields_address(a, in, creating, f)) != 0)
 		return r;
-	if (in->vat != NULL && (r = field_vat(a, in->vat, f, w)) != 0)
+	if (in->vat != NULL && (r = field_ident(a, "--vat", "vat", "VAT id",
+					  kt_ident_vat_normalize, in->vat, f,
+					  w)) != 0)
 		return r;
-	if (in->wid != NULL && (r = field_wid(a, in->wid, f, w)) != 0)
+	if (in->wid != NULL && (r = field_ident(a, "--wid", "wid", "W-IdNr",
+					  kt_ident_widnr_normalize, in->wid, f,
+					  w)) != 0)
 		return r;
 	if (in->reg != NULL && (r = field_register(a, in->reg, f, w)) != 0)
 		return r;
