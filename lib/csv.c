@@ -612,23 +612,11 @@ int kt_csv_next(struct kt_csv *c, struct kt_csv_row *row, struct kt_error *err)
 					st = S_QUOTED;
 					continue;
 				}
+				/* Neither delimiter, line end nor quote: the
+				 * first byte of an unquoted field, read as
+				 * such below. */
 				st = S_UNQUOTED;
-				if (b == 0) {
-					if ((r = field_byte(c, b, rec_line,
-							    err)) != KT_OK)
-						return r;
-					continue;
-				}
-				{
-					size_t e = run_end(p, i + 1, avail,
-							   delim, delim);
-					if ((r = field_run(c, p + i, e - i,
-							   rec_line, err)) !=
-					    KT_OK)
-						return r;
-					i = e - 1;
-				}
-				continue;
+				/* fall through */
 			case S_UNQUOTED:
 				if (b == delim) {
 					if ((r = field_end(c, err)) != KT_OK)
