@@ -1151,22 +1151,34 @@ void kt_h_authorize(struct kt_req *r)
 
 static void login_step(struct kt_req *r);
 
+/*
+ * The client of a stored login request, looked up again when a page is
+ * posted: 1 if found, else the answer is sent (503 when the store is
+ * away, 400 when the client was removed meanwhile).
+ */
+static int stored_client_ok(struct kt_req *r, int rc)
+{
+	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
+		kt_req_send_unavailable(r);
+		return 0;
+	}
+	if (rc != KT_OK) {
+		kt_req_send_error_page(r, 400, "invalid_client",
+				       "the application is no longer "
+				       "registered");
+		return 0;
+	}
+	return 1;
+}
+
 static void on_page_client(struct kt_req *r, const struct kt_client *c, int rc,
 			   void *arg)
 {
 	struct authz *a = r->h;
 
 	(void)arg;
-	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
-		kt_req_send_unavailable(r);
+	if (!stored_client_ok(r, rc))
 		return;
-	}
-	if (rc != KT_OK) {
-		kt_req_send_error_page(r, 400, "invalid_client",
-				       "the application is no longer "
-				       "registered");
-		return;
-	}
 	a->client = c;
 	switch (a->stage) {
 	case ST_LOGIN:
@@ -2290,16 +2302,8 @@ static void on_fed_client(struct kt_req *r, const struct kt_client *c, int rc,
 	const char *acr = a->fed_acr;
 
 	(void)arg;
-	if (rc == KT_ERR_UNAVAILABLE || rc == KT_ERR_REDIS) {
-		kt_req_send_unavailable(r);
+	if (!stored_client_ok(r, rc))
 		return;
-	}
-	if (rc != KT_OK) {
-		kt_req_send_error_page(r, 400, "invalid_client",
-				       "the application is no longer "
-				       "registered");
-		return;
-	}
 	a->client = c;
 	r->lang = kt_http_lang_pick(areq_get(a, "ui_locales"),
 				    kt_req_header(r, "Accept-Language"),
