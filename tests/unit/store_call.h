@@ -11,6 +11,7 @@
  * callback ran once and looks at R. Header-only like redis_server.h.
  */
 
+#include <stdarg.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -82,6 +83,52 @@ static inline void res_reset(void)
 		}                                                              \
 		assert_int_equal(rc, KT_ERR_UNAVAILABLE);                      \
 	} while (0)
+
+/* Synchronous commands on sync_c, for looking behind the API. A reply
+ * that is an error fails the test. */
+static inline redisReply *cmd(const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *rep;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(sync_c, fmt, ap);
+	va_end(ap);
+	assert_non_null(rep);
+	assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
+	return rep;
+}
+
+/* An integer reply. */
+static inline long long cmd_int(const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *rep;
+	long long v;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(sync_c, fmt, ap);
+	va_end(ap);
+	assert_non_null(rep);
+	assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
+	v = rep->integer;
+	freeReplyObject(rep);
+	return v;
+}
+
+/* A command whose reply nobody needs. */
+static inline void cmd_ok(const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *rep;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(sync_c, fmt, ap);
+	va_end(ap);
+	assert_non_null(rep);
+	assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
+	freeReplyObject(rep);
+}
 
 static inline int group_setup(void **state)
 {

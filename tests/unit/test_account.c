@@ -56,49 +56,6 @@ static json_t *js(const char *text)
 	return j;
 }
 
-/* Synchronous checks against Redis itself. */
-static redisReply *cmd(const char *fmt, ...)
-{
-	va_list ap;
-	redisReply *rep;
-
-	va_start(ap, fmt);
-	rep = redisvCommand(sync_c, fmt, ap);
-	va_end(ap);
-	assert_non_null(rep);
-	assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
-	return rep;
-}
-
-static long long cmd_int(const char *fmt, ...)
-{
-	va_list ap;
-	redisReply *rep;
-	long long v;
-
-	va_start(ap, fmt);
-	rep = redisvCommand(sync_c, fmt, ap);
-	va_end(ap);
-	assert_non_null(rep);
-	assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
-	v = rep->integer;
-	freeReplyObject(rep);
-	return v;
-}
-
-static void cmd_ok(const char *fmt, ...)
-{
-	va_list ap;
-	redisReply *rep;
-
-	va_start(ap, fmt);
-	rep = redisvCommand(sync_c, fmt, ap);
-	va_end(ap);
-	assert_non_null(rep);
-	assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
-	freeReplyObject(rep);
-}
-
 /* GET key: the string or "" for nil; caller frees. */
 static char *cmd_str(const char *fmt, ...)
 {

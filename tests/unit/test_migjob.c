@@ -41,33 +41,6 @@ static long long ri(const char *k)
 	return json_integer_value(json_object_get(R.result, k));
 }
 
-static redisReply *cmd(const char *fmt, ...)
-{
-	va_list ap;
-	redisReply *rep;
-
-	va_start(ap, fmt);
-	rep = redisvCommand(sync_c, fmt, ap);
-	va_end(ap);
-	assert_non_null(rep);
-	assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
-	return rep;
-}
-
-/* A command whose reply nobody needs. */
-static void run(const char *fmt, ...)
-{
-	va_list ap;
-	redisReply *rep;
-
-	va_start(ap, fmt);
-	rep = redisvCommand(sync_c, fmt, ap);
-	va_end(ap);
-	assert_non_null(rep);
-	assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
-	freeReplyObject(rep);
-}
-
 /* A string value, "" for nil; freed by the next call. */
 static const char *get(const char *fmt, ...)
 {
@@ -438,8 +411,8 @@ static void test_existing_people(void **state)
 	json_decref(p);
 	json_decref(q);
 	/* carl exists too, but nobody ever proved his address */
-	run("SET kt:email:{carl@acme.de} pc");
-	run("HSET kt:person:{pc} id pc email carl@acme.de email_verified 0");
+	cmd_ok("SET kt:email:{carl@acme.de} pc");
+	cmd_ok("HSET kt:person:{pc} id pc email carl@acme.de email_verified 0");
 	assert_string_equal(apply(u, 0), "applied");
 	assert_int_equal(ri("people_existing"), 1);
 	assert_int_equal(ri("people_created"), 0);
@@ -574,18 +547,18 @@ static void test_rollback(void **state)
 	free(snap);
 
 	/* every kind of later change refuses, and nothing is undone */
-	run("HSET kt:person:{%s} pwhash $scrypt$upgraded", anna);
+	cmd_ok("HSET kt:person:{%s} pwhash $scrypt$upgraded", anna);
 	undo_refused(id, entry,
 		     "person anna@acme.de was changed since the job");
-	run("HSET kt:person:{%s} pwhash $2y$10$abc", anna);
-	run("SADD kt:person:{%s}:sessions s1", anna);
+	cmd_ok("HSET kt:person:{%s} pwhash $2y$10$abc", anna);
+	cmd_ok("SADD kt:person:{%s}:sessions s1", anna);
 	undo_refused(id, entry,
 		     "person anna@acme.de has signed in since the "
 		     "job");
-	run("DEL kt:person:{%s}:sessions", anna);
-	run("HSET kt:org:{%s} city Lübeck", oid);
+	cmd_ok("DEL kt:person:{%s}:sessions", anna);
+	cmd_ok("HSET kt:org:{%s} city Lübeck", oid);
 	undo_refused(id, entry, "was changed since the job (now version 1)");
-	run("HSET kt:org:{%s} city Kiel", oid);
+	cmd_ok("HSET kt:org:{%s} city Kiel", oid);
 	assert_int_equal(DO(kt_account_member_set(
 			     conn, oid, get("GET kt:email:{ben@acme.de}"),
 			     "admin", "admin:x", CB)),
@@ -601,15 +574,15 @@ static void test_rollback(void **state)
 		freeReplyObject(j);
 		json_array_foreach(json_object_get(e, "members"), i, m)
 		{
-			run("HSET kt:org:{%s}:members %s %s", oid,
+			cmd_ok("HSET kt:org:{%s}:members %s %s", oid,
 			    json_string_value(json_object_get(m, "person")),
 			    json_string_value(json_object_get(m, "json")));
 		}
 		json_decref(e);
 	}
-	run("HSET kt:org:{%s}:members stranger {}", oid);
+	cmd_ok("HSET kt:org:{%s}:members stranger {}", oid);
 	undo_refused(id, entry, "has a member the job did not add (stranger)");
-	run("HDEL kt:org:{%s}:members stranger", oid);
+	cmd_ok("HDEL kt:org:{%s}:members stranger", oid);
 
 	/* now it goes: back to the state before the job */
 	assert_int_equal(DO(kt_migjob_undo(conn, JOB, id, entry, 0, 0, CB)),
@@ -677,7 +650,7 @@ static void test_job(void **state)
 static void test_noscript(void **state)
 {
 	assert_string_equal(apply(UNIT_A, 1), "applied");
-	run("SCRIPT FLUSH");
+	cmd_ok("SCRIPT FLUSH");
 	assert_string_equal(apply(UNIT_A, 0), "applied");
 	assert_string_equal(apply(UNIT_A, 0), "done");
 }
