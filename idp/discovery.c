@@ -132,11 +132,11 @@ char *kt_discovery_build(const struct kt_config *cfg)
 
 void kt_h_discovery(struct kt_req *r)
 {
-	kt_req_send_json_str(r, 200, r->rt->discovery, 3600);
+	kt_req_send_document(r, r->rt->discovery, 3600);
 }
 
 void kt_h_jwks(struct kt_req *r)
 {
 	/* Short cache: clients must see a next key soon after rotation. */
-	kt_req_send_json_str(r, 200, kt_keyset_jwks_json(r->rt->keys), 300);
+	kt_req_send_document(r, kt_keyset_jwks_json(r->rt->keys), 300);
 }

@@ -163,6 +163,12 @@ int kt_req_csrf_ok(const struct kt_req *r, const char *sid,
 
 /* Answers; each completes and frees the request. */
 void kt_req_send_json(struct kt_req *r, int status, json_t *body);
+/*
+ * A public document of the runtime (discovery, JWKS): 200, sent without a
+ * copy and without X-Request-Id, Cache-Control: public, max-age.
+ */
+void kt_req_send_document(struct kt_req *r, const char *json,
+			  int cache_seconds);
 void kt_req_send_json_str(struct kt_req *r, int status, const char *json,
 			  int cache_seconds);
 void kt_req_send_oauth_error(struct kt_req *r, int status, const char *error,

@@ -259,8 +259,13 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 	r->ev = NULL;
 }
 
-/* Called right before the reply is queued; returns 0 if the client left. */
-static int req_begin_reply(struct kt_req *r)
+/*
+ * Called right before the reply is queued; returns 0 if the client left.
+ * Every answer carries the request id of its access-log line, except the
+ * public documents (kt_req_send_document): a shared cache hands the same
+ * response to many clients, so an id there would name no request.
+ */
+static int req_begin_reply_as(struct kt_req *r, int with_rid)
 {
 	struct evhttp_connection *evcon;
 
@@ -269,12 +274,18 @@ static int req_begin_reply(struct kt_req *r)
 	evcon = evhttp_request_get_connection(r->ev);
 	if (evcon != NULL)
 		evhttp_connection_set_closecb(evcon, NULL, NULL);
-	evhttp_add_header(evhttp_request_get_output_headers(r->ev),
-			  "X-Request-Id", r->rid);
+	if (with_rid)
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev),
+				  "X-Request-Id", r->rid);
 	if (atomic_load(&r->loop->gw->draining))
 		evhttp_add_header(evhttp_request_get_output_headers(r->ev),
 				  "Connection", "close");
 	return 1;
+}
+
+static int req_begin_reply(struct kt_req *r)
+{
+	return req_begin_reply_as(r, 1);
 }
 
 static void req_end(struct kt_req *r, int status)
@@ -408,6 +419,26 @@ void kt_req_send_json(struct kt_req *r, int status, json_t *body)
 	else
 		json_decref(body);
 	req_end(r, status);
+}
+
+static void release_runtime(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	kt_runtime_release(arg);
+}
+
+void kt_req_send_document(struct kt_req *r, const char *json,
+			  int cache_seconds)
+{
+	if (req_begin_reply_as(r, 0)) {
+		/* The bytes belong to the runtime: it stays until they are
+		 * written, even if a reload replaced it meanwhile. */
+		atomic_fetch_add(&r->rt->refs, 1);
+		kt_http_send_json_ref(r->ev, 200, json, strlen(json),
+				      cache_seconds, release_runtime, r->rt);
+	}
+	req_end(r, 200);
 }
 
 void kt_req_send_json_str(struct kt_req *r, int status, const char *json,

@@ -639,6 +639,8 @@ static int parse_identity(struct parse *ps, const json_t *obj,
 				     "must be printable ASCII without spaces");
 	if ((c->secret = strdup(s)) == NULL)
 		return nomem(ps);
+	/* Hashed once here, not on every token request. */
+	kt_sha256(c->secret_sha256, c->secret, strlen(c->secret));
 	return KT_OK;
 }
 
@@ -1031,6 +1033,7 @@ void kt_client_free(struct kt_client *c)
 	free(c->client_id);
 	free(c->client_name);
 	kt_free_secret(c->secret);
+	OPENSSL_cleanse(c->secret_sha256, sizeof(c->secret_sha256));
 	kt_free_secret(c->secret_hmac);
 	free_strv(c->redirect_uris);
 	free_strv(c->post_logout_redirect_uris);
@@ -1116,7 +1119,7 @@ int kt_client_secret_hmac(const char *secret, const uint8_t *hmac_key,
 int kt_client_secret_check(const struct kt_client *c, const char *presented,
 			   const uint8_t *hmac_key, size_t keylen)
 {
-	uint8_t a[KT_SHA256_LEN], b[KT_SHA256_LEN];
+	uint8_t b[KT_SHA256_LEN];
 	char mac[KT_CLIENT_SECRET_HMAC_LEN + 1];
 	int ok = 0;
 
@@ -1127,10 +1130,9 @@ int kt_client_secret_check(const struct kt_client *c, const char *presented,
 		/* Compare digests, not the strings: kt_ct_equal returns
 		 * early on a length mismatch, which would leak the length
 		 * of the configured secret. */
-		kt_sha256(a, c->secret, strlen(c->secret));
 		kt_sha256(b, presented, strlen(presented));
-		ok = kt_ct_equal(a, sizeof(a), b, sizeof(b));
-		OPENSSL_cleanse(a, sizeof(a));
+		ok = kt_ct_equal(c->secret_sha256, sizeof(c->secret_sha256),
+				 b, sizeof(b));
 		OPENSSL_cleanse(b, sizeof(b));
 	} else if (c->secret_hmac != NULL) {
 		if (kt_client_secret_hmac(presented, hmac_key, keylen, mac) ==

@@ -423,19 +423,11 @@ static void send_internal_error(struct evhttp_request *req)
 	send_reply(req, 500, NULL);
 }
 
-static void send_json_bytes(struct evhttp_request *req, int status,
-			    const char *json, size_t len, int cache_seconds)
+static void json_headers_and_send(struct evhttp_request *req, int status,
+				  int cache_seconds)
 {
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	char cc[64] = "public, max-age=";
 
-	/* Straight into the request's own buffer: no evbuffer of our own to
-	 * make, fill, hand over and free per response. */
-	if (evbuffer_add(out, json, len) != 0) {
-		evbuffer_drain(out, evbuffer_get_length(out));
-		send_internal_error(req);
-		return;
-	}
 	set_header(req, "Content-Type", "application/json; charset=utf-8");
 	if (cache_seconds > 0) {
 		kt_fmt_int(cc + strlen(cc), cache_seconds);
@@ -444,6 +436,21 @@ static void send_json_bytes(struct evhttp_request *req, int status,
 		set_no_store(req);
 	}
 	send_reply(req, status, NULL);
+}
+
+static void send_json_bytes(struct evhttp_request *req, int status,
+			    const char *json, size_t len, int cache_seconds)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+
+	/* Straight into the request's own buffer: no evbuffer of our own to
+	 * make, fill, hand over and free per response. */
+	if (evbuffer_add(out, json, len) != 0) {
+		evbuffer_drain(out, evbuffer_get_length(out));
+		send_internal_error(req);
+		return;
+	}
+	json_headers_and_send(req, status, cache_seconds);
 }
 
 static const char json_server_error[] = "{\"error\":\"server_error\"}";
@@ -477,6 +484,23 @@ void kt_http_send_json_str(struct evhttp_request *req, int status,
 		return;
 	}
 	send_json_bytes(req, status, json, strlen(json), cache_seconds);
+}
+
+void kt_http_send_json_ref(struct evhttp_request *req, int status,
+			   const char *json, size_t len, int cache_seconds,
+			   kt_http_release_fn *release, void *arg)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+
+	/* libevent calls release once the bytes are written or dropped; it
+	 * does not when the reference cannot even be made. */
+	if (evbuffer_add_reference(out, json, len, release, arg) != 0) {
+		release(json, len, arg);
+		evbuffer_drain(out, evbuffer_get_length(out));
+		send_internal_error(req);
+		return;
+	}
+	json_headers_and_send(req, status, cache_seconds);
 }
 
 /*

@@ -57,6 +57,7 @@ struct kt_client {
 	char *client_id;
 	char *client_name; /* NULL if not given */
 	char *secret;	   /* plaintext; config clients only, else NULL */
+	uint8_t secret_sha256[32]; /* SHA-256 of secret, made with it */
 	char *secret_hmac; /* dynamic clients with a secret, else NULL */
 	enum kt_client_auth auth_method;
 	char **redirect_uris; /* NULL-terminated */

@@ -111,6 +111,17 @@ void kt_http_send_json_str(struct evhttp_request *req, int status,
 			   const char *json, int cache_seconds);
 
 /*
+ * The same for JSON that is not copied: libevent writes len bytes straight
+ * from json and calls release(json, len, arg) once it no longer needs them
+ * (sent, or the connection gone), also when sending fails here. For the
+ * documents the gateway keeps for many responses (discovery, JWKS).
+ */
+typedef void kt_http_release_fn(const void *data, size_t len, void *arg);
+void kt_http_send_json_ref(struct evhttp_request *req, int status,
+			   const char *json, size_t len, int cache_seconds,
+			   kt_http_release_fn *release, void *arg);
+
+/*
  * RFC 6749 §5.2 error response {"error": ..., "error_description": ...}
  * (description optional; characters outside %x20-21 / %x23-5B / %x5D-7E
  * are replaced by '?' as §5.2 requires). Status 401 adds

@@ -65,6 +65,19 @@ class Flows(unittest.TestCase):
                    "registration_endpoint",
                    "pushed_authorization_request_endpoint"):
             self.assertTrue(d[ep].startswith(self.gw.url), ep)
+        # Public documents a shared cache may replay: cacheable, and no
+        # request id, which would name no request there.
+        for url, age in ((self.gw.url + "/.well-known/openid-configuration",
+                          3600), (d["jwks_uri"], 300)):
+            r = requests.get(url)
+            self.assertEqual(r.status_code, 200)
+            self.assertEqual(r.headers["Cache-Control"],
+                             "public, max-age=%d" % age)
+            self.assertEqual(r.headers["X-Content-Type-Options"], "nosniff")
+            self.assertNotIn("X-Request-Id", r.headers)
+        # Every other answer carries the id of its access-log line.
+        self.assertRegex(requests.get(self.gw.url + "/nowhere")
+                         .headers.get("X-Request-Id", ""), r"^[A-Za-z0-9]+-")
         jwks = requests.get(d["jwks_uri"]).json()
         algs = sorted({k["alg"] for k in jwks["keys"]})
         self.assertEqual(algs, ["ES256", "RS256"])

@@ -850,6 +850,45 @@ static void test_send_json_str(void **state)
 	response_free(&r);
 }
 
+/* A document sent by reference: libevent hands it back exactly once. */
+static const char ref_doc[] = "{\"issuer\":\"https://id.example\"}";
+static int ref_released;
+static const void *ref_released_data;
+
+static void ref_release(const void *data, size_t len, void *arg)
+{
+	assert_int_equal(len, sizeof(ref_doc) - 1);
+	assert_ptr_equal(arg, &ref_released);
+	ref_released++;
+	ref_released_data = data;
+}
+
+static void h_json_ref(struct evhttp_request *req)
+{
+	kt_http_send_json_ref(req, 200, ref_doc, sizeof(ref_doc) - 1, 300,
+			      ref_release, &ref_released);
+}
+
+static void test_send_json_ref(void **state)
+{
+	struct response r;
+
+	ref_released = 0;
+	fetch(h_json_ref, "/.well-known/openid-configuration", &r);
+	assert_int_equal(r.code, 200);
+	assert_date(&r);
+	assert_string_equal(hdr(&r, "Content-Type"),
+			    "application/json; charset=utf-8");
+	assert_string_equal(hdr(&r, "Cache-Control"), "public, max-age=300");
+	assert_string_equal(hdr(&r, "X-Content-Type-Options"), "nosniff");
+	assert_null(hdr(&r, "Pragma"));
+	assert_string_equal(r.body, ref_doc);
+	response_free(&r);
+	/* Written and drained by the time the client has it all. */
+	assert_int_equal(ref_released, 1);
+	assert_ptr_equal(ref_released_data, ref_doc);
+}
+
 static void h_oauth_400(struct evhttp_request *req)
 {
 	kt_http_send_oauth_error(req, 400, "invalid_request",
@@ -1122,6 +1161,7 @@ int main(void)
 	const struct CMUnitTest server[] = {
 	    cmocka_unit_test(test_send_json),
 	    cmocka_unit_test(test_send_json_str),
+	    cmocka_unit_test(test_send_json_ref),
 	    cmocka_unit_test(test_send_oauth_error),
 	    cmocka_unit_test(test_send_bearer_error),
 	    cmocka_unit_test(test_send_html),
