@@ -614,11 +614,13 @@ static void issue_code(struct kt_req *r)
 		return;
 	}
 	/* The session remembers the portals it logged into, for
-	 * back-channel logout. */
+	 * back-channel logout; once per portal, not on every visit. */
 	if (a->sid[0]) {
 		char field[KT_CLIENT_ID_MAX + 8];
 		snprintf(field, sizeof(field), "rp:%s", a->client->client_id);
-		kt_store_session_set(kt_req_redis(r), a->sid, field, "1");
+		if (json_object_get(s, field) == NULL)
+			kt_store_session_set(kt_req_redis(r), a->sid, field,
+					     "1");
 	}
 	if (areq_get(a, "_org") != NULL) {
 		json_object_set_new(data, "org", json_string(areq_get(a, "_org")));

@@ -718,6 +718,13 @@ class Federation(unittest.TestCase):
         b, r, _ = self.via_upstream("abmelden@example.com")
         tok = self.tokens(b, self.follow(b, r))
         _, idt = jwt_parts(tok["id_token"])
+        # A second visit to the portal on the same session (single
+        # sign-on): the session knows the portal already; logout still
+        # tells it once.
+        again = b.authorize("portal", CB)
+        self.assertEqual(again.status_code, 303, again.text[:300])
+        self.assertEqual(jwt_parts(self.tokens(b, again)["id_token"])[1]
+                         ["sid"], idt["sid"])
         Recorder.posts.clear()
         r = b.get(self.gw.url + "/logout", params={
             "id_token_hint": tok["id_token"],
