@@ -129,10 +129,19 @@ class RssSampler:
 # Processes ----------------------------------------------------------------
 
 class Proc:
+    """A server pinned to cpu. Its stdout and stderr go into a pipe, as
+    under systemd-journald (a stream socket) or Docker (a pipe), not into
+    a file it writes itself; the reader, as journald would be, runs on the
+    load generator's core and appends to log_path."""
+
     def __init__(self, args, log_path, env=None, cpu=SERVER_CPU):
         self.log = open(log_path, "ab")
+        self.sink = subprocess.Popen(["taskset", "-c", LOAD_CPU, "cat"],
+                                     stdin=subprocess.PIPE, stdout=self.log)
         self.p = subprocess.Popen(["taskset", "-c", cpu] + args,
-                                  stdout=self.log, stderr=self.log, env=env)
+                                  stdout=self.sink.stdin,
+                                  stderr=self.sink.stdin, env=env)
+        self.sink.stdin.close()  # the server holds the only write end
         self.pid = self.p.pid  # taskset execs, so this is the server
 
     def stop(self):
@@ -143,6 +152,11 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+        try:  # EOF once the server (and anything it started) is gone
+            self.sink.wait(10)
+        except subprocess.TimeoutExpired:
+            self.sink.kill()
+            self.sink.wait()
         self.log.close()
         # a crash or a sanitizer report makes the row figures suspect
         with open(self.log.name, "rb") as f:
