@@ -319,16 +319,49 @@ int kt_parse_uint(const char *s, uint64_t max, uint64_t *out)
 	return KT_OK;
 }
 
+/*
+ * Word-at-a-time tests over 8 bytes (the "determine if a word has a byte
+ * less than n" family of bit tricks). Each is exact as a yes/no answer
+ * for the whole word; the callers fall back to one byte at a time for a
+ * word that says yes.
+ */
+#define SWAR_ONES 0x0101010101010101ULL
+#define SWAR_HIGHS 0x8080808080808080ULL
+
+static inline uint64_t load64(const unsigned char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/* Nonzero if a byte of w is below 0x20, above 0x7e, '"' or '\\'. */
+static inline uint64_t swar_json_special(uint64_t w)
+{
+	uint64_t q = w ^ (SWAR_ONES * '"'), b = w ^ (SWAR_ONES * '\\');
+
+	return (((w - SWAR_ONES * 0x20) & ~w) | ((w + SWAR_ONES) | w) |
+		((q - SWAR_ONES) & ~q) | ((b - SWAR_ONES) & ~b)) &
+	       SWAR_HIGHS;
+}
+
 int kt_utf8_valid(const void *s, size_t n)
 {
 	const unsigned char *p = s;
 	size_t i = 0;
 
 	while (i < n) {
-		unsigned char c = p[i];
+		unsigned char c;
 		uint32_t cp, min;
 		size_t need;
 
+		/* ASCII, the common case, eight bytes at a time. */
+		if (n - i >= 8 && (load64(p + i) & SWAR_HIGHS) == 0) {
+			i += 8;
+			continue;
+		}
+		c = p[i];
 		if (c < 0x80) {
 			i++;
 			continue;
@@ -398,6 +431,7 @@ size_t kt_json_escape(char *dst, size_t limit, size_t off, const char *s,
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *end = p + strlen(s);
 
 	while (*p) {
 		unsigned char c = *p;
@@ -405,7 +439,10 @@ size_t kt_json_escape(char *dst, size_t limit, size_t off, const char *s,
 		const unsigned char *q = p;
 
 		/* A run of characters that need no escaping goes in one copy,
-		 * cut where the one-by-one rule below would have stopped. */
+		 * cut where the one-by-one rule below would have stopped.
+		 * Whole words first, within the string. */
+		while (end - q >= 8 && swar_json_special(load64(q)) == 0)
+			q += 8;
 		while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
 			q++;
 		if (q > p) {

@@ -293,6 +293,79 @@ static void test_json_escape(void **state)
 	assert_int_equal(esc(out, 100, "", &cut), 0);
 }
 
+/* The ASCII rules of kt_json_escape, one byte at a time. */
+static size_t esc_ascii_ref(char *dst, const char *s)
+{
+	size_t off = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			dst[off++] = '\\';
+			dst[off++] = (char)c;
+		} else if (c == '\n') {
+			dst[off++] = '\\';
+			dst[off++] = 'n';
+		} else if (c < 0x20 || c == 0x7f) {
+			off += (size_t)sprintf(dst + off, "\\u%04x", c);
+		} else {
+			dst[off++] = (char)c;
+		}
+	}
+	dst[off] = '\0';
+	return off;
+}
+
+/*
+ * The word-at-a-time scans of kt_json_escape and kt_utf8_valid: every
+ * special byte at every position of a word, in strings of every length
+ * around the word size, gives what one byte at a time gives.
+ */
+static void test_json_escape_words(void **state)
+{
+	static const char specials[] = {'"', '\\', '\n', '\x01', '\x1f',
+					'\x7f', ' ', '~', '!', '#', '[', ']'};
+	char in[64], out[400], want[400];
+	int cut;
+
+	(void)state;
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t pos = 0; pos < len; pos++) {
+			for (size_t k = 0; k < sizeof(specials); k++) {
+				memset(in, 'a', len);
+				in[len] = '\0';
+				in[pos] = specials[k];
+				cut = 0;
+				esc(out, sizeof(out) - 8, in, &cut);
+				esc_ascii_ref(want, in);
+				assert_string_equal(out, want);
+				assert_int_equal(cut, 0);
+				assert_true(kt_utf8_valid(in, len));
+			}
+			/* A character of two and of three bytes stays; a lone
+			 * continuation byte or a cut sequence does not, and is
+			 * not UTF-8. */
+			memset(in, 'b', len);
+			memcpy(in + pos, "\xc3\xbc\xe2\x82\xac", 5);
+			in[pos + 5] = '\0';
+			esc(out, sizeof(out) - 8, in, &cut);
+			assert_string_equal(out, in);
+			assert_true(kt_utf8_valid(in, pos + 5));
+			in[pos] = '\x80';
+			in[pos + 1] = '\0';
+			esc(out, sizeof(out) - 8, in, &cut);
+			assert_int_equal(strlen(out), pos + 6);
+			assert_string_equal(out + pos, "\\ufffd");
+			assert_false(kt_utf8_valid(in, pos + 1));
+			in[pos] = '\xe2';
+			in[pos + 1] = '\x82';
+			in[pos + 2] = 'c';
+			in[pos + 3] = '\0';
+			assert_false(kt_utf8_valid(in, pos + 3));
+		}
+	}
+}
+
 static void test_fmt_int(void **state)
 {
 	static const long long v[] = {0,	 7,	   -7,	      10,
@@ -322,6 +395,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8_valid),
 	    cmocka_unit_test(test_sha256),
 	    cmocka_unit_test(test_json_escape),
+	    cmocka_unit_test(test_json_escape_words),
 	    cmocka_unit_test(test_random_batch),
 	    cmocka_unit_test(test_fmt_int),
 	};
