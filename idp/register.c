@@ -83,7 +83,7 @@ void kt_h_register(struct kt_req *r)
 					"dynamic registration is not enabled");
 		return;
 	}
-	memset(&auth, 0, sizeof(auth));
+	kt_http_auth_init(&auth);
 	if (hdr == NULL || kt_http_auth_parse(hdr, &auth) != KT_OK ||
 	    auth.type != KT_HTTP_AUTH_BEARER || !token_ok(cfg, auth.token)) {
 		kt_http_auth_clear(&auth);

@@ -248,7 +248,7 @@ void kt_h_userinfo(struct kt_req *r)
 		kt_req_send_unavailable(r);
 		return;
 	}
-	memset(&auth, 0, sizeof(auth));
+	kt_http_auth_init(&auth);
 	if (hdr != NULL) {
 		if (kt_http_auth_parse(hdr, &auth) != KT_OK ||
 		    auth.type != KT_HTTP_AUTH_BEARER) {

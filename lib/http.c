@@ -120,12 +120,24 @@ int kt_http_cookie_get(const char *cookie_header, const char *name, char *out,
 	return KT_ERR_NOTFOUND;
 }
 
+void kt_http_auth_init(struct kt_http_auth *a)
+{
+	a->type = KT_HTTP_AUTH_NONE;
+	a->client_id[0] = '\0';
+	a->secret[0] = '\0';
+	a->token[0] = '\0';
+}
+
 void kt_http_auth_clear(struct kt_http_auth *a)
 {
 	if (a == NULL)
 		return;
-	OPENSSL_cleanse(a, sizeof(*a));
-	a->type = KT_HTTP_AUTH_NONE;
+	/* The secret's buffer whole (a failed decode may leave it without
+	 * a terminator); of the 4 KiB token buffer what a token used. */
+	OPENSSL_cleanse(a->client_id, sizeof(a->client_id));
+	OPENSSL_cleanse(a->secret, sizeof(a->secret));
+	OPENSSL_cleanse(a->token, strnlen(a->token, sizeof(a->token) - 1) + 1);
+	kt_http_auth_init(a);
 }
 
 static int auth_parse_basic(const char *cred, size_t len,
@@ -182,8 +194,11 @@ static int auth_parse_basic(const char *cred, size_t len,
 	out->type = KT_HTTP_AUTH_BASIC;
 
 cleanup:
-	OPENSSL_cleanse(b64, sizeof(b64));
-	OPENSSL_cleanse(raw, sizeof(raw));
+	/* What was written: body bytes of b64, and no more than body
+	 * base64 characters decode to (a failed decode included). */
+	OPENSSL_cleanse(b64, body);
+	OPENSSL_cleanse(raw, body / 4 * 3 + 3 < sizeof(raw) ? body / 4 * 3 + 3
+							    : sizeof(raw));
 	return r;
 }
 
@@ -221,7 +236,7 @@ int kt_http_auth_parse(const char *authorization, struct kt_http_auth *out)
 	size_t hlen, slen, clen;
 	int basic, bearer, r;
 
-	memset(out, 0, sizeof(*out));
+	kt_http_auth_init(out);
 	if (authorization == NULL || *authorization == '\0')
 		return KT_OK;
 	hlen = strnlen(authorization, KT_HTTP_AUTH_HEADER_MAX + 1);

@@ -80,8 +80,15 @@ struct kt_http_auth {
  * failure *out is cleared (type NONE).
  */
 int kt_http_auth_parse(const char *authorization, struct kt_http_auth *out);
+/*
+ * An empty value (type NONE): what kt_http_auth_clear() needs to find.
+ * Cheaper than zeroing the whole struct, most of which is the 4 KiB token
+ * buffer. kt_http_auth_parse() starts with it.
+ */
+void kt_http_auth_init(struct kt_http_auth *a);
 
-/* Wipe secret and token (OPENSSL_cleanse) and reset to NONE. NULL ok. */
+/* Wipe secret and token (OPENSSL_cleanse) and reset to NONE, for a value
+ * made by kt_http_auth_init() or kt_http_auth_parse(). NULL ok. */
 void kt_http_auth_clear(struct kt_http_auth *a);
 
 /*

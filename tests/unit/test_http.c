@@ -230,6 +230,49 @@ static void test_auth_basic(void **state)
 	kt_http_auth_clear(&a);
 }
 
+static int all_zero(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != '\0')
+			return 0;
+	return 1;
+}
+
+/* Clearing wipes every byte a secret or token occupied, without zeroing
+ * the whole 4.6 KiB first (the struct starts as old heap contents). */
+static void test_auth_clear_wipes(void **state)
+{
+	struct kt_http_auth a;
+	char h[200] = "Bearer ";
+
+	(void)state;
+	memset(&a, 'Z', sizeof(a));
+	kt_http_auth_init(&a);
+	assert_cleared(&a);
+	kt_http_auth_clear(&a);
+	assert_cleared(&a);
+
+	memset(h + 7, 't', 150);
+	h[157] = '\0';
+	assert_int_equal(kt_http_auth_parse(h, &a), KT_OK);
+	assert_int_equal(strlen(a.token), 150);
+	kt_http_auth_clear(&a);
+	assert_cleared(&a);
+	assert_true(all_zero(a.token, 151));
+	/* Beyond what the token used: untouched, never a secret of ours. */
+	assert_int_equal(a.token[200], 'Z');
+
+	assert_int_equal(kt_http_auth_parse("Basic cG9ydGFsOnMzY3JldA==", &a),
+			 KT_OK);
+	kt_http_auth_clear(&a);
+	assert_true(all_zero(a.client_id, sizeof(a.client_id)));
+	assert_true(all_zero(a.secret, sizeof(a.secret)));
+	/* A decode that fails half-way leaves nothing behind either. */
+	assert_int_equal(parse_basic("portal:%41%4", &a), KT_ERR_INVALID);
+	assert_true(all_zero(a.secret, sizeof(a.secret)));
+	assert_cleared(&a);
+}
+
 static void test_auth_basic_rejects(void **state)
 {
 	struct kt_http_auth a;
@@ -1147,6 +1190,7 @@ int main(void)
 	    cmocka_unit_test(test_cookie_names),
 	    cmocka_unit_test(test_cookie_hostile),
 	    cmocka_unit_test(test_auth_basic),
+	    cmocka_unit_test(test_auth_clear_wipes),
 	    cmocka_unit_test(test_auth_basic_rejects),
 	    cmocka_unit_test(test_auth_bearer),
 	    cmocka_unit_test(test_auth_other),
