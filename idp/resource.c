@@ -261,6 +261,7 @@ void kt_h_userinfo(struct kt_req *r)
 	}
 	/* RFC 6750 §2: exactly one method; never the URI query. */
 	if (token != NULL && form_token != NULL) {
+		kt_http_auth_clear(&auth);
 		kt_req_send_bearer_error(r, 400, "invalid_request",
 					 "token sent in more than one way");
 		return;

@@ -125,6 +125,14 @@ class Flows(unittest.TestCase):
             "Authorization": "Bearer " + tok["access_token"][:-4] + "AAAA"})
         self.assertEqual(u4.status_code, 401)
         self.assertIn('error="invalid_token"', u4.headers["WWW-Authenticate"])
+        # RFC 6750 §2: one way only, not header and form together
+        u5 = requests.post(self.gw.url + "/userinfo",
+                           data={"access_token": tok["access_token"]},
+                           headers={"Authorization":
+                                    "Bearer " + tok["access_token"]})
+        self.assertEqual(u5.status_code, 400)
+        self.assertIn('error="invalid_request"',
+                      u5.headers["WWW-Authenticate"])
 
     def test_es256_id_token_and_client_secret_post(self):
         b = Browser(self.gw)
