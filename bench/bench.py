@@ -969,8 +969,8 @@ def paired_note(res, key, checks):
         return ""
     what = {"rps": "req/s", "cpu": "per CPU-s"}
     return "; paired median of %d: %s" % (len(vals), ", ".join(
-        "%s of floor %s (%s)" % (
-            pct(median([v[m] for v in vals])), what[m],
+        "%.1f%% of floor %s (%s)" % (
+            100 * median([v[m] for v in vals]), what[m],
             "met" if median([v[m] for v in vals]) >= lim else "NOT met")
         for m, lim in checks))
 
@@ -992,7 +992,7 @@ def targets(res):
         if r:
             fcpu, frps = floors(res, key, 64)
             a, b = r["rps"] / frps, r["per_cpu"] / fcpu
-            lines.append("- %s: %.0f%% of floor req/s (≥ 90%%: %s), %.0f%% of "
+            lines.append("- %s: %.1f%% of floor req/s (≥ 90%%: %s), %.1f%% of "
                          "floor per CPU-s (≥ 80%%: %s), p99 %.2f ms at 64 "
                          "conns (< 2 ms: %s; the floor's p99 in this run: "
                          "%.2f ms)%s" % (
@@ -1006,7 +1006,7 @@ def targets(res):
         fcpu, _ = floors(res, "cc", 64)
         b = r["per_cpu"] / fcpu
         pc = get(p, "cc/64")
-        lines.append("- client_credentials: %s per CPU-s = %.0f%% of its "
+        lines.append("- client_credentials: %s per CPU-s = %.1f%% of its "
                      "floor %s (≥ 70%%: %s)%s%s" % (
                          fmt(r["per_cpu"]), 100 * b, fmt(fcpu), ok(b >= 0.7),
                          "; %.1f× the peer" % (r["per_cpu"] / pc["per_cpu"])
@@ -1015,7 +1015,7 @@ def targets(res):
     r, pf = get(k, "sso/64"), get(p, "full/64")
     if r and pf:
         x = r["per_cpu"] / pf["per_cpu"]
-        lines.append("- single-sign-on round: %s per CPU-s = %.1f× the "
+        lines.append("- single-sign-on round: %s per CPU-s = %.2f× the "
                      "peer's full round (%s per CPU-s; its password check "
                      "is a plain compare) (≥ 5×: %s)" % (
                          fmt(r["per_cpu"]), x, fmt(pf["per_cpu"], 1),
