@@ -21,6 +21,7 @@
 #include "kontor/util.h"
 
 #include "http_server.h"
+#include "rm_dir.h"
 
 #define ISSUER "https://kontor.example.de"
 #define SECRET "0123456789abcdef0123456789abcdef"
@@ -142,25 +143,6 @@ static int teardown(void **state)
 	test_http_stop(f->srv);
 	free(f);
 	return 0;
-}
-
-static void rm_flat(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 static int group_setup(void **state)

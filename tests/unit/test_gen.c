@@ -16,23 +16,7 @@
 #include "kontor/import.h"
 #include "kontor/land.h"
 #include "kontor/mapping.h"
-
-static void rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d)) != NULL) {
-		char p[512];
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
+#include "rm_dir.h"
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -132,7 +116,7 @@ static void test_files_and_counts(void **state)
 				 16);
 		json_decref(m);
 	}
-	rm_rf(dir);
+	rm_flat(dir);
 }
 
 /* Same seed and size: byte-identical files; another seed: different. */
@@ -170,9 +154,9 @@ static void test_reproducible(void **state)
 		free(db);
 		free(dc);
 	}
-	rm_rf(a);
-	rm_rf(b);
-	rm_rf(c);
+	rm_flat(a);
+	rm_flat(b);
+	rm_flat(c);
 }
 
 /* The importer agrees with the manifest, and the data has the traps. */
@@ -233,7 +217,7 @@ static void test_import_agrees(void **state)
 	assert_non_null(strstr(recs, "\"legal_form\":\"EV\""));
 	assert_non_null(strstr(recs, "\"postcode_restored\":true"));
 	free(recs);
-	rm_rf(dir);
+	rm_flat(dir);
 }
 
 static void test_errors(void **state)

@@ -22,6 +22,7 @@
 #include "kontor/util.h"
 
 #include "keys_cmd.h"
+#include "rm_dir.h"
 
 struct fx {
 	char tmp[64];
@@ -38,25 +39,6 @@ static int fx_setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "%s/keys", f->tmp);
 	*state = f;
 	return 0;
-}
-
-static void rm_flat(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 static int fx_teardown(void **state)
