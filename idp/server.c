@@ -431,14 +431,17 @@ static void release_runtime(const void *data, size_t len, void *arg)
 void kt_req_send_document(struct kt_req *r, const char *json,
 			  int cache_seconds)
 {
+	int status = 200;
+
 	if (req_begin_reply_as(r, 0)) {
 		/* The bytes belong to the runtime: it stays until they are
 		 * written, even if a reload replaced it meanwhile. */
 		atomic_fetch_add(&r->rt->refs, 1);
-		kt_http_send_json_ref(r->ev, 200, json, strlen(json),
-				      cache_seconds, release_runtime, r->rt);
+		status = kt_http_send_json_ref(r->ev, 200, json, strlen(json),
+					       cache_seconds, release_runtime,
+					       r->rt);
 	}
-	req_end(r, 200);
+	req_end(r, status);
 }
 
 void kt_req_send_json_str(struct kt_req *r, int status, const char *json,

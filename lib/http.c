@@ -501,9 +501,9 @@ void kt_http_send_json_str(struct evhttp_request *req, int status,
 	send_json_bytes(req, status, json, strlen(json), cache_seconds);
 }
 
-void kt_http_send_json_ref(struct evhttp_request *req, int status,
-			   const char *json, size_t len, int cache_seconds,
-			   kt_http_release_fn *release, void *arg)
+int kt_http_send_json_ref(struct evhttp_request *req, int status,
+			  const char *json, size_t len, int cache_seconds,
+			  kt_http_release_fn *release, void *arg)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 
@@ -513,9 +513,10 @@ void kt_http_send_json_ref(struct evhttp_request *req, int status,
 		release(json, len, arg);
 		evbuffer_drain(out, evbuffer_get_length(out));
 		send_internal_error(req);
-		return;
+		return 500;
 	}
 	json_headers_and_send(req, status, cache_seconds);
+	return status;
 }
 
 /*

@@ -122,11 +122,12 @@ void kt_http_send_json_str(struct evhttp_request *req, int status,
  * from json and calls release(json, len, arg) once it no longer needs them
  * (sent, or the connection gone), also when sending fails here. For the
  * documents the gateway keeps for many responses (discovery, JWKS).
+ * Returns the status sent: status, or 500 if the bytes could not be queued.
  */
 typedef void kt_http_release_fn(const void *data, size_t len, void *arg);
-void kt_http_send_json_ref(struct evhttp_request *req, int status,
-			   const char *json, size_t len, int cache_seconds,
-			   kt_http_release_fn *release, void *arg);
+int kt_http_send_json_ref(struct evhttp_request *req, int status,
+			  const char *json, size_t len, int cache_seconds,
+			  kt_http_release_fn *release, void *arg);
 
 /*
  * RFC 6749 §5.2 error response {"error": ..., "error_description": ...}
