@@ -338,14 +338,12 @@ static int field_begin(struct kt_csv *c, uint64_t rec_line,
 	if (++c->raw_record > c->o.max_record)
 		return fail(c, err, KT_ERR_LIMIT, rec_line,
 			    "record longer than %zu bytes", c->o.max_record);
-	if (c->nf == c->fcap) {
-		size_t nc = c->fcap ? c->fcap * 2 : 32;
-		size_t *ns = realloc(c->fstart, nc * sizeof(*ns));
+	{
+		size_t *ns = kt_grow(c->fstart, &c->fcap, c->nf, sizeof(*ns), 32);
 		if (ns == NULL)
 			return fail(c, err, KT_ERR_NOMEM, rec_line,
 				    "out of memory");
 		c->fstart = ns;
-		c->fcap = nc;
 	}
 	c->fstart[c->nf++] = c->blen;
 	c->raw_field = 0;

@@ -2126,14 +2126,11 @@ struct vec {
 
 static int vec_push(struct vec *v, struct app a)
 {
-	if (v->n == v->cap) {
-		size_t nc = v->cap ? v->cap * 2 : 1024;
-		struct app *na = realloc(v->a, nc * sizeof(*na));
-		if (na == NULL)
-			return KT_ERR_NOMEM;
-		v->a = na;
-		v->cap = nc;
-	}
+	struct app *na = kt_grow(v->a, &v->cap, v->n, sizeof(*na), 1024);
+
+	if (na == NULL)
+		return KT_ERR_NOMEM;
+	v->a = na;
 	v->a[v->n++] = a;
 	return KT_OK;
 }

@@ -3,6 +3,7 @@
 
 #include "kontor/phonetic.h"
 #include "kontor/strsim.h"
+#include "kontor/util.h"
 #include "match_int.h"
 
 /*
@@ -36,15 +37,11 @@ struct vec {
 
 static int vec_push(struct vec *x, uint64_t e)
 {
-	if (x->n == x->cap) {
-		size_t ncap = x->cap ? x->cap * 2 : 4096;
-		uint64_t *nv = realloc(x->v, ncap * sizeof(*nv));
+	uint64_t *nv = kt_grow(x->v, &x->cap, x->n, sizeof(*nv), 4096);
 
-		if (nv == NULL)
-			return KT_ERR_NOMEM;
-		x->v = nv;
-		x->cap = ncap;
-	}
+	if (nv == NULL)
+		return KT_ERR_NOMEM;
+	x->v = nv;
 	x->v[x->n++] = e;
 	return KT_OK;
 }

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kontor/util.h"
 #include "match_int.h"
 
 /*
@@ -319,17 +320,12 @@ int kt_match_cluster_edges(const struct kt_match_table *t,
 static int push_edge(struct kt_match *m, size_t *cap, uint32_t a, uint32_t b,
 		     double w, size_t pair, int forced)
 {
-	struct ktm_edge *e;
+	struct ktm_edge *e, *ne;
 
-	if (m->nedges == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 4096;
-		struct ktm_edge *ne = realloc(m->edges, ncap * sizeof(*ne));
-
-		if (ne == NULL)
-			return KT_ERR_NOMEM;
-		m->edges = ne;
-		*cap = ncap;
-	}
+	ne = kt_grow(m->edges, cap, m->nedges, sizeof(*ne), 4096);
+	if (ne == NULL)
+		return KT_ERR_NOMEM;
+	m->edges = ne;
 	e = &m->edges[m->nedges++];
 	e->a = a < b ? a : b;
 	e->b = a < b ? b : a;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kontor/matchsynth.h"
+#include "kontor/util.h"
 
 /*
  * Values are built already normalised (lower case, umlauts folded to
@@ -433,6 +434,7 @@ static int emit(struct gen *g, struct kt_match_table *t, const struct ent *e,
 	int valid[KT_MATCH_MAX_FIELDS];
 	unsigned nf = kt_match_profile_nfields(kt_match_table_profile(t));
 	size_t n = kt_match_table_size(t);
+	uint32_t *nt;
 	char id[32];
 
 	for (unsigned f = 0; f < nf; f++) {
@@ -450,16 +452,9 @@ static int emit(struct gen *g, struct kt_match_table *t, const struct ent *e,
 		if (k == F_REGISTER)
 			valid[f] = e->f[k][0] != '?';
 	}
-	if (n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 4096;
-		uint32_t *nt = realloc(*truth, ncap * sizeof(*nt));
-
-		if (nt == NULL)
-			return kt_error_set(err, KT_ERR_NOMEM,
-					    "synth: out of memory");
-		*truth = nt;
-		*cap = ncap;
-	}
+	if ((nt = kt_grow(*truth, cap, n, sizeof(*nt), 4096)) == NULL)
+		return kt_error_set(err, KT_ERR_NOMEM, "synth: out of memory");
+	*truth = nt;
 	snprintf(id, sizeof(id), "r%08zu", n + 1);
 	(*truth)[n] = entity;
 	return kt_match_table_add(t, id, vals, valid, err);

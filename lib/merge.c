@@ -617,7 +617,7 @@ int kt_merge_add(struct kt_merge *m, struct kt_rec *rec, const char *cluster,
 		 struct kt_error *err)
 {
 	struct arena *a = &m->ar;
-	struct mrec *r;
+	struct mrec *r, *nr;
 	char id[KT_REC_ACCOUNT_ID_MAX + 8];
 	size_t unit;
 
@@ -634,15 +634,10 @@ int kt_merge_add(struct kt_merge *m, struct kt_rec *rec, const char *cluster,
 	if (kt_strmap_get(&m->ids, id, NULL))
 		return kt_error_set(err, KT_ERR_CONFLICT,
 				    "%s: the record appears twice", id);
-	if (m->nrecs == m->caprecs) {
-		size_t nc = m->caprecs ? m->caprecs * 2 : 4096;
-		struct mrec *nr = realloc(m->recs, nc * sizeof(*nr));
-
-		if (nr == NULL)
-			goto nomem;
-		m->recs = nr;
-		m->caprecs = nc;
-	}
+	if ((nr = kt_grow(m->recs, &m->caprecs, m->nrecs, sizeof(*nr),
+			  4096)) == NULL)
+		goto nomem;
+	m->recs = nr;
 	r = &m->recs[m->nrecs];
 	memset(r, 0, sizeof(*r));
 	r->id = ar_dup(a, id);
@@ -651,15 +646,12 @@ int kt_merge_add(struct kt_merge *m, struct kt_rec *rec, const char *cluster,
 
 	/* the cluster's unit */
 	if (!kt_strmap_get(&m->clusters, cluster, &unit)) {
-		if (m->nunits == m->capunits) {
-			size_t nc = m->capunits ? m->capunits * 2 : 4096;
-			struct unit *nu = realloc(m->units, nc * sizeof(*nu));
+		struct unit *nu = kt_grow(m->units, &m->capunits, m->nunits,
+					  sizeof(*nu), 4096);
 
-			if (nu == NULL)
-				goto nomem;
-			m->units = nu;
-			m->capunits = nc;
-		}
+		if (nu == NULL)
+			goto nomem;
+		m->units = nu;
 		memset(&m->units[m->nunits], 0, sizeof(m->units[0]));
 		m->units[m->nunits].key = ar_dup(a, cluster);
 		if (kt_strmap_add(&m->clusters, m->units[m->nunits].key,
@@ -857,16 +849,12 @@ static int email_cmp(const void *x, const void *y)
 
 static int skip(struct kt_merge *m, const struct mrec *r, const char *reason)
 {
-	if (m->nskipped == m->capskipped) {
-		size_t nc = m->capskipped ? m->capskipped * 2 : 256;
-		struct kt_merge_skipped *ns =
-		    realloc(m->skipped, nc * sizeof(*ns));
+	struct kt_merge_skipped *ns = kt_grow(m->skipped, &m->capskipped,
+					      m->nskipped, sizeof(*ns), 256);
 
-		if (ns == NULL)
-			return KT_ERR_NOMEM;
-		m->skipped = ns;
-		m->capskipped = nc;
-	}
+	if (ns == NULL)
+		return KT_ERR_NOMEM;
+	m->skipped = ns;
 	m->skipped[m->nskipped].source = r->id;
 	m->skipped[m->nskipped].email =
 	    r->c_bad_email ? r->c_raw_email : r->c_email;

@@ -302,6 +302,22 @@ char *kt_strdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+void *kt_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	size_t nc;
+	void *na;
+
+	if (n < *cap)
+		return arr;
+	nc = *cap ? *cap * 2 : first;
+	if (nc < *cap || elem == 0 || nc > SIZE_MAX / elem)
+		return NULL;
+	if ((na = realloc(arr, nc * elem)) == NULL)
+		return NULL;
+	*cap = nc;
+	return na;
+}
+
 int kt_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;

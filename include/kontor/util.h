@@ -102,6 +102,15 @@ static inline int kt_str_eq(const char *a, const char *b)
 /* strdup that returns NULL for NULL. */
 char *kt_strdup(const char *s);
 
+/*
+ * Room for one more element in a growing array: arr holds n elements of
+ * size elem in *cap slots. Returns arr while n < *cap; else arr reallocated
+ * to twice *cap (first when *cap is 0) with *cap updated. NULL when out of
+ * memory or the size would overflow; arr and *cap are then unchanged.
+ *     struct x *nv = kt_grow(v->a, &v->cap, v->n, sizeof(*nv), 64);
+ */
+void *kt_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* Parse a non-negative decimal integer fully; KT_ERR_INVALID otherwise. */
 int kt_parse_uint(const char *s, uint64_t max, uint64_t *out);
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -366,6 +367,32 @@ static void test_json_escape_words(void **state)
 	}
 }
 
+static void test_grow(void **state)
+{
+	size_t cap = 0, n;
+	int *a = NULL, *na;
+
+	(void)state;
+	for (n = 0; n < 100; n++) {
+		na = kt_grow(a, &cap, n, sizeof(*a), 4);
+		assert_non_null(na);
+		a = na;
+		a[n] = (int)n;
+		assert_true(cap > n);
+	}
+	assert_int_equal(cap, 128); /* 4, 8, ..., 128 */
+	for (n = 0; n < 100; n++)
+		assert_int_equal(a[n], (int)n);
+	/* Room left: the same array back, cap unchanged. */
+	assert_ptr_equal(kt_grow(a, &cap, 100, sizeof(*a), 4), a);
+	assert_int_equal(cap, 128);
+	/* A size that would overflow: NULL, array and cap untouched. */
+	assert_null(kt_grow(a, &cap, cap, SIZE_MAX / 100, 4));
+	assert_int_equal(cap, 128);
+	assert_int_equal(a[99], 99);
+	free(a);
+}
+
 static void test_fmt_int(void **state)
 {
 	static const long long v[] = {0,	 7,	   -7,	      10,
@@ -398,6 +425,7 @@ int main(void)
 	    cmocka_unit_test(test_json_escape_words),
 	    cmocka_unit_test(test_random_batch),
 	    cmocka_unit_test(test_fmt_int),
+	    cmocka_unit_test(test_grow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
