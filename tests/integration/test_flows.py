@@ -77,7 +77,8 @@ class Flows(unittest.TestCase):
             self.assertNotIn("X-Request-Id", r.headers)
         # Every other answer carries the id of its access-log line.
         self.assertRegex(requests.get(self.gw.url + "/nowhere")
-                         .headers.get("X-Request-Id", ""), r"^[A-Za-z0-9]+-")
+                         .headers.get("X-Request-Id", ""),
+                         r"^[A-Za-z0-9_-]+-[0-9a-f]+$")
         jwks = requests.get(d["jwks_uri"]).json()
         algs = sorted({k["alg"] for k in jwks["keys"]})
         self.assertEqual(algs, ["ES256", "RS256"])
